@@ -1,0 +1,26 @@
+"""keras_kd: knowledge distillation for Keras 3 on TensorFlow, down to TFLite."""
+
+import keras as _keras
+
+if _keras.backend.backend() != "tensorflow":
+    raise ImportError(
+        "keras_kd needs the TensorFlow backend of Keras 3 (its distillers use "
+        "tf.GradientTape and TFLite export). Set KERAS_BACKEND=tensorflow before "
+        f"importing keras. Received: KERAS_BACKEND={_keras.backend.backend()!r}"
+    )
+
+from keras_kd import data, distillers, losses, models  # noqa: E402
+from keras_kd.distillers import KD, Distiller  # noqa: E402
+from keras_kd.features import build_feature_extractor  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "KD",
+    "Distiller",
+    "build_feature_extractor",
+    "data",
+    "distillers",
+    "losses",
+    "models",
+]

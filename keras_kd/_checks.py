@@ -1,0 +1,55 @@
+"""Eager argument validation with messages ending ``Received: name=value``."""
+
+import numbers
+
+
+def non_negative_float(name, value):
+    """Returns ``value`` as a float, or raises if it is not a finite float >= 0."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not value >= 0
+        or value == float("inf")
+    ):
+        raise ValueError(
+            f"`{name}` must be a finite float >= 0 (loss weights are free "
+            f"non-negative floats, not limited to [0, 1]). Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+def positive_float(name, value):
+    """Returns ``value`` as a float, or raises if it is not a finite float > 0."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not value > 0
+        or value == float("inf")
+    ):
+        raise ValueError(f"`{name}` must be a finite float > 0. Received: {name}={value!r}")
+    return float(value)
+
+
+def positive_int(name, value, minimum=1):
+    """Returns ``value`` if it is an int >= ``minimum``, else raises."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
+    return int(value)
+
+
+def one_of(name, value, allowed):
+    """Returns ``value`` if it is in ``allowed``, else raises."""
+    if value not in allowed:
+        raise ValueError(f"`{name}` must be one of {tuple(allowed)}. Received: {name}={value!r}")
+    return value
+
+
+def layer_name_list(name, value):
+    """Returns ``value`` as a list of layer-name strings, else raises."""
+    if value is None:
+        return []
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise ValueError(
+            f"`{name}` must be a list of layer names (strings). Received: {name}={value!r}"
+        )
+    return list(value)

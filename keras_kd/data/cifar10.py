@@ -1,0 +1,61 @@
+"""The shared CIFAR-10 split and the small sample shipped inside keras_kd.
+
+The shared file holds the 50,000 training images in a fixed random order: the
+first 45,000 are the training split and the last 5,000 the validation split.
+The embedded sample is a subset of it in the same format: training images
+from the first 45,000 and validation images from the last 5,000.
+"""
+
+import os
+
+from keras_kd.data.tfrecord import load_tfrecord
+
+CIFAR10_CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+SHARED_TRAIN_SIZE = 45_000
+SHARED_VALIDATION_SIZE = 5_000
+SAMPLE_DIR = os.path.join(os.path.dirname(__file__), "sample")
+SAMPLE_FILES = {
+    "train": "cifar10-sample-train.tfrecord.gz",
+    "validation": "cifar10-sample-validation.tfrecord.gz",
+}
+_SPLITS = ("train", "validation")
+
+
+def _check_split(split):
+    if split not in _SPLITS:
+        raise ValueError(f"`split` must be one of {_SPLITS}. Received: split={split!r}")
+
+
+def load_cifar10_split(path, split="train", count=None):
+    """Loads the train (first 45,000) or validation (last 5,000) split.
+
+    Args:
+        path: the shared ``cifar10-train.tfrecord.gz``.
+        split: ``"train"`` or ``"validation"``.
+        count: read only the first ``count`` records of the split.
+    """
+    _check_split(split)
+    start = 0 if split == "train" else SHARED_TRAIN_SIZE
+    size = SHARED_TRAIN_SIZE if split == "train" else SHARED_VALIDATION_SIZE
+    return load_tfrecord(path, start=start, count=min(count or size, size))
+
+
+def load_sample(split="train"):
+    """Loads the CIFAR-10 sample embedded in the package (no download).
+
+    Args:
+        split: ``"train"`` (5,000 images) or ``"validation"`` (1,000 images).
+    """
+    _check_split(split)
+    return load_tfrecord(os.path.join(SAMPLE_DIR, SAMPLE_FILES[split]))

@@ -1,0 +1,33 @@
+"""Batching and the standard CIFAR augmentation (pad-4 random crop + flip)."""
+
+import tensorflow as tf
+
+
+def random_crop_flip(image, pad=4):
+    """Pads by ``pad`` pixels (zeros), crops back at random and flips at random."""
+    shape = tf.shape(image)
+    padded = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]])
+    image = tf.image.random_crop(padded, shape)
+    return tf.image.random_flip_left_right(image)
+
+
+def batch_for_training(ds, batch_size, shuffle=True, augment=False, seed=0, drop_remainder=False):
+    """Shuffles, optionally augments, batches and prefetches an image dataset.
+
+    Args:
+        ds: unbatched ``(image, label)`` dataset.
+        batch_size: batch size.
+        shuffle: reshuffle every epoch (seeded).
+        augment: apply pad-4 random crop and horizontal flip.
+        seed: shuffle seed.
+        drop_remainder: drop the last partial batch.
+    """
+    if batch_size <= 0:
+        raise ValueError(f"`batch_size` must be > 0. Received: batch_size={batch_size}")
+    ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(50_000, seed=seed, reshuffle_each_iteration=True)
+    if augment:
+        ds = ds.map(lambda x, y: (random_crop_flip(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return ds.prefetch(tf.data.AUTOTUNE)

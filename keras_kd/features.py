@@ -1,0 +1,119 @@
+"""Feature taps: one multi-output functional submodel per network.
+
+A distiller never edits the user's models. It builds, for each network,
+``keras.Model(model.inputs, {"output": model.output, name: layer.output, ...})``
+so that one forward pass returns the logits and every tapped feature.
+"""
+
+import keras
+
+OUTPUT_KEY = "output"
+_MAX_LISTED = 80
+
+
+def _require_functional(model, argument):
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"`{argument}` must be a keras.Model. Received: {argument}={model!r} "
+            f"of type {type(model).__name__}"
+        )
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except (AttributeError, ValueError):
+        inputs = outputs = None
+    if not inputs or not outputs:
+        raise ValueError(
+            f"`{argument}` must be a built functional or Sequential Keras model "
+            "(subclassed models have no graph to tap; unbuilt Sequential models "
+            "need an Input first). Rebuild it with the functional API, e.g. "
+            "`keras.Model(inputs, outputs)`. Received: "
+            f"{argument}={model.name!r} of type {type(model).__name__}"
+        )
+    if len(outputs) != 1:
+        raise ValueError(
+            f"`{argument}` must have exactly one output (the logits). Received: "
+            f"{argument}={model.name!r} with {len(outputs)} outputs"
+        )
+
+
+def _nested_owner(model, name):
+    """Returns the name of a nested model that holds a layer called ``name``."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            try:
+                layer.get_layer(name)
+            except ValueError:
+                continue
+            return layer.name
+    return None
+
+
+def _listing(names):
+    shown = ", ".join(repr(n) for n in names[:_MAX_LISTED])
+    more = len(names) - _MAX_LISTED
+    return shown + (f", ... ({more} more)" if more > 0 else "")
+
+
+def tap_layer(model, name, argument="layer_names"):
+    """Returns the symbolic output of ``model``'s layer ``name`` or raises clearly."""
+    names = [layer.name for layer in model.layers]
+    if name not in names:
+        owner = _nested_owner(model, name)
+        if owner is not None:
+            raise ValueError(
+                f"`{argument}` names layer {name!r}, which lives inside the nested "
+                f"model {owner!r} of {model.name!r} and cannot be tapped from outside. "
+                f"Tap {owner!r} itself, or build {model.name!r} without nesting. "
+                f"Received: {argument} entry {name!r}"
+            )
+        raise ValueError(
+            f"`{argument}` names a layer that {model.name!r} does not have. "
+            f"Layers of {model.name!r}: {_listing(names)}. Received: {argument} "
+            f"entry {name!r}"
+        )
+    layer = model.get_layer(name)
+    if isinstance(layer, keras.layers.InputLayer):
+        return model.inputs[names.index(name)] if len(model.inputs) > 1 else model.inputs[0]
+    try:
+        return layer.output
+    except (AttributeError, ValueError) as err:
+        raise ValueError(
+            f"`{argument}` names layer {name!r} of {model.name!r}, which cannot be "
+            "tapped: it is called more than once (a shared layer) or is not connected "
+            f"to the model's graph ({str(err).splitlines()[0]}). Received: "
+            f"{argument} entry {name!r}"
+        ) from None
+
+
+def build_feature_extractor(model, layer_names, name=None, argument="layer_names"):
+    """Builds a dict-output functional model returning logits and named features.
+
+    Args:
+        model: a built functional (or Sequential) Keras model with one output.
+        layer_names: names of the layers whose outputs to return.
+        name: name of the extractor (default ``{model.name}_taps``).
+        argument: the user-facing argument name used in error messages.
+
+    Returns:
+        A `keras.Model` sharing ``model``'s layers and weights, whose call
+        returns ``{"output": logits, name: feature, ...}``.
+
+    Example:
+        >>> taps = build_feature_extractor(resnet20(), ["stage1", "stage3"])
+        >>> out = taps(images)  # out["output"], out["stage1"], out["stage3"]
+    """
+    _require_functional(model, "model" if argument == "layer_names" else argument)
+    if isinstance(layer_names, str) or not all(isinstance(n, str) for n in layer_names):
+        raise ValueError(
+            f"`{argument}` must be a list of layer names (strings). Received: "
+            f"{argument}={layer_names!r}"
+        )
+    if OUTPUT_KEY in layer_names:
+        raise ValueError(
+            f"`{argument}` must not contain {OUTPUT_KEY!r}: the model's output is "
+            f"always returned under that key. Received: {argument}={layer_names!r}"
+        )
+    outputs = {OUTPUT_KEY: model.outputs[0]}
+    for layer_name in layer_names:
+        outputs[layer_name] = tap_layer(model, layer_name, argument)
+    return keras.Model(model.inputs, outputs, name=name or f"{model.name}_taps")

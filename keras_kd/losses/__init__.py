@@ -1,0 +1,28 @@
+"""Pure distillation losses: ``fn(teacher, student, **hparams) -> scalar`` (NHWC)."""
+
+from keras_kd.losses.attention import (
+    attention_map,
+    attention_transfer_loss,
+    gradient_attention_loss,
+)
+from keras_kd.losses.boundary import activation_boundary_loss
+from keras_kd.losses.factor import factor_transfer_loss
+from keras_kd.losses.fsp import fsp_loss, fsp_matrix
+from keras_kd.losses.hint import hint_loss
+from keras_kd.losses.kd import kd_loss
+from keras_kd.losses.nst import nst_loss
+from keras_kd.losses.rkd import rkd_loss
+
+__all__ = [
+    "activation_boundary_loss",
+    "attention_map",
+    "attention_transfer_loss",
+    "factor_transfer_loss",
+    "fsp_loss",
+    "fsp_matrix",
+    "gradient_attention_loss",
+    "hint_loss",
+    "kd_loss",
+    "nst_loss",
+    "rkd_loss",
+]
