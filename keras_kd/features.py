@@ -74,15 +74,17 @@ def tap_layer(model, name, argument="layer_names"):
     layer = model.get_layer(name)
     if isinstance(layer, keras.layers.InputLayer):
         return model.inputs[names.index(name)] if len(model.inputs) > 1 else model.inputs[0]
-    try:
-        return layer.output
-    except (AttributeError, ValueError) as err:
+    # Keras 3 returns the first call's output for a layer called several times
+    # (a shared layer), which would tap the wrong tensor silently.
+    calls = len(getattr(layer, "_inbound_nodes", ()))
+    if calls != 1:
         raise ValueError(
             f"`{argument}` names layer {name!r} of {model.name!r}, which cannot be "
-            "tapped: it is called more than once (a shared layer) or is not connected "
-            f"to the model's graph ({str(err).splitlines()[0]}). Received: "
-            f"{argument} entry {name!r}"
-        ) from None
+            f"tapped: it is called {calls} times in the graph (a shared layer has no "
+            "single output). Tap a layer that is called once, e.g. one right after "
+            f"it. Received: {argument} entry {name!r}"
+        )
+    return layer.output
 
 
 def build_feature_extractor(model, layer_names, name=None, argument="layer_names"):

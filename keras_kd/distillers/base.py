@@ -1,5 +1,7 @@
 """The Distiller template: one `train_step` that every offline method shares."""
 
+import re
+
 import keras
 import tensorflow as tf
 
@@ -8,6 +10,7 @@ from keras_kd.features import OUTPUT_KEY, build_feature_extractor
 from keras_kd.losses._reduce import batch_mean
 
 _SOFTMAX_LAYERS = (keras.layers.Softmax,)
+_NON_FINITE = re.compile(r"keras_kd: non-finite loss term (\w+) at optimizer step\] \[(\d+)\]")
 
 
 def _ends_in_softmax(model):
@@ -171,10 +174,26 @@ class Distiller(keras.Model):
         step = self.optimizer.iterations
         assertion = tf.debugging.Assert(
             tf.reduce_all(tf.math.is_finite(value)),
-            [f"keras_kd: loss term '{name}' is not finite at optimizer step", step],
+            [f"keras_kd: non-finite loss term {name} at optimizer step", step],
         )
         with tf.control_dependencies([assertion]):
             return tf.identity(value)
+
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`; a non-finite loss term stops it with a
+        `FloatingPointError` naming the term and the step (before the update)."""
+        try:
+            return super().fit(*args, **kwargs)
+        except tf.errors.InvalidArgumentError as err:
+            found = _NON_FINITE.search(err.message)
+            if not found:
+                raise
+            name, step = found.groups()
+            raise FloatingPointError(
+                f"Training stopped: loss term '{name}' ({name}_loss) is NaN or infinite "
+                f"at optimizer step {step}; the weights were not updated with it. Check "
+                "the inputs for NaN/inf, lower the learning rate or this term's weight."
+            ) from None
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)

@@ -1,0 +1,54 @@
+"""Tiny model pairs and snapshots shared by the distiller tests."""
+
+import keras
+import numpy as np
+
+NUM_CLASSES = 3
+IMAGE_SHAPE = (16, 16, 3)
+
+
+def tiny_cnn(name, width=4, weight_decay=0.0, dropout=0.0, num_classes=NUM_CLASSES):
+    """A two-stage CNN with taps ``block1`` (16x16), ``block2`` (8x8) and their
+    pre-activations ``block1_pre`` / ``block2_pre``, then ``pool`` and ``logits``."""
+    reg = keras.regularizers.L2(weight_decay) if weight_decay else None
+    inputs = keras.Input(IMAGE_SHAPE, name="image")
+    x = keras.layers.Conv2D(width, 3, padding="same", kernel_regularizer=reg, name="conv1")(inputs)
+    x = keras.layers.BatchNormalization(name="block1_pre")(x)
+    x = keras.layers.ReLU(name="block1")(x)
+    x = keras.layers.Conv2D(2 * width, 3, strides=2, padding="same", name="conv2")(x)
+    x = keras.layers.BatchNormalization(name="block2_pre")(x)
+    x = keras.layers.ReLU(name="block2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def tiny_pair(student_width=4, teacher_width=8, **student_kwargs):
+    keras.utils.set_random_seed(0)
+    return tiny_cnn("student", student_width, **student_kwargs), tiny_cnn("teacher", teacher_width)
+
+
+def tiny_data(n=32, seed=0, one_hot=False):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 255, (n, *IMAGE_SHAPE)).astype("float32")
+    y = rng.integers(0, NUM_CLASSES, n).astype("int32")
+    if one_hot:
+        y = np.eye(NUM_CLASSES, dtype="float32")[y]
+    return x, y
+
+
+def snapshot(model):
+    """Every variable (trainable, BatchNorm statistics, ...) as NumPy arrays."""
+    return [v.numpy() for v in model.variables]
+
+
+def assert_same(before, after):
+    assert len(before) == len(after)
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def changed(before, after):
+    return any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))

@@ -1,0 +1,70 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_kd.features import build_feature_extractor
+from tests.helpers import IMAGE_SHAPE, tiny_cnn, tiny_data
+
+
+def test_returns_logits_and_named_features_in_one_pass():
+    model = tiny_cnn("net")
+    taps = build_feature_extractor(model, ["block1", "block2_pre"])
+    x, _ = tiny_data(4)
+    out = taps(x)
+    assert set(out) == {"output", "block1", "block2_pre"}
+    assert out["block1"].shape == (4, 16, 16, 4)
+    assert out["block2_pre"].shape == (4, 8, 8, 8)
+    np.testing.assert_allclose(out["output"], model(x), atol=1e-6)
+    assert {id(w) for w in taps.weights} == {id(w) for w in model.weights}
+
+
+def test_unknown_name_lists_existing_layers():
+    with pytest.raises(
+        ValueError, match=r"does not have.*'block1'.*Received: layer_names entry 'blk'"
+    ):
+        build_feature_extractor(tiny_cnn("net"), ["blk"])
+
+
+def test_subclassed_model_is_rejected():
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(3)
+
+        def call(self, x):
+            return self.dense(x)
+
+    net = Net()
+    net(np.zeros((1, 4)))
+    with pytest.raises(ValueError, match="functional.*subclassed.*Received: model="):
+        build_feature_extractor(net, [])
+
+
+def test_layer_inside_a_nested_model_is_named_with_its_owner():
+    inner = tiny_cnn("inner")
+    inputs = keras.Input(IMAGE_SHAPE)
+    outer = keras.Model(inputs, inner(inputs), name="outer")
+    with pytest.raises(ValueError, match="inside the nested model 'inner'"):
+        build_feature_extractor(outer, ["block1"])
+
+
+def test_shared_layer_cannot_be_tapped():
+    inputs = keras.Input((4,))
+    shared = keras.layers.Dense(4, name="shared")
+    out = keras.layers.Dense(2)(shared(shared(inputs)))
+    with pytest.raises(ValueError, match="cannot be tapped.*'shared'"):
+        build_feature_extractor(keras.Model(inputs, out), ["shared"])
+
+
+def test_reserved_and_non_string_names_are_rejected():
+    with pytest.raises(ValueError, match="must not contain 'output'"):
+        build_feature_extractor(tiny_cnn("net"), ["output"])
+    with pytest.raises(ValueError, match="list of layer names"):
+        build_feature_extractor(tiny_cnn("net"), "block1")
+
+
+def test_multi_output_model_is_rejected():
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, [keras.layers.Dense(2)(inputs), keras.layers.Dense(3)(inputs)])
+    with pytest.raises(ValueError, match="exactly one output"):
+        build_feature_extractor(model, [])
