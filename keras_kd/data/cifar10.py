@@ -8,6 +8,8 @@ from the first 45,000 and validation images from the last 5,000.
 
 import os
 
+import tensorflow as tf
+
 from keras_kd.data.tfrecord import load_tfrecord
 
 CIFAR10_CLASSES = (
@@ -29,6 +31,7 @@ SAMPLE_FILES = {
     "train": "cifar10-sample-train.tfrecord.gz",
     "validation": "cifar10-sample-validation.tfrecord.gz",
 }
+SAMPLE_SIZES = {"train": 5_000, "validation": 1_000}
 _SPLITS = ("train", "validation")
 
 
@@ -48,7 +51,10 @@ def load_cifar10_split(path, split="train", count=None):
     _check_split(split)
     start = 0 if split == "train" else SHARED_TRAIN_SIZE
     size = SHARED_TRAIN_SIZE if split == "train" else SHARED_VALIDATION_SIZE
-    return load_tfrecord(path, start=start, count=min(count or size, size))
+    count = min(count or size, size)
+    return load_tfrecord(path, start=start, count=count).apply(
+        tf.data.experimental.assert_cardinality(count)
+    )
 
 
 def load_sample(split="train"):
@@ -58,4 +64,5 @@ def load_sample(split="train"):
         split: ``"train"`` (5,000 images) or ``"validation"`` (1,000 images).
     """
     _check_split(split)
-    return load_tfrecord(os.path.join(SAMPLE_DIR, SAMPLE_FILES[split]))
+    ds = load_tfrecord(os.path.join(SAMPLE_DIR, SAMPLE_FILES[split]))
+    return ds.apply(tf.data.experimental.assert_cardinality(SAMPLE_SIZES[split]))

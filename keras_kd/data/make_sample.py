@@ -11,9 +11,7 @@ import os
 
 import tensorflow as tf
 
-from keras_kd.data.cifar10 import SAMPLE_DIR, SAMPLE_FILES, SHARED_TRAIN_SIZE
-
-SAMPLE_SIZES = {"train": 5_000, "validation": 1_000}
+from keras_kd.data.cifar10 import SAMPLE_DIR, SAMPLE_FILES, SAMPLE_SIZES, SHARED_TRAIN_SIZE
 
 
 def write_sample(source, out_dir=SAMPLE_DIR):

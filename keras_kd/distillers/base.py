@@ -5,7 +5,7 @@ import re
 import keras
 import tensorflow as tf
 
-from keras_kd._checks import layer_name_list, non_negative_float
+from keras_kd._checks import layer_name_list, non_negative_float, one_of, positive_int
 from keras_kd.features import OUTPUT_KEY, build_feature_extractor
 from keras_kd.losses._reduce import batch_mean
 
@@ -73,8 +73,15 @@ class Distiller(keras.Model):
         teacher_layers: names of the matching teacher layers.
         check_finite: stop with an error naming the term and the step when a
             loss term becomes NaN or infinite.
+        stage: the training stage of a multi-stage method (see `STAGES`);
+            `set_stage` changes it, `fit_stages` runs several in turn.
         **kwargs: passed to `keras.Model`.
     """
+
+    STAGES = ("train",)
+    DEFAULT_STAGE = "train"
+    FEATURE_ONLY_STAGES = ()
+    TERMS = ("task", "distill")
 
     def __init__(
         self,
@@ -85,9 +92,12 @@ class Distiller(keras.Model):
         student_layers=None,
         teacher_layers=None,
         check_finite=True,
+        stage=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self._compiled_metrics = None
+        self.stage = one_of("stage", stage or self.DEFAULT_STAGE, self.STAGES)
         self.task_weight = non_negative_float("task_weight", task_weight)
         self.distill_weight = non_negative_float("distill_weight", distill_weight)
         self.student_layers = layer_name_list("student_layers", student_layers)
@@ -108,12 +118,62 @@ class Distiller(keras.Model):
         self.student = student
         self.teacher = teacher
         self._check_pair()
+        self.student_feature_taps = self._features_only(self.student_taps, self.student_layers)
+        self.teacher_feature_taps = self._features_only(self.teacher_taps, self.teacher_layers)
         self.teacher.trainable = False
-        self._trackers = {
-            name: keras.metrics.Mean(name=f"{name}_loss") for name in self.loss_weights
-        }
+        self._trackers = {name: keras.metrics.Mean(name=f"{name}_loss") for name in self.TERMS}
         self._total_tracker = keras.metrics.Mean(name="loss")
+        self.adapters = []
         self.built = True
+
+    @staticmethod
+    def _features_only(taps, names):
+        """The part of a network up to its tapped layers (no logits)."""
+        if not names:
+            return None
+        return keras.Model(taps.inputs, {name: taps.output[name] for name in names})
+
+    def set_stage(self, stage):
+        """Switches the training stage; the next `fit` retraces `train_step`."""
+        self.stage = one_of("stage", stage, self.STAGES)
+        self.train_function = self.test_function = self.predict_function = None
+
+    def fit_stages(self, stages, optimizer=None, **fit_kwargs):
+        """Runs the method's stages in turn through `fit`.
+
+        Args:
+            stages: ``[(stage, epochs), ...]`` in order, e.g.
+                ``[("hint", 5), ("train", 30)]``.
+            optimizer: optional callable ``(stage, epochs) -> optimizer``; each
+                stage is then compiled afresh with it (keeping the compiled
+                metrics). Without it, the compiled optimizer carries over.
+            **fit_kwargs: passed to every `fit` call (data, callbacks, ...).
+
+        Returns:
+            ``{stage: History}``.
+        """
+        histories = {}
+        for stage, epochs in stages:
+            self.set_stage(stage)
+            if optimizer is not None:
+                self.compile(optimizer=optimizer(stage, epochs), metrics=self._compiled_metrics)
+            epochs = positive_int("epochs", epochs)
+            histories[stage] = self.fit(epochs=epochs, **fit_kwargs)
+        return histories
+
+    def compile(self, optimizer="rmsprop", metrics=None, **kwargs):
+        """`keras.Model.compile`; the task loss is built in, so `loss` is not taken."""
+        if kwargs.get("loss") is not None:
+            raise ValueError(
+                "Distillers compute their own losses; set `task_weight` and "
+                f"`distill_weight` instead of `loss`. Received: loss={kwargs['loss']!r}"
+            )
+        kwargs.pop("loss", None)
+        self._compiled_metrics = metrics
+        super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
+        # Build over every variable any stage trains, so that a stage updating
+        # a subset (e.g. a hint stage) does not freeze the optimizer's list.
+        self.optimizer.build(self.trainable_variables)
 
     def _check_pair(self):
         check_logits_model(self.student, "student")
@@ -154,10 +214,17 @@ class Distiller(keras.Model):
 
     def forward_teacher(self, x, y):
         """Teacher outputs for a batch, in inference mode (not differentiated)."""
+        if self.stage in self.FEATURE_ONLY_STAGES:
+            return self.teacher_feature_taps(x, training=False)
         return self.teacher_taps(x, training=False)
 
     def forward_student(self, x, y):
-        """Student outputs for a batch, in training mode (inside the tape)."""
+        """Student outputs for a batch, in training mode (inside the tape).
+
+        In a feature-only stage only the layers up to the taps run.
+        """
+        if self.stage in self.FEATURE_ONLY_STAGES:
+            return self.student_feature_taps(x, training=True)
         return self.student_taps(x, training=True)
 
     def compute_losses(self, x, y, sample_weight, teacher_out, student_out):
@@ -178,6 +245,21 @@ class Distiller(keras.Model):
         )
         with tf.control_dependencies([assertion]):
             return tf.identity(value)
+
+    def compile_from_config(self, config):
+        """Re-compiles a loaded distiller with its saved optimizer and metrics."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
+    def get_metrics_result(self):
+        """Metric values, skipping compiled metrics not built yet (a stage
+        without student logits, such as a feature-only stage, builds none)."""
+        results = {}
+        for metric in self.metrics:
+            if not getattr(metric, "built", True):
+                continue
+            result = metric.result()
+            results.update(result if isinstance(result, dict) else {metric.name: result})
+        return results
 
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`; a non-finite loss term stops it with a
@@ -211,7 +293,7 @@ class Distiller(keras.Model):
         self.optimizer.apply_gradients(
             [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
         )
-        return self._report(terms, total, x, y, student_out[OUTPUT_KEY], sample_weight)
+        return self._report(terms, total, x, y, student_out.get(OUTPUT_KEY), sample_weight)
 
     def regularization_loss(self):
         """The student's and trainable adapters' regularization losses."""
@@ -219,16 +301,19 @@ class Distiller(keras.Model):
         return tf.add_n([tf.cast(loss, tf.float32) for loss in losses]) if losses else 0.0
 
     def _trainable_parts(self):
-        return [self.student]
+        return [self.student, *self.adapters]
 
     def _report(self, terms, total, x, y, logits, sample_weight):
         """Updates the trackers of ``terms`` and the compiled metrics; returns logs."""
         for name, value in terms.items():
             self._trackers[name].update_state(value)
         self._total_tracker.update_state(total)
-        results = self.compute_metrics(x, y, logits, sample_weight)
-        stale = {f"{name}_loss" for name in self._trackers if name not in terms}
-        results = {k: v for k, v in results.items() if k not in stale}
+        if logits is None:
+            results = {f"{name}_loss": self._trackers[name].result() for name in terms}
+        else:
+            results = self.compute_metrics(x, y, logits, sample_weight)
+            stale = {f"{name}_loss" for name in self._trackers if name not in terms}
+            results = {k: v for k, v in results.items() if k not in stale}
         results["loss"] = self._total_tracker.result()
         return results
 
@@ -249,6 +334,7 @@ class Distiller(keras.Model):
                 "student_layers": self.student_layers,
                 "teacher_layers": self.teacher_layers,
                 "check_finite": self.check_finite,
+                "stage": self.stage,
             }
         )
         return config

@@ -34,6 +34,8 @@ class KD(Distiller):
         Hinton, Vinyals, Dean, "Distilling the Knowledge in a Neural Network", 2015.
     """
 
+    TERMS = ("task", "kd")
+
     def __init__(
         self,
         student,
