@@ -29,15 +29,24 @@ def build_parser():
         action="store_true",
         help="train the teacher on the sample instead of loading the shipped one",
     )
+    from keras_kd.export import cli as export_cli
+
+    export_cli.add_parser(commands, _positive_int)
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "demo":
         from keras_kd.demo import run_demo
 
         run_demo(epochs=args.epochs, out=args.out, train_teacher=args.train_teacher)
+        return 0
+    if args.command == "export":
+        from keras_kd.export import cli as export_cli
+
+        return export_cli.run(args, parser)
     return 0
 
 

@@ -1,0 +1,125 @@
+import keras
+import pytest
+
+from keras_kd import cli, distillers
+from keras_kd.export import to_tflite
+from tests.helpers import tiny_cnn, tiny_data, tiny_pair
+
+
+@pytest.fixture(scope="module")
+def trained():
+    keras.utils.set_random_seed(0)
+    model = tiny_cnn("student", 4)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = tiny_data(96)
+    model.fit(x, y, epochs=2, verbose=0)
+    return model, x, y
+
+
+@pytest.mark.parametrize(
+    "quantization,tolerance",
+    [(None, 1e-4), ("float16", 0.1), ("dynamic", 0.5), ("int8", 1.0)],
+)
+def test_every_mode_runs_in_litert_close_to_keras(trained, tmp_path, quantization, tolerance):
+    model, x, y = trained
+    path = tmp_path / "m.tflite"
+    report = to_tflite(
+        model, path, quantization=quantization, representative_data=x, check_data=(x, y)
+    )
+    assert path.stat().st_size == report.size_bytes > 0
+    assert report.max_abs_diff < tolerance
+    assert report.litert_agreement >= (1.0 if quantization is None else 0.9)
+    assert report.keras_accuracy == pytest.approx(report.litert_accuracy, abs=0.1)
+    assert report.micro_unsupported_ops == []
+    if quantization == "int8":
+        assert report.micro_error is None
+        assert 0 < report.arena_bytes < 64 * 1024
+        assert report.micro_agreement >= 0.9
+    else:
+        assert report.arena_bytes is None
+
+
+def test_int8_file_is_smaller_than_float32(trained, tmp_path):
+    model, x, _ = trained
+    float_report = to_tflite(model, tmp_path / "f.tflite")
+    int8_report = to_tflite(
+        model, tmp_path / "q.tflite", quantization="int8", representative_data=x
+    )
+    assert int8_report.size_bytes < float_report.size_bytes
+
+
+def test_a_distiller_exports_its_student_not_the_teacher(tmp_path):
+    student, teacher = tiny_pair()
+    distiller = distillers.KD(student=student, teacher=teacher)
+    x, y = tiny_data(8)
+    report = to_tflite(distiller, tmp_path / "s.tflite", check_data=(x, y))
+    direct = to_tflite(student, tmp_path / "direct.tflite")
+    assert report.size_bytes == direct.size_bytes
+    assert report.max_abs_diff < 1e-4
+
+
+def test_int8_without_representative_data_is_refused_and_writes_nothing(trained, tmp_path):
+    model, _, _ = trained
+    path = tmp_path / "q.tflite"
+    with pytest.raises(ValueError, match="representative_data.*Received: representative_data=None"):
+        to_tflite(model, path, quantization="int8")
+    assert not path.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_quantization_is_refused(trained, tmp_path):
+    with pytest.raises(ValueError, match="quantization.*Received: quantization='int4'"):
+        to_tflite(trained[0], tmp_path / "m.tflite", quantization="int4")
+
+
+def test_ops_without_builtin_kernels_are_named(tmp_path):
+    inputs = keras.Input((4,))
+    square = keras.layers.Reshape((2, 2))(inputs)
+    outputs = keras.layers.Flatten()(keras.layers.Lambda(lambda t: keras.ops.inv(t))(square))
+    with pytest.raises(ValueError, match=r"no TFLite built-in.*MatrixInverse"):
+        to_tflite(keras.Model(inputs, outputs), tmp_path / "m.tflite")
+
+
+def test_cli_export_prints_the_report_and_checks_mcu_budgets(trained, tmp_path, capsys):
+    model, _, _ = trained
+    inputs = keras.Input((32, 32, 3))
+    small = keras.Model(
+        inputs, keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(inputs))
+    )
+    path = tmp_path / "small.keras"
+    small.save(path)
+    out = tmp_path / "small.tflite"
+    argv = [
+        "export",
+        str(path),
+        str(out),
+        "--quantize",
+        "int8",
+        "--data",
+        "sample",
+        "--target",
+        "mcu",
+    ]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "TFLite-Micro arena" in printed and "MCU check passed" in printed
+    assert cli.main([*argv, "--ram-kb", "1", "--flash-kb", "1"]) == 1
+    assert "over the 1 KiB RAM budget" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--quantize", "int4"], "invalid choice: 'int4'"),
+        (["--quantize", "int8"], "needs --data"),
+        (["--target", "mcu"], "--target mcu needs --quantize int8"),
+        (["--flash-kb", "-3"], "must be an integer >= 1"),
+    ],
+)
+def test_cli_export_rejects_bad_flags(trained, tmp_path, capsys, extra, message):
+    path = tmp_path / "m.keras"
+    trained[0].save(path)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["export", str(path), str(tmp_path / "m.tflite"), *extra])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
