@@ -1,57 +1,22 @@
 """The Distiller template: one `train_step` that every offline method shares."""
 
-import re
-
 import keras
 import tensorflow as tf
 
-from keras_kd._checks import layer_name_list, non_negative_float, one_of, positive_int
+from keras_kd._checks import layer_name_list, non_negative_float
+from keras_kd.distillers._trainer import (
+    TermTrainer,
+    check_logits_model,
+    deserialize_models,
+    task_loss_per_sample,
+)
 from keras_kd.features import OUTPUT_KEY, build_feature_extractor
-from keras_kd.losses._reduce import batch_mean
 
-_SOFTMAX_LAYERS = (keras.layers.Softmax,)
-_NON_FINITE = re.compile(r"keras_kd: non-finite loss term (\w+) at optimizer step\] \[(\d+)\]")
-
-
-def _ends_in_softmax(model):
-    last = model.layers[-1]
-    activation = getattr(last, "activation", None)
-    return isinstance(last, _SOFTMAX_LAYERS) or getattr(activation, "__name__", "") == "softmax"
-
-
-def check_logits_model(model, argument):
-    """Rejects a model whose output is a softmax: distillers need logits."""
-    if _ends_in_softmax(model):
-        raise ValueError(
-            f"`{argument}` must output logits, but its last layer "
-            f"{model.layers[-1].name!r} applies a softmax; temperature scaling and "
-            "the cross-entropy need the values before it. Rebuild the model with "
-            "`activation=None` on its last layer (add the softmax at inference). "
-            f"Received: {argument}={model.name!r}"
-        )
-
-
-def task_loss_per_sample(y, logits):
-    """Cross-entropy from logits; integer labels (sparse) or one-hot labels."""
-    logits = tf.cast(logits, tf.float32)
-    if y.shape.rank == logits.shape.rank and y.shape[-1] == logits.shape[-1]:
-        return keras.losses.categorical_crossentropy(y, logits, from_logits=True)
-    return keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-
-
-def deserialize_models(config, keys):
-    """Deserializes the nested model configs ``config[key]`` in place."""
-    for key in keys:
-        value = config.get(key)
-        if isinstance(value, list):
-            config[key] = [keras.saving.deserialize_keras_object(v) for v in value]
-        elif isinstance(value, dict):
-            config[key] = keras.saving.deserialize_keras_object(value)
-    return config
+__all__ = ["Distiller", "check_logits_model", "task_loss_per_sample"]
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
-class Distiller(keras.Model):
+class Distiller(TermTrainer):
     """Base class of the offline distillers (a frozen teacher, one student).
 
     Each network runs once per step through a dict-output feature extractor
@@ -78,8 +43,6 @@ class Distiller(keras.Model):
         **kwargs: passed to `keras.Model`.
     """
 
-    STAGES = ("train",)
-    DEFAULT_STAGE = "train"
     FEATURE_ONLY_STAGES = ()
     TERMS = ("task", "distill")
 
@@ -95,9 +58,7 @@ class Distiller(keras.Model):
         stage=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self._compiled_metrics = None
-        self.stage = one_of("stage", stage or self.DEFAULT_STAGE, self.STAGES)
+        super().__init__(check_finite=check_finite, stage=stage, **kwargs)
         self.task_weight = non_negative_float("task_weight", task_weight)
         self.distill_weight = non_negative_float("distill_weight", distill_weight)
         self.student_layers = layer_name_list("student_layers", student_layers)
@@ -108,7 +69,6 @@ class Distiller(keras.Model):
                 "(one teacher layer per student layer). Received: "
                 f"student_layers={self.student_layers}, teacher_layers={self.teacher_layers}"
             )
-        self.check_finite = bool(check_finite)
         self.student_taps = build_feature_extractor(
             student, self.student_layers, argument="student_layers"
         )
@@ -121,10 +81,6 @@ class Distiller(keras.Model):
         self.student_feature_taps = self._features_only(self.student_taps, self.student_layers)
         self.teacher_feature_taps = self._features_only(self.teacher_taps, self.teacher_layers)
         self.teacher.trainable = False
-        self._trackers = {name: keras.metrics.Mean(name=f"{name}_loss") for name in self.TERMS}
-        self._total_tracker = keras.metrics.Mean(name="loss")
-        self.adapters = []
-        self.built = True
 
     @staticmethod
     def _features_only(taps, names):
@@ -132,48 +88,6 @@ class Distiller(keras.Model):
         if not names:
             return None
         return keras.Model(taps.inputs, {name: taps.output[name] for name in names})
-
-    def set_stage(self, stage):
-        """Switches the training stage; the next `fit` retraces `train_step`."""
-        self.stage = one_of("stage", stage, self.STAGES)
-        self.train_function = self.test_function = self.predict_function = None
-
-    def fit_stages(self, stages, optimizer=None, **fit_kwargs):
-        """Runs the method's stages in turn through `fit`.
-
-        Args:
-            stages: ``[(stage, epochs), ...]`` in order, e.g.
-                ``[("hint", 5), ("train", 30)]``.
-            optimizer: optional callable ``(stage, epochs) -> optimizer``; each
-                stage is then compiled afresh with it (keeping the compiled
-                metrics). Without it, the compiled optimizer carries over.
-            **fit_kwargs: passed to every `fit` call (data, callbacks, ...).
-
-        Returns:
-            ``{stage: History}``.
-        """
-        histories = {}
-        for stage, epochs in stages:
-            self.set_stage(stage)
-            if optimizer is not None:
-                self.compile(optimizer=optimizer(stage, epochs), metrics=self._compiled_metrics)
-            epochs = positive_int("epochs", epochs)
-            histories[stage] = self.fit(epochs=epochs, **fit_kwargs)
-        return histories
-
-    def compile(self, optimizer="rmsprop", metrics=None, **kwargs):
-        """`keras.Model.compile`; the task loss is built in, so `loss` is not taken."""
-        if kwargs.get("loss") is not None:
-            raise ValueError(
-                "Distillers compute their own losses; set `task_weight` and "
-                f"`distill_weight` instead of `loss`. Received: loss={kwargs['loss']!r}"
-            )
-        kwargs.pop("loss", None)
-        self._compiled_metrics = metrics
-        super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
-        # Build over every variable any stage trains, so that a stage updating
-        # a subset (e.g. a hint stage) does not freeze the optimizer's list.
-        self.optimizer.build(self.trainable_variables)
 
     def _check_pair(self):
         check_logits_model(self.student, "student")
@@ -231,97 +145,24 @@ class Distiller(keras.Model):
         """Returns ``{term name: raw scalar}`` with the keys of `loss_weights`."""
         raise NotImplementedError(f"{type(self).__name__} must implement compute_losses")
 
-    def task_loss(self, y, logits, sample_weight=None):
-        """The student's cross-entropy on the labels (sample-weighted mean)."""
-        return batch_mean(task_loss_per_sample(y, logits), sample_weight)
-
-    def _checked(self, name, value):
-        if not self.check_finite:
-            return value
-        step = self.optimizer.iterations
-        assertion = tf.debugging.Assert(
-            tf.reduce_all(tf.math.is_finite(value)),
-            [f"keras_kd: non-finite loss term {name} at optimizer step", step],
-        )
-        with tf.control_dependencies([assertion]):
-            return tf.identity(value)
-
-    def compile_from_config(self, config):
-        """Re-compiles a loaded distiller with its saved optimizer and metrics."""
-        self.compile(**keras.saving.deserialize_keras_object(config))
-
-    def get_metrics_result(self):
-        """Metric values, skipping compiled metrics not built yet (a stage
-        without student logits, such as a feature-only stage, builds none)."""
-        results = {}
-        for metric in self.metrics:
-            if not getattr(metric, "built", True):
-                continue
-            result = metric.result()
-            results.update(result if isinstance(result, dict) else {metric.name: result})
-        return results
-
-    def fit(self, *args, **kwargs):
-        """`keras.Model.fit`; a non-finite loss term stops it with a
-        `FloatingPointError` naming the term and the step (before the update)."""
-        try:
-            return super().fit(*args, **kwargs)
-        except tf.errors.InvalidArgumentError as err:
-            found = _NON_FINITE.search(err.message)
-            if not found:
-                raise
-            name, step = found.groups()
-            raise FloatingPointError(
-                f"Training stopped: loss term '{name}' ({name}_loss) is NaN or infinite "
-                f"at optimizer step {step}; the weights were not updated with it. Check "
-                "the inputs for NaN/inf, lower the learning rate or this term's weight."
-            ) from None
+    def trained_models(self):
+        return [self.student, *self.adapters]
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         teacher_out = self.forward_teacher(x, y)
         with tf.GradientTape() as tape:
             student_out = self.forward_student(x, y)
-            terms = self.compute_losses(x, y, sample_weight, teacher_out, student_out)
-            terms = {name: self._checked(name, value) for name, value in terms.items()}
-            weights = self.loss_weights
-            total = tf.add_n([weights[name] * value for name, value in terms.items()])
-            total += self.regularization_loss()
-            scaled = self.optimizer.scale_loss(total)
-        variables = self.trainable_variables
-        grads = tape.gradient(scaled, variables)
-        self.optimizer.apply_gradients(
-            [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
-        )
-        return self._report(terms, total, x, y, student_out.get(OUTPUT_KEY), sample_weight)
-
-    def regularization_loss(self):
-        """The student's and trainable adapters' regularization losses."""
-        losses = [loss for layer in self._trainable_parts() for loss in layer.losses]
-        return tf.add_n([tf.cast(loss, tf.float32) for loss in losses]) if losses else 0.0
-
-    def _trainable_parts(self):
-        return [self.student, *self.adapters]
-
-    def _report(self, terms, total, x, y, logits, sample_weight):
-        """Updates the trackers of ``terms`` and the compiled metrics; returns logs."""
-        for name, value in terms.items():
-            self._trackers[name].update_state(value)
-        self._total_tracker.update_state(total)
-        if logits is None:
-            results = {f"{name}_loss": self._trackers[name].result() for name in terms}
-        else:
-            results = self.compute_metrics(x, y, logits, sample_weight)
-            stale = {f"{name}_loss" for name in self._trackers if name not in terms}
-            results = {k: v for k, v in results.items() if k not in stale}
-        results["loss"] = self._total_tracker.result()
-        return results
+            raw = self.compute_losses(x, y, sample_weight, teacher_out, student_out)
+            terms, total = self.weighted_total(raw)
+        self.apply_gradients_of(tape, total)
+        return self.report(terms, total, x, y, student_out.get(OUTPUT_KEY), sample_weight)
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         logits = self.deployable(x, training=False)
         task = self.task_loss(y, logits, sample_weight)
-        return self._report({"task": task}, task, x, y, logits, sample_weight)
+        return self.report({"task": task}, task, x, y, logits, sample_weight)
 
     def get_config(self):
         config = super().get_config()
@@ -333,8 +174,6 @@ class Distiller(keras.Model):
                 "distill_weight": self.distill_weight,
                 "student_layers": self.student_layers,
                 "teacher_layers": self.teacher_layers,
-                "check_finite": self.check_finite,
-                "stage": self.stage,
             }
         )
         return config
