@@ -36,6 +36,15 @@ def _require_functional(model, argument):
         )
 
 
+def model_input(model):
+    """The model's input as it was built: one tensor, or the list of several.
+
+    Submodels built on it take a batch the way the user's model does (a bare
+    tensor for a one-input model), without Keras input-structure warnings.
+    """
+    return model.inputs[0] if len(model.inputs) == 1 else model.inputs
+
+
 def _nested_owner(model, name):
     """Returns the name of a nested model that holds a layer called ``name``."""
     for layer in model.layers:
@@ -118,4 +127,4 @@ def build_feature_extractor(model, layer_names, name=None, argument="layer_names
     outputs = {OUTPUT_KEY: model.outputs[0]}
     for layer_name in layer_names:
         outputs[layer_name] = tap_layer(model, layer_name, argument)
-    return keras.Model(model.inputs, outputs, name=name or f"{model.name}_taps")
+    return keras.Model(model_input(model), outputs, name=name or f"{model.name}_taps")

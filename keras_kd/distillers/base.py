@@ -10,7 +10,7 @@ from keras_kd.distillers._trainer import (
     deserialize_models,
     task_loss_per_sample,
 )
-from keras_kd.features import OUTPUT_KEY, build_feature_extractor
+from keras_kd.features import OUTPUT_KEY, build_feature_extractor, model_input
 
 __all__ = ["Distiller", "check_logits_model", "task_loss_per_sample"]
 
@@ -87,7 +87,7 @@ class Distiller(TermTrainer):
         """The part of a network up to its tapped layers (no logits)."""
         if not names:
             return None
-        return keras.Model(taps.inputs, {name: taps.output[name] for name in names})
+        return keras.Model(model_input(taps), {name: taps.output[name] for name in names})
 
     def _check_pair(self):
         check_logits_model(self.student, "student")

@@ -1,0 +1,185 @@
+"""BYOT: deep supervision with self-distillation from the deepest classifier."""
+
+import keras
+import tensorflow as tf
+
+from keras_kd._checks import layer_name_list, non_negative_float, positive_float
+from keras_kd.distillers._trainer import (
+    TermTrainer,
+    check_logits_model,
+    deserialize_models,
+    top1_correct,
+)
+from keras_kd.evaluation import top1_accuracy
+from keras_kd.features import OUTPUT_KEY, build_feature_extractor, model_input, tap_layer
+from keras_kd.layers.branches import build_bottleneck, build_classifier
+from keras_kd.losses._reduce import batch_mean
+from keras_kd.losses.hint import hint_loss
+from keras_kd.losses.kd import kd_loss
+
+
+@keras.saving.register_keras_serializable(package="keras_kd")
+class BYOT(TermTrainer):
+    """Be Your Own Teacher: early exits that learn from the deepest classifier.
+
+    Each named shallow layer gets a bottleneck (1x1 conv to the deepest
+    feature's channels, stride-2 convs down to its size) and a classifier.
+    With ``z_i``/``F_i`` an exit's logits/bottleneck feature and
+    ``z_deep``/``F_deep`` the model's own logits and ``deep_layer`` feature:
+
+    ``L = CE(y, z_deep) + sum_i [ (1 - alpha) * CE(y, z_i)
+          + alpha * T^2 * KL(p(z_deep, T) || p(z_i, T))
+          + feature_weight * ||F_i - F_deep||^2 ]``
+
+    (the squared distance as a mean over elements), the deepest logits and
+    feature held constant in the distillation terms. `exits` are plain models
+    (input to each exit's logits, shallow to deep, the model itself last);
+    `student` is the deepest.
+
+    Args:
+        model: functional model returning logits.
+        exit_layers: names of the shallow layers that get an exit.
+        deep_layer: name of the deepest feature map (e.g. the last stage).
+        temperature: T (3 in the authors' code).
+        alpha: KD share of each shallow exit's loss (0.3).
+        feature_weight: lambda of the feature term (0.03).
+
+    Reference:
+        Zhang et al., "Be Your Own Teacher: Improve the Performance of
+        Convolutional Neural Networks via Self Distillation", ICCV 2019.
+    """
+
+    def __init__(
+        self,
+        model,
+        exit_layers,
+        deep_layer,
+        temperature=3.0,
+        alpha=0.3,
+        feature_weight=0.03,
+        **kwargs,
+    ):
+        self.exit_layers = layer_name_list("exit_layers", exit_layers)
+        if not self.exit_layers:
+            raise ValueError("`exit_layers` must name at least one layer. Received: exit_layers=[]")
+        terms = ["deep_task"] + [
+            f"exit{i}_{kind}"
+            for i in range(len(self.exit_layers))
+            for kind in ("task", "kd", "feature")
+        ]
+        super().__init__(terms=terms, **kwargs)
+        build_feature_extractor(model, [], argument="model")
+        check_logits_model(model, "model")
+        self.model = model
+        self.deep_layer = deep_layer
+        self.temperature = positive_float("temperature", temperature)
+        self.alpha = non_negative_float("alpha", alpha)
+        self.feature_weight = non_negative_float("feature_weight", feature_weight)
+        if self.alpha > 1:
+            raise ValueError(f"`alpha` must be in [0, 1]. Received: alpha={alpha}")
+        deep = tap_layer(model, deep_layer, "deep_layer")
+        num_classes = model.outputs[0].shape[-1]
+        outputs = {OUTPUT_KEY: model.outputs[0], "deep_feature": deep}
+        self.exits, self.heads = [], []
+        for i, name in enumerate(self.exit_layers):
+            feature = tap_layer(model, name, "exit_layers")
+            bottleneck = build_bottleneck(feature.shape, deep.shape, f"exit{i}_bottleneck")
+            classifier = build_classifier(deep.shape, num_classes, f"exit{i}_classifier")
+            f_i = bottleneck(feature)
+            outputs[f"exit{i}_feature"], outputs[f"exit{i}_logits"] = f_i, classifier(f_i)
+            self.heads.extend([bottleneck, classifier])
+            self.exits.append(
+                keras.Model(
+                    model_input(model), outputs[f"exit{i}_logits"], name=f"{model.name}_exit{i}"
+                )
+            )
+        self.exits.append(model)
+        self.network = keras.Model(model_input(model), outputs, name=f"{model.name}_byot")
+        self._accuracy = [
+            keras.metrics.Mean(name=f"exit{i}_accuracy") for i in range(len(self.exits))
+        ]
+
+    @property
+    def student(self):
+        """The deepest exit: the user's model itself."""
+        return self.model
+
+    deployable = student
+
+    @property
+    def loss_weights(self):
+        kinds = {"task": 1.0 - self.alpha, "kd": self.alpha, "feature": self.feature_weight}
+        return {
+            name: 1.0 if name == "deep_task" else kinds[name.split("_")[1]] for name in self.terms
+        }
+
+    def trained_models(self):
+        return [self.network]
+
+    def call(self, inputs, training=False):
+        return self.student(inputs, training=training)
+
+    def _exit_logits(self, out):
+        return [out[f"exit{i}_logits"] for i in range(len(self.exit_layers))] + [out[OUTPUT_KEY]]
+
+    def _accuracy_logs(self, y, logits, sample_weight):
+        logs = {}
+        for tracker, z in zip(self._accuracy, logits, strict=True):
+            tracker.update_state(batch_mean(top1_correct(y, z), sample_weight))
+            logs[tracker.name] = tracker.result()
+        return logs
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            out = self.network(x, training=True)
+            deep_logits = tf.stop_gradient(out[OUTPUT_KEY])
+            deep_feature = tf.stop_gradient(out["deep_feature"])
+            raw = {"deep_task": self.task_loss(y, out[OUTPUT_KEY], sample_weight)}
+            for i in range(len(self.exit_layers)):
+                z_i = out[f"exit{i}_logits"]
+                raw[f"exit{i}_task"] = self.task_loss(y, z_i, sample_weight)
+                raw[f"exit{i}_kd"] = kd_loss(deep_logits, z_i, self.temperature, sample_weight)
+                raw[f"exit{i}_feature"] = hint_loss(
+                    deep_feature, out[f"exit{i}_feature"], sample_weight
+                )
+            terms, total = self.weighted_total(raw)
+        self.apply_gradients_of(tape, total)
+        logs = self.report(terms, total, x, y, out[OUTPUT_KEY], sample_weight)
+        return {**logs, **self._accuracy_logs(y, self._exit_logits(out), sample_weight)}
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        out = self.network(x, training=False)
+        task = self.task_loss(y, out[OUTPUT_KEY], sample_weight)
+        logs = self.report({"deep_task": task}, task, x, y, out[OUTPUT_KEY], sample_weight)
+        return {**logs, **self._accuracy_logs(y, self._exit_logits(out), sample_weight)}
+
+    def exit_summary(self, dataset):
+        """``[{"exit", "layer", "parameters", "accuracy"}]`` for each exit on a
+        batched labelled dataset, shallow to deep."""
+        layers = [*self.exit_layers, "output"]
+        return [
+            {
+                "exit": i,
+                "layer": layer,
+                "parameters": m.count_params(),
+                "accuracy": top1_accuracy(m, dataset),
+            }
+            for i, (layer, m) in enumerate(zip(layers, self.exits, strict=True))
+        ]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "model": keras.saving.serialize_keras_object(self.model),
+            "exit_layers": self.exit_layers,
+            "deep_layer": self.deep_layer,
+            "temperature": self.temperature,
+            "alpha": self.alpha,
+            "feature_weight": self.feature_weight,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**deserialize_models(dict(config), ("model",)))

@@ -1,0 +1,153 @@
+"""Deep Mutual Learning: peers trained together, each learning from the others."""
+
+import keras
+import tensorflow as tf
+
+from keras_kd._checks import non_negative_float, positive_float
+from keras_kd.distillers._trainer import (
+    TermTrainer,
+    check_logits_model,
+    deserialize_models,
+    top1_correct,
+)
+from keras_kd.features import build_feature_extractor
+from keras_kd.losses._reduce import batch_mean
+from keras_kd.losses.kd import kd_loss
+
+
+@keras.saving.register_keras_serializable(package="keras_kd")
+class DeepMutualLearning(TermTrainer):
+    """Deep Mutual Learning (online distillation, no pre-trained teacher).
+
+    For each peer i of N >= 2 peers trained together from scratch:
+
+    ``L_i = task_weight * CE(y, p_i) + distill_weight * mean_{j != i} KL(p_j || p_i)``
+
+    with the other peers' predictions held constant for peer i (so one
+    backward pass of ``sum_i L_i`` gives each peer its own gradient). At a
+    temperature T != 1 the KL is taken between softened predictions and
+    scaled by ``T^2`` (`kd_loss`). Logs ``peer{i}_task_loss``,
+    ``peer{i}_kl_loss`` and ``peer{i}_accuracy``; `evaluate` reports every
+    peer. Peers may differ in architecture.
+
+    Args:
+        peers: list of >= 2 functional models with the same input and output
+            shapes, returning logits.
+        temperature: softmax temperature of the mimicry term (1 in the paper).
+        task_weight: cross-entropy weight.
+        distill_weight: mimicry (KL) weight.
+        deploy_index: which peer `student` returns.
+
+    Reference:
+        Zhang, Xiang, Hospedales, Lu, "Deep Mutual Learning", CVPR 2018.
+    """
+
+    def __init__(
+        self,
+        peers,
+        temperature=1.0,
+        task_weight=1.0,
+        distill_weight=1.0,
+        deploy_index=0,
+        **kwargs,
+    ):
+        if not isinstance(peers, list | tuple) or len(peers) < 2:
+            raise ValueError(
+                f"`peers` must be a list of at least 2 Keras models. Received: peers={peers!r}"
+            )
+        if not 0 <= deploy_index < len(peers):
+            raise ValueError(
+                f"`deploy_index` must be in [0, {len(peers) - 1}]. Received: "
+                f"deploy_index={deploy_index}"
+            )
+        terms = [f"peer{i}_{kind}" for i in range(len(peers)) for kind in ("task", "kl")]
+        super().__init__(terms=terms, **kwargs)
+        self.temperature = positive_float("temperature", temperature)
+        self.task_weight = non_negative_float("task_weight", task_weight)
+        self.distill_weight = non_negative_float("distill_weight", distill_weight)
+        self.deploy_index = int(deploy_index)
+        for i, peer in enumerate(peers):
+            build_feature_extractor(peer, [], argument=f"peers[{i}]")
+            check_logits_model(peer, f"peers[{i}]")
+        shapes = [(tuple(p.inputs[0].shape[1:]), tuple(p.outputs[0].shape[1:])) for p in peers]
+        if len(set(shapes)) != 1:
+            listed = ", ".join(
+                f"{p.name}: in {i} out {o}" for p, (i, o) in zip(peers, shapes, strict=True)
+            )
+            raise ValueError(f"`peers` must share input and output shapes. Received: {listed}")
+        self.peers = list(peers)
+        self._accuracy = [keras.metrics.Mean(name=f"peer{i}_accuracy") for i in range(len(peers))]
+
+    @property
+    def student(self):
+        """The peer kept for deployment (a plain Keras model)."""
+        return self.peers[self.deploy_index]
+
+    deployable = student
+
+    @property
+    def loss_weights(self):
+        return {
+            name: self.task_weight if name.endswith("_task") else self.distill_weight
+            for name in self.terms
+        }
+
+    def trained_models(self):
+        return list(self.peers)
+
+    def call(self, inputs, training=False):
+        return self.student(inputs, training=training)
+
+    def _peer_terms(self, y, logits, sample_weight):
+        terms = {}
+        for i, own in enumerate(logits):
+            others = [tf.stop_gradient(z) for j, z in enumerate(logits) if j != i]
+            terms[f"peer{i}_task"] = self.task_loss(y, own, sample_weight)
+            terms[f"peer{i}_kl"] = tf.add_n(
+                [kd_loss(other, own, self.temperature, sample_weight) for other in others]
+            ) / len(others)
+        return terms
+
+    def _update_accuracy(self, y, logits, sample_weight):
+        logs = {}
+        for tracker, z in zip(self._accuracy, logits, strict=True):
+            tracker.update_state(batch_mean(top1_correct(y, z), sample_weight))
+            logs[tracker.name] = tracker.result()
+        return logs
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            logits = [peer(x, training=True) for peer in self.peers]
+            terms, total = self.weighted_total(self._peer_terms(y, logits, sample_weight))
+        self.apply_gradients_of(tape, total)
+        logs = self.report(terms, total, x, y, logits[self.deploy_index], sample_weight)
+        return {**logs, **self._update_accuracy(y, logits, sample_weight)}
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        logits = [peer(x, training=False) for peer in self.peers]
+        terms = {f"peer{i}_task": self.task_loss(y, z, sample_weight) for i, z in enumerate(logits)}
+        logs = self.report(
+            terms,
+            terms[f"peer{self.deploy_index}_task"],
+            x,
+            y,
+            logits[self.deploy_index],
+            sample_weight,
+        )
+        return {**logs, **self._update_accuracy(y, logits, sample_weight)}
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "peers": [keras.saving.serialize_keras_object(p) for p in self.peers],
+            "temperature": self.temperature,
+            "task_weight": self.task_weight,
+            "distill_weight": self.distill_weight,
+            "deploy_index": self.deploy_index,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**deserialize_models(dict(config), ("peers",)))

@@ -1,0 +1,171 @@
+"""ONE: on-the-fly native ensemble of branches as the teacher."""
+
+import keras
+import tensorflow as tf
+
+from keras_kd._checks import non_negative_float, positive_float, positive_int
+from keras_kd.distillers._trainer import (
+    TermTrainer,
+    check_logits_model,
+    deserialize_models,
+    top1_correct,
+)
+from keras_kd.features import build_feature_extractor, model_input
+from keras_kd.layers.branches import branch_copy, build_gate, split_at
+from keras_kd.losses._reduce import batch_mean
+from keras_kd.losses.kd import kd_loss
+
+
+@keras.saving.register_keras_serializable(package="keras_kd")
+class ONE(TermTrainer):
+    """Knowledge distillation by On-the-fly Native Ensemble.
+
+    The user's functional model is cut after ``cut_layer``: the layers up to
+    it are shared, the rest becomes ``branches`` branches (branch 0 keeps the
+    model's own layers, the others are freshly initialized copies), and a gate
+    (global pooling + dense + softmax) on the shared features weighs them.
+    With branch logits ``z_i`` and ensemble logits ``z_e = sum_i g_i z_i``:
+
+    ``L = task_weight * (sum_i CE(y, z_i) + CE(y, z_e))
+          + distill_weight * T^2 * sum_i KL(p(z_e, T) || p(z_i, T))``
+
+    with the ensemble held constant in the KL terms (it is the teacher). At
+    deployment one branch is kept: `student` is the shared layers plus branch
+    ``deploy_branch``, a plain Keras model without the gate or other branches.
+
+    Args:
+        model: functional model returning logits.
+        cut_layer: name of the last shared layer.
+        branches: number of branches m >= 2.
+        temperature: T (3 in the paper).
+        task_weight: weight of the cross-entropy terms.
+        distill_weight: weight of the KL terms.
+        deploy_branch: the branch `student` keeps.
+
+    Reference:
+        Lan, Zhu, Gong, "Knowledge Distillation by On-the-Fly Native
+        Ensemble", NeurIPS 2018.
+    """
+
+    def __init__(
+        self,
+        model,
+        cut_layer,
+        branches=3,
+        temperature=3.0,
+        task_weight=1.0,
+        distill_weight=1.0,
+        deploy_branch=0,
+        **kwargs,
+    ):
+        branches = positive_int("branches", branches, minimum=2)
+        if not 0 <= deploy_branch < branches:
+            raise ValueError(
+                f"`deploy_branch` must be in [0, {branches - 1}]. Received: "
+                f"deploy_branch={deploy_branch}"
+            )
+        super().__init__(terms=("branch_task", "ensemble_task", "kd"), **kwargs)
+        build_feature_extractor(model, [], argument="model")
+        check_logits_model(model, "model")
+        self.model = model
+        self.cut_layer = cut_layer
+        self.num_branches = branches
+        self.temperature = positive_float("temperature", temperature)
+        self.task_weight = non_negative_float("task_weight", task_weight)
+        self.distill_weight = non_negative_float("distill_weight", distill_weight)
+        self.deploy_branch = int(deploy_branch)
+        cut, tail = split_at(model, cut_layer)
+        self.branches = [tail] + [branch_copy(tail, i) for i in range(1, branches)]
+        self.gate = build_gate(cut.shape, branches)
+        self.network = keras.Model(
+            model_input(model),
+            {"logits": [b(cut) for b in self.branches], "gate": self.gate(cut)},
+            name=f"{model.name}_one",
+        )
+        self.branch_models = [model] + [
+            keras.Model(model_input(model), b(cut), name=f"{model.name}_branch{i}")
+            for i, b in enumerate(self.branches[1:], start=1)
+        ]
+        self._accuracy = [keras.metrics.Mean(name=f"branch{i}_accuracy") for i in range(branches)]
+        self._accuracy.append(keras.metrics.Mean(name="ensemble_accuracy"))
+
+    @property
+    def student(self):
+        """Shared layers + branch ``deploy_branch``: a plain Keras model."""
+        return self.branch_models[self.deploy_branch]
+
+    deployable = student
+
+    @property
+    def loss_weights(self):
+        return {
+            "branch_task": self.task_weight,
+            "ensemble_task": self.task_weight,
+            "kd": self.distill_weight,
+        }
+
+    def trained_models(self):
+        return [self.network]
+
+    def call(self, inputs, training=False):
+        return self.student(inputs, training=training)
+
+    @staticmethod
+    def ensemble_logits(logits, gate):
+        """``z_e = sum_i g_i z_i`` from branch logits and gate weights (batch, m)."""
+        return tf.einsum(
+            "bm,mbc->bc", tf.cast(gate, tf.float32), tf.cast(tf.stack(logits), tf.float32)
+        )
+
+    def _accuracy_logs(self, y, logits, sample_weight):
+        logs = {}
+        for tracker, z in zip(self._accuracy, logits, strict=True):
+            tracker.update_state(batch_mean(top1_correct(y, z), sample_weight))
+            logs[tracker.name] = tracker.result()
+        return logs
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            out = self.network(x, training=True)
+            logits = out["logits"]
+            ensemble = self.ensemble_logits(logits, out["gate"])
+            teacher = tf.stop_gradient(ensemble)
+            raw = {
+                "branch_task": tf.add_n([self.task_loss(y, z, sample_weight) for z in logits]),
+                "ensemble_task": self.task_loss(y, ensemble, sample_weight),
+                "kd": tf.add_n(
+                    [kd_loss(teacher, z, self.temperature, sample_weight) for z in logits]
+                ),
+            }
+            terms, total = self.weighted_total(raw)
+        self.apply_gradients_of(tape, total)
+        logs = self.report(terms, total, x, y, logits[self.deploy_branch], sample_weight)
+        return {**logs, **self._accuracy_logs(y, [*logits, ensemble], sample_weight)}
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        out = self.network(x, training=False)
+        logits = out["logits"]
+        ensemble = self.ensemble_logits(logits, out["gate"])
+        task = self.task_loss(y, logits[self.deploy_branch], sample_weight)
+        logs = self.report(
+            {"branch_task": task}, task, x, y, logits[self.deploy_branch], sample_weight
+        )
+        return {**logs, **self._accuracy_logs(y, [*logits, ensemble], sample_weight)}
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "model": keras.saving.serialize_keras_object(self.model),
+            "cut_layer": self.cut_layer,
+            "branches": self.num_branches,
+            "temperature": self.temperature,
+            "task_weight": self.task_weight,
+            "distill_weight": self.distill_weight,
+            "deploy_branch": self.deploy_branch,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**deserialize_models(dict(config), ("model",)))
