@@ -22,7 +22,7 @@ def build_parser():
     demo = commands.add_parser(
         "demo", help="distill a CIFAR-10 student on the embedded sample (offline)"
     )
-    demo.add_argument("--epochs", type=_positive_int, default=15, help="epochs per run")
+    demo.add_argument("--epochs", type=_positive_int, default=12, help="epochs per run")
     demo.add_argument("--out", default="demo-output", help="folder for the distilled student")
     demo.add_argument(
         "--train-teacher",
@@ -32,6 +32,22 @@ def build_parser():
     from keras_kd.export import cli as export_cli
 
     export_cli.add_parser(commands, _positive_int)
+    bench = commands.add_parser("bench", help="run the resumable method benchmark")
+    bench.add_argument(
+        "--data", default="sample", help="'sample' or the shared cifar10-train.tfrecord.gz"
+    )
+    bench.add_argument(
+        "--out", default="benchmarks/results/sample", help="folder for JSON/.keras/.tflite"
+    )
+    bench.add_argument(
+        "--teacher", default=None, help="teacher .keras (default: the shipped ResNet-20)"
+    )
+    bench.add_argument("--epochs", type=_positive_int, default=10)
+    bench.add_argument("--batch-size", type=_positive_int, default=64)
+    bench.add_argument("--rows", default=None, help="comma-separated rows (default: all)")
+    bench.add_argument(
+        "--table-only", action="store_true", help="only print the table of recorded rows"
+    )
     return parser
 
 
@@ -43,10 +59,34 @@ def main(argv=None):
 
         run_demo(epochs=args.epochs, out=args.out, train_teacher=args.train_teacher)
         return 0
+    if args.command == "bench":
+        return _bench(args, argv)
     if args.command == "export":
         from keras_kd.export import cli as export_cli
 
         return export_cli.run(args, parser)
+    return 0
+
+
+def _bench(args, argv):
+    from keras_kd.bench.runner import run_bench
+    from keras_kd.bench.table import markdown_table, write_chart
+    from keras_kd.demo import PRETRAINED_TEACHER
+
+    if not args.table_only:
+        command = "keras-kd " + " ".join(argv if argv is not None else sys.argv[1:])
+        rows = args.rows.split(",") if args.rows else None
+        run_bench(
+            args.data,
+            args.out,
+            args.epochs,
+            args.batch_size,
+            args.teacher or PRETRAINED_TEACHER,
+            rows,
+            command,
+        )
+    print(markdown_table(args.out))
+    write_chart(args.out, f"{args.out.rstrip('/')}/accuracy.png")
     return 0
 
 

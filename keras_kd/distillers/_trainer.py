@@ -149,6 +149,9 @@ class TermTrainer(keras.Model):
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`; a non-finite loss term stops it with a
         `FloatingPointError` naming the term and the step (before the update)."""
+        x = args[0] if args else kwargs.get("x")
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
         try:
             return super().fit(*args, **kwargs)
         except tf.errors.InvalidArgumentError as err:

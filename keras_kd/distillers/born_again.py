@@ -108,7 +108,12 @@ class BornAgain:
         if not self.models:
             raise RuntimeError("Call `fit` before `ensemble`.")
         inputs = keras.Input(tuple(self.models[0].inputs[0].shape[1:]))
-        probs = [keras.layers.Softmax()(m(inputs)) for m in self.models]
+        # Generations share a builder, hence a name; nest each under its own.
+        named = [
+            keras.Model(m.inputs[0], m.outputs[0], name=f"generation{g}")
+            for g, m in enumerate(self.models, start=1)
+        ]
+        probs = [keras.layers.Softmax()(m(inputs)) for m in named]
         mean = keras.layers.Average()(probs) if len(probs) > 1 else probs[0]
         eps = float(np.finfo("float32").tiny)
         logits = keras.layers.Lambda(lambda p: keras.ops.log(keras.ops.maximum(p, eps)))(mean)

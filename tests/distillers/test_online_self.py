@@ -148,7 +148,7 @@ def test_born_again_keeps_generations_resumes_and_ensembles(tmp_path):
     built = []
 
     def build():
-        built.append(tiny_cnn(f"gen{len(built)}", 4))
+        built.append(tiny_cnn("same_name", 4))
         return built[-1]
 
     x, y = tiny_data(32)

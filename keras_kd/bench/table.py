@@ -1,0 +1,76 @@
+"""The results table (Markdown) and chart (PNG) from the benchmark's JSON files."""
+
+import glob
+import json
+import os
+
+from keras_kd.bench.runner import ALL_ROWS
+
+
+def load_records(folder):
+    """``{method: record}`` of every JSON in ``folder``."""
+    records = {}
+    for path in glob.glob(os.path.join(folder, "*.json")):
+        with open(path) as f:
+            record = json.load(f)
+        if "method" in record:
+            records[record["method"]] = record
+    return records
+
+
+def markdown_table(folder):
+    """A Markdown table of the recorded rows, in benchmark order."""
+    records = load_records(folder)
+    alone = records.get("student_alone", {}).get("validation_accuracy")
+    lines = [
+        "| method | val. accuracy | vs alone | params | int8 KB "
+        "| int8 acc. (LiteRT / Micro) | epochs (+init) | seconds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    teacher = records.get("teacher")
+    if teacher:
+        lines.append(
+            f"| teacher ({teacher['architecture']}) | {teacher['validation_accuracy']:.2%} | | "
+            f"{teacher['parameters']:,} | | | | |"
+        )
+    for name in ALL_ROWS:
+        r = records.get(name)
+        if r is None:
+            lines.append(f"| {name} | not run yet | | | | | | |")
+            continue
+        delta = "" if alone is None else f"{100 * (r['validation_accuracy'] - alone):+.2f}"
+        micro = r.get("int8_micro_accuracy")
+        int8 = f"{r['int8_litert_accuracy']:.2%} / " + ("-" if micro is None else f"{micro:.2%}")
+        init = f" (+{r['init_epochs']})" if r.get("init_epochs") else ""
+        lines.append(
+            f"| {name} | {r['validation_accuracy']:.2%} | {delta} | {r['parameters']:,} | "
+            f"{r['int8_bytes'] / 1024:.1f} | {int8} | {r['epochs']}{init} | {r['seconds']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def write_chart(folder, path):
+    """A horizontal bar chart of validation accuracy per row (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed (pip install -e '.[bench]'); no chart written")
+        return None
+    records = load_records(folder)
+    names = [n for n in ["teacher", *ALL_ROWS] if n in records]
+    values = [100 * records[n]["validation_accuracy"] for n in names]
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1))
+    ax.barh(names[::-1], values[::-1], color="#4c72b0")
+    if "student_alone" in records:
+        ax.axvline(
+            100 * records["student_alone"]["validation_accuracy"], color="gray", ls="--", lw=1
+        )
+    ax.set_xlabel("validation accuracy (%)")
+    ax.set_xlim(min(values) - 5, max(values) + 2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
