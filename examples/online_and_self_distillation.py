@@ -1,0 +1,92 @@
+"""
+Title: Online and self-distillation: Deep Mutual Learning, ONE, BYOT and Born-Again networks
+Author: keras_kd contributors
+Date created: 2026/11/28
+Last modified: 2026/11/28
+Description: Distill without a pre-trained teacher, or from the network itself.
+Accelerator: None
+"""
+
+"""
+## Introduction
+
+Not every distillation needs a trained teacher:
+
+- **Deep Mutual Learning** trains peers together, each learning from the others.
+- **ONE** builds branches on shared layers and distills from their gated ensemble.
+- **BYOT** attaches early exits that learn from the deepest classifier; every
+  exit is a standalone model for early-exit inference.
+- **Born-Again networks** distill a model into a fresh copy of itself, over generations.
+
+All four use `compile` / `fit`.
+"""
+
+"""
+## Setup
+"""
+
+import os
+import tempfile
+
+import keras
+
+from keras_kd import data, distillers, models
+from keras_kd.demo import PRETRAINED_TEACHER
+from keras_kd.evaluation import top1_accuracy
+
+EPOCHS = int(os.environ.get("KERAS_KD_EXAMPLE_EPOCHS", 3))
+train = data.batch_for_training(data.load("sample", "train"), 64)
+val = data.load("sample", "validation").batch(250)
+
+"""
+## Deep Mutual Learning: two peers of different size
+"""
+
+keras.utils.set_random_seed(0)
+dml = distillers.DeepMutualLearning(peers=[models.mlperf_tiny_resnet8(), models.resnet20()])
+dml.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), metrics=["accuracy"])
+dml.fit(train, epochs=EPOCHS, verbose=2)
+print(dml.evaluate(val, return_dict=True, verbose=0))
+
+"""
+## ONE: three branches after `stage2`; deploy one
+"""
+
+keras.utils.set_random_seed(0)
+one = distillers.ONE(models.mlperf_tiny_resnet8(), cut_layer="stage2", branches=3)
+one.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), metrics=["accuracy"])
+one.fit(train, epochs=EPOCHS, verbose=2)
+print(f"ONE branch 0 as a plain model: {top1_accuracy(one.student, val):.2%}")
+
+"""
+## BYOT: exits after `stage1` and `stage2`
+"""
+
+keras.utils.set_random_seed(0)
+byot = distillers.BYOT(
+    models.mlperf_tiny_resnet8(), exit_layers=["stage1", "stage2"], deep_layer="stage3"
+)
+byot.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), metrics=["accuracy"])
+byot.fit(train, epochs=EPOCHS, verbose=2)
+for row in byot.exit_summary(val):
+    print(
+        f"exit {row['exit']} ({row['layer']}): {row['parameters']:,} parameters, {row['accuracy']:.2%}"
+    )
+
+"""
+## Born-Again: two generations of ResNet-8 from the ResNet-20 teacher
+
+Each finished generation is saved, so an interrupted run resumes at the next.
+"""
+
+ban = distillers.BornAgain(
+    keras.saving.load_model(PRETRAINED_TEACHER),
+    models.mlperf_tiny_resnet8,
+    generations=2,
+    directory=tempfile.mkdtemp(),
+)
+ban.compile(optimizer=lambda: keras.optimizers.SGD(0.05, momentum=0.9), metrics=["accuracy"])
+ban.fit(train, epochs=EPOCHS, verbose=2)
+for g, model in enumerate(ban.models, start=1):
+    print(f"generation {g}: {top1_accuracy(model, val):.2%}")
+print(f"BAN-E ensemble: {top1_accuracy(ban.ensemble(), val):.2%}")
