@@ -69,13 +69,16 @@ def main(argv=None):
 
 
 def _bench(args, argv):
-    from keras_kd.bench.runner import run_bench
+    from keras_kd.bench.runner import ALL_ROWS, run_bench
     from keras_kd.bench.table import markdown_table, write_chart
     from keras_kd.demo import PRETRAINED_TEACHER
 
     if not args.table_only:
         command = "keras-kd " + " ".join(argv if argv is not None else sys.argv[1:])
         rows = args.rows.split(",") if args.rows else None
+        unknown = sorted(set(rows or []) - set(ALL_ROWS))
+        if unknown:
+            build_parser().error(f"--rows must be among {ALL_ROWS}: unknown rows {unknown}")
         run_bench(
             args.data,
             args.out,

@@ -54,7 +54,13 @@ ROWS = {
         ),
         None,
         False,
-        {"layers": "stage2", "ce": 1, "hint": 100, "form": "one-stage (RepDistiller)"},
+        {
+            "layers": "stage2",
+            "ce": 1,
+            "hint": 100,
+            "regressor": "conv+BN+ReLU",
+            "form": "one-stage",
+        },
     ),
     "at": (
         _offline(

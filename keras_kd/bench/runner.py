@@ -93,7 +93,15 @@ def run_row(row, teacher, train_raw, val, epochs, batch_size, out, command):
         with open(record_path) as f:
             return json.load(f)
     start = time.time()
-    deployable, extra = _train_row(row, teacher, train_raw, epochs, batch_size, out)
+    try:
+        deployable, extra = _train_row(row, teacher, train_raw, epochs, batch_size, out)
+    except FloatingPointError as err:
+        record = {"method": row, "status": "diverged", "error": str(err), "epochs": epochs}
+        record.update(command=command, seconds=round(time.time() - start, 1))
+        with atomic_path(record_path, suffix=".json") as tmp, open(tmp, "w") as f:
+            json.dump(record, f, indent=2)
+        print(f"[bench] {row}: diverged ({err})")
+        return record
     seconds = time.time() - start
     save_model_atomically(deployable, os.path.join(out, f"{row}.keras"))
     calibration = data.batch_for_training(train_raw, 64, shuffle=False).take(CALIBRATION_BATCHES)
@@ -109,6 +117,7 @@ def run_row(row, teacher, train_raw, val, epochs, batch_size, out, command):
     )
     record = {
         "method": row,
+        "status": "ok",
         "hyperparameters": hyperparameters,
         "epochs": epochs,
         "init_epochs": init_epochs(epochs) if ROWS.get(row, (0, None))[1] else 0,
@@ -140,10 +149,10 @@ ALL_ROWS = [*ROWS, "born_again"]
 
 def run_bench(source, out, epochs, batch_size, teacher_path, rows=None, command=""):
     """Runs the requested rows (all by default) in order; returns their records."""
-    os.makedirs(out, exist_ok=True)
     unknown = sorted(set(rows or []) - set(ALL_ROWS))
     if unknown:
         raise ValueError(f"`rows` must be among {ALL_ROWS}. Received: unknown rows {unknown}")
+    os.makedirs(out, exist_ok=True)
     teacher = keras.saving.load_model(teacher_path)
     train_raw = data.load(source, "train").cache()
     val = data.load(source, "validation").batch(250).cache()

@@ -38,6 +38,11 @@ def markdown_table(folder):
         if r is None:
             lines.append(f"| {name} | not run yet | | | | | | |")
             continue
+        if r.get("status") == "diverged":
+            lines.append(
+                f"| {name} | diverged (loss NaN, see {name}.json) | | | | | {r['epochs']} | |"
+            )
+            continue
         delta = "" if alone is None else f"{100 * (r['validation_accuracy'] - alone):+.2f}"
         micro = r.get("int8_micro_accuracy")
         int8 = f"{r['int8_litert_accuracy']:.2%} / " + ("-" if micro is None else f"{micro:.2%}")
@@ -60,7 +65,7 @@ def write_chart(folder, path):
         print("matplotlib is not installed (pip install -e '.[bench]'); no chart written")
         return None
     records = load_records(folder)
-    names = [n for n in ["teacher", *ALL_ROWS] if n in records]
+    names = [n for n in ["teacher", *ALL_ROWS] if "validation_accuracy" in records.get(n, {})]
     values = [100 * records[n]["validation_accuracy"] for n in names]
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1))
     ax.barh(names[::-1], values[::-1], color="#4c72b0")

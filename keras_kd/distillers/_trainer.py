@@ -12,9 +12,15 @@ import keras
 import tensorflow as tf
 
 from keras_kd._checks import one_of, positive_int
+from keras_kd.distillers._data_checks import (
+    LABEL_RANGE_MARKER,
+    assert_labels_in_range,
+    check_fit_data,
+)
 from keras_kd.losses._reduce import batch_mean
 
 _NON_FINITE = re.compile(r"keras_kd: non-finite loss term (\w+) at optimizer step\] \[(\d+)\]")
+_LABELS = re.compile(LABEL_RANGE_MARKER + r"\] \[(\d+)\] \[(-?\d+)\] \[(-?\d+)\]")
 
 
 def _ends_in_softmax(model):
@@ -150,11 +156,21 @@ class TermTrainer(keras.Model):
         """`keras.Model.fit`; a non-finite loss term stops it with a
         `FloatingPointError` naming the term and the step (before the update)."""
         x = args[0] if args else kwargs.get("x")
+        y = args[1] if len(args) > 1 else kwargs.get("y")
+        check_fit_data(self.deployable, x, y)
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
         try:
             return super().fit(*args, **kwargs)
         except tf.errors.InvalidArgumentError as err:
+            labels = _LABELS.search(err.message)
+            if labels:
+                classes, low, high = labels.groups()
+                raise ValueError(
+                    f"`y` labels must be class indices in [0, {int(classes) - 1}]. Received: "
+                    f"a batch with labels from {low} to {high}; training stopped before "
+                    "updating on it"
+                ) from None
             found = _NON_FINITE.search(err.message)
             if not found:
                 raise
@@ -166,8 +182,10 @@ class TermTrainer(keras.Model):
             ) from None
 
     def task_loss(self, y, logits, sample_weight=None):
-        """Cross-entropy of ``logits`` on the labels (sample-weighted mean)."""
-        return batch_mean(task_loss_per_sample(y, logits), sample_weight)
+        """Cross-entropy of ``logits`` on the labels (sample-weighted mean);
+        sparse labels outside the class range stop training with a clear error."""
+        with tf.control_dependencies([assert_labels_in_range(y, logits.shape[-1])]):
+            return batch_mean(task_loss_per_sample(y, logits), sample_weight)
 
     def regularization_loss(self):
         """The regularization losses of the trained models."""

@@ -23,10 +23,14 @@ class FitNet(Distiller):
         ``"joint"`` (default): the one-stage form used by RepDistiller,
             ``task_weight * CE + distill_weight * sum hint_loss``.
 
-    A regressor (conv with ``regressor_kernel_size``, strided when the student
-    map is larger; dense for vectors) maps each student layer to its teacher
-    layer's shape. Regressors are trained with the student and are never part
-    of `student`.
+    A regressor maps each student layer to its teacher layer's shape: a conv
+    with ``regressor_kernel_size`` (strided when the student map is larger;
+    dense for vectors), followed by BatchNorm and ReLU when ``regressor`` is
+    ``"conv_bn_relu"`` (the default, RepDistiller's ``ConvReg``: it matches
+    post-ReLU hints and keeps the hint term on a stable scale) or alone when it
+    is ``"conv"`` (the paper's plain regressor; use it for pre-activation
+    hints). Regressors are trained with the student and are never part of
+    `student`.
 
     Args:
         student, teacher: functional models returning logits.
@@ -35,6 +39,7 @@ class FitNet(Distiller):
         task_weight: cross-entropy weight.
         distill_weight: hint weight (100 in RepDistiller's CIFAR runs).
         regressor_kernel_size: 1 or 3.
+        regressor: ``"conv_bn_relu"`` or ``"conv"``.
         temperature: T of the ``"kd"`` stage.
         kd_weight: KD weight of the ``"kd"`` stage.
         stage: ``"hint"``, ``"kd"`` or ``"joint"``.
@@ -57,11 +62,13 @@ class FitNet(Distiller):
         task_weight=1.0,
         distill_weight=100.0,
         regressor_kernel_size=1,
+        regressor="conv_bn_relu",
         temperature=4.0,
         kd_weight=0.9,
         **kwargs,
     ):
         self.regressor_kernel_size = one_of("regressor_kernel_size", regressor_kernel_size, (1, 3))
+        self.regressor = one_of("regressor", regressor, ("conv_bn_relu", "conv"))
         self.temperature = positive_float("temperature", temperature)
         self.kd_weight = non_negative_float("kd_weight", kd_weight)
         super().__init__(
@@ -83,6 +90,8 @@ class FitNet(Distiller):
                 self.feature_shape("student", s),
                 self.feature_shape("teacher", t),
                 kernel_size=self.regressor_kernel_size,
+                batch_norm=self.regressor == "conv_bn_relu",
+                relu=self.regressor == "conv_bn_relu",
                 name=f"regressor_{i}",
                 student_layer=s,
                 teacher_layer=t,
@@ -120,6 +129,7 @@ class FitNet(Distiller):
         return {
             **super().get_config(),
             "regressor_kernel_size": self.regressor_kernel_size,
+            "regressor": self.regressor,
             "temperature": self.temperature,
             "kd_weight": self.kd_weight,
         }

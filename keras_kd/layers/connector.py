@@ -26,6 +26,7 @@ def build_connector(
     teacher_shape,
     kernel_size=1,
     batch_norm=False,
+    relu=False,
     name="connector",
     student_layer="student",
     teacher_layer="teacher",
@@ -41,6 +42,7 @@ def build_connector(
         teacher_shape: the teacher feature's shape (batch first).
         kernel_size: convolution kernel size (1 or 3 typically).
         batch_norm: append BatchNormalization (the AB connector).
+        relu: append a ReLU (RepDistiller's FitNets regressor, for post-ReLU hints).
         name: model name.
         student_layer: student layer name, for error messages.
         teacher_layer: teacher layer name, for error messages.
@@ -72,4 +74,6 @@ def build_connector(
         )
         if batch_norm:
             layers.append(keras.layers.BatchNormalization(name=f"{name}_bn"))
+        if relu:
+            layers.append(keras.layers.ReLU(name=f"{name}_relu"))
     return keras.Sequential(layers, name=name)
