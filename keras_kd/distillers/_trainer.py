@@ -216,7 +216,9 @@ class TermTrainer(keras.Model):
         """Scales the loss, differentiates it and updates the variables that got
         a gradient (frozen parts and stage-unused adapters get none)."""
         variables = self.trainable_variables
-        grads = tape.gradient(self.optimizer.scale_loss(total), variables)
+        with tape:  # the loss scaling (mixed precision) must be recorded too
+            scaled = self.optimizer.scale_loss(total)
+        grads = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(
             [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
         )
