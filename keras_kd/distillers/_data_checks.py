@@ -4,6 +4,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_kd.distillers._cached import LABELS_KEY
+
 LABEL_RANGE_MARKER = "keras_kd: label out of range"
 
 
@@ -71,8 +73,9 @@ def check_dataset(ds, input_shape, num_classes):
     spec = ds.element_spec
     if not isinstance(spec, tuple) or len(spec) < 2:
         _check_label_shape(None, num_classes)
+    labels = spec[1][LABELS_KEY] if isinstance(spec[1], dict) and LABELS_KEY in spec[1] else spec[1]
     _check_inputs(_static_shape(spec[0]), input_shape)
-    _check_label_shape(_static_shape(spec[1]), num_classes)
+    _check_label_shape(_static_shape(labels), num_classes)
 
 
 def check_fit_data(model, x, y):

@@ -9,9 +9,11 @@ both built on `TermTrainer`.
 import re
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_kd._checks import one_of, positive_int
+from keras_kd.distillers._cached import MISMATCH_MARKER
 from keras_kd.distillers._data_checks import (
     LABEL_RANGE_MARKER,
     assert_labels_in_range,
@@ -69,6 +71,36 @@ def deserialize_models(config, keys):
         elif isinstance(value, dict):
             config[key] = keras.saving.deserialize_keras_object(value)
     return config
+
+
+CACHE_MISMATCH_MESSAGE = (
+    "The inputs no longer match the teacher cache (`x` differs from the input its "
+    "teacher outputs were computed on): the pipeline is not deterministic, e.g. a "
+    "random augmentation before or after `cache_teacher_outputs`, or the dataset "
+    "changed. Remove the augmentation or do not cache the teacher. Received: a batch "
+    "whose input fingerprints differ from the cached ones"
+)
+
+
+class StopOnNonFiniteTerm(keras.callbacks.Callback):
+    """Stops `fit` when a logged loss term is NaN or infinite, naming it.
+
+    XLA drops in-graph assertions, so under ``jit_compile`` this is the
+    check (after the step's update; the run stops and nothing is saved).
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        if float((logs or {}).get("teacher_cache_mismatch", 0.0)) > 0:
+            raise ValueError(CACHE_MISMATCH_MESSAGE)
+        for key, value in (logs or {}).items():
+            if key.endswith("_loss") and not np.isfinite(float(value)):
+                step = int(self.model.optimizer.iterations.numpy())
+                raise FloatingPointError(
+                    f"Training stopped: loss term '{key[: -len('_loss')]}' ({key}) is NaN or "
+                    f"infinite at optimizer step {step} (epoch batch {batch}). Check the inputs "
+                    "for NaN/inf and the labels' range, lower the learning rate or this "
+                    "term's weight."
+                )
 
 
 class TermTrainer(keras.Model):
@@ -160,9 +192,13 @@ class TermTrainer(keras.Model):
         check_fit_data(self.deployable, x, y)
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
+        if self.check_finite:
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), StopOnNonFiniteTerm()]
         try:
             return super().fit(*args, **kwargs)
         except tf.errors.InvalidArgumentError as err:
+            if MISMATCH_MARKER in err.message:
+                raise ValueError(CACHE_MISMATCH_MESSAGE) from None
             labels = _LABELS.search(err.message)
             if labels:
                 classes, low, high = labels.groups()

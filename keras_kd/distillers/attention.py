@@ -79,10 +79,15 @@ class AttentionTransfer(Distiller):
     def loss_weights(self):
         return {"task": self.task_weight, "at": self.distill_weight}
 
-    def forward_teacher(self, x, y):
+    def teacher_outputs_for_cache(self, x, y):
         if self.mode == "gradient":
             return _input_gradient(self.teacher_taps, tf.cast(x, tf.float32), y, False)
-        return super().forward_teacher(x, y)
+        return super().teacher_outputs_for_cache(x, y)
+
+    def forward_teacher(self, x, y, cached=None):
+        if self.mode == "gradient" and cached is None:
+            return self.teacher_outputs_for_cache(x, y)
+        return super().forward_teacher(x, y, cached)
 
     def forward_student(self, x, y):
         if self.mode == "gradient":

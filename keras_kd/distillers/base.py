@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from keras_kd._checks import layer_name_list, non_negative_float
+from keras_kd.distillers._cached import MISMATCH_MARKER, mismatch_fraction, split_cached
 from keras_kd.distillers._trainer import (
     TermTrainer,
     check_logits_model,
@@ -81,6 +82,7 @@ class Distiller(TermTrainer):
         self.student_feature_taps = self._features_only(self.student_taps, self.student_layers)
         self.teacher_feature_taps = self._features_only(self.teacher_taps, self.teacher_layers)
         self.teacher.trainable = False
+        self._cache_mismatch = keras.metrics.Mean(name="teacher_cache_mismatch")
 
     @staticmethod
     def _features_only(taps, names):
@@ -126,8 +128,15 @@ class Distiller(TermTrainer):
     def call(self, inputs, training=False):
         return self.deployable(inputs, training=training)
 
-    def forward_teacher(self, x, y):
-        """Teacher outputs for a batch, in inference mode (not differentiated)."""
+    def teacher_outputs_for_cache(self, x, y):
+        """What `keras_kd.cache` stores per sample: logits and every tap."""
+        return self.teacher_taps(x, training=False)
+
+    def forward_teacher(self, x, y, cached=None):
+        """Teacher outputs for a batch, in inference mode (not differentiated);
+        ``cached`` holds them when the batch comes from a teacher cache."""
+        if cached is not None:
+            return cached
         if self.stage in self.FEATURE_ONLY_STAGES:
             return self.teacher_feature_taps(x, training=False)
         return self.teacher_taps(x, training=False)
@@ -150,19 +159,38 @@ class Distiller(TermTrainer):
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        teacher_out = self.forward_teacher(x, y)
+        y, cached, prints = split_cached(y)
+        checks = []
+        if cached is not None:
+            mismatch = mismatch_fraction(x, prints)
+            self._cache_mismatch.update_state(mismatch)
+            checks.append(
+                tf.debugging.Assert(
+                    mismatch == 0.0, [MISMATCH_MARKER, mismatch, self.optimizer.iterations]
+                )
+            )
+        with tf.control_dependencies(checks):
+            teacher_out = self.forward_teacher(x, y, cached)
         with tf.GradientTape() as tape:
             student_out = self.forward_student(x, y)
             raw = self.compute_losses(x, y, sample_weight, teacher_out, student_out)
             terms, total = self.weighted_total(raw)
         self.apply_gradients_of(tape, total)
-        return self.report(terms, total, x, y, student_out.get(OUTPUT_KEY), sample_weight)
+        logs = self.report(terms, total, x, y, student_out.get(OUTPUT_KEY), sample_weight)
+        if cached is None:
+            logs.pop(self._cache_mismatch.name, None)
+        else:
+            logs[self._cache_mismatch.name] = self._cache_mismatch.result()
+        return logs
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        y = split_cached(y)[0]
         logits = self.deployable(x, training=False)
         task = self.task_loss(y, logits, sample_weight)
-        return self.report({"task": task}, task, x, y, logits, sample_weight)
+        logs = self.report({"task": task}, task, x, y, logits, sample_weight)
+        logs.pop(self._cache_mismatch.name, None)
+        return logs
 
     def get_config(self):
         config = super().get_config()

@@ -87,8 +87,8 @@ class FactorTransfer(Distiller):
             return {}
         return super().forward_student(x, y)
 
-    def forward_teacher(self, x, y):
-        out = super().forward_teacher(x, y)
+    def forward_teacher(self, x, y, cached=None):
+        out = dict(super().forward_teacher(x, y, cached))
         if self.stage == "transfer":
             out["factor"] = self.encoder(out[self.teacher_layers[0]], training=False)
         return out

@@ -202,6 +202,16 @@ def test_non_finite_term_stops_training_naming_the_term():
         d.fit(x, y, epochs=1, verbose=0)
 
 
+def test_non_finite_term_stops_training_under_xla_too():
+    student, teacher = tiny_pair()
+    x, y = tiny_data(8)
+    x[0, 0, 0, 0] = np.nan
+    d = keras_kd.KD(student=student, teacher=teacher)
+    d.compile(optimizer="sgd", jit_compile=True)
+    with pytest.raises(FloatingPointError, match="loss term '(task|kd)'.*at optimizer step 1"):
+        d.fit(x, y, epochs=1, verbose=0)
+
+
 def test_softmax_outputs_are_rejected_with_a_clear_message():
     student, teacher = tiny_pair()
     probs = keras.Model(teacher.inputs, keras.layers.Softmax(name="probs")(teacher.output))

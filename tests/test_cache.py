@@ -1,0 +1,112 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_kd import distillers
+from keras_kd.cache import cache_teacher_outputs
+from tests.distillers.test_methods import METHODS, make
+from tests.helpers import tiny_data, tiny_pair
+
+OFFLINE = sorted(name for name, spec in METHODS.items())
+
+
+def samples(n=32):
+    x, y = tiny_data(n)
+    return tf.data.Dataset.from_tensor_slices((x, y))
+
+
+def first_epoch_logs(distiller, dataset):
+    distiller.compile(optimizer=keras.optimizers.SGD(0.0))
+    history = distiller.fit(dataset.batch(8), epochs=1, verbose=0).history
+    return {k: v[-1] for k, v in history.items()}
+
+
+@pytest.mark.parametrize("name", OFFLINE)
+def test_cached_teacher_gives_the_same_terms_in_every_stage(name):
+    distiller, stages = make(name)
+    cache = cache_teacher_outputs(distiller, samples())
+    assert cache.samples == 32
+    for stage, _ in stages:
+        distiller.set_stage(stage)
+        plain = first_epoch_logs(distiller, samples())
+        cached = first_epoch_logs(distiller, cache.dataset)
+        assert cached.pop("teacher_cache_mismatch") == 0.0
+        assert cached.keys() == plain.keys()
+        for key in plain:
+            assert cached[key] == pytest.approx(plain[key], rel=1e-4, abs=1e-6), (stage, key)
+
+
+def test_float16_and_disk_storage(tmp_path):
+    student, teacher = tiny_pair()
+    distiller = distillers.AttentionTransfer(
+        student=student,
+        teacher=teacher,
+        student_layers=["block1", "block2"],
+        teacher_layers=["block1", "block2"],
+    )
+    full = cache_teacher_outputs(distiller, samples())
+    half = cache_teacher_outputs(
+        distiller, samples(), dtype="float16", directory=str(tmp_path / "cache")
+    )
+    # logits (3) + block1 (16*16*8) + block2 (8*8*16) values per sample
+    values = 3 + 16 * 16 * 8 + 8 * 8 * 16
+    assert (full.bytes_per_sample, half.bytes_per_sample) == (4 * values, 2 * values)
+    assert (tmp_path / "cache").exists()
+    a, b = first_epoch_logs(distiller, full.dataset), first_epoch_logs(distiller, half.dataset)
+    assert b["at_loss"] == pytest.approx(a["at_loss"], rel=1e-2)
+
+
+def test_shuffling_and_batching_after_the_cache_is_allowed():
+    student, teacher = tiny_pair()
+    distiller = distillers.KD(student=student, teacher=teacher)
+    cache = cache_teacher_outputs(distiller, samples())
+    distiller.compile(optimizer="adam")
+    history = distiller.fit(cache.dataset.shuffle(32, seed=1).batch(8), epochs=2, verbose=0)
+    assert history.history["teacher_cache_mismatch"] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_random_augmentation_after_the_cache_is_refused(jit_compile):
+    student, teacher = tiny_pair()
+    distiller = distillers.KD(student=student, teacher=teacher)
+    cache = cache_teacher_outputs(distiller, samples())
+    augmented = cache.dataset.map(lambda x, y: (tf.image.flip_left_right(x), y)).batch(8)
+    distiller.compile(optimizer="sgd", jit_compile=jit_compile)
+    with pytest.raises(ValueError, match="no longer match the teacher cache"):
+        distiller.fit(augmented, epochs=1, verbose=0)
+
+
+def test_random_augmentation_before_the_cache_is_refused():
+    # A Keras augmentation layer's seed state advances from one pass to the
+    # next, so the cached pass and the training pass see different images.
+    student, teacher = tiny_pair()
+    distiller = distillers.KD(student=student, teacher=teacher)
+    random_flip = keras.layers.RandomFlip("horizontal", seed=1)
+    cache = cache_teacher_outputs(distiller, samples().map(lambda x, y: (random_flip(x), y)))
+    distiller.compile(optimizer="sgd")
+    with pytest.raises(ValueError, match="no longer match the teacher cache"):
+        distiller.fit(cache.dataset.batch(8), epochs=3, verbose=0)
+
+
+def test_wrong_uses():
+    student, teacher = tiny_pair()
+    with pytest.raises(ValueError, match="offline keras_kd Distiller"):
+        cache_teacher_outputs(distillers.DeepMutualLearning(peers=[student, teacher]), samples())
+    distiller = distillers.KD(student=student, teacher=teacher)
+    with pytest.raises(ValueError, match="must be unbatched"):
+        cache_teacher_outputs(distiller, samples().batch(4))
+    with pytest.raises(ValueError, match="Received: dtype='int8'"):
+        cache_teacher_outputs(distiller, samples(), dtype="int8")
+    with pytest.raises(ValueError, match="must not be empty"):
+        cache_teacher_outputs(distiller, samples().take(0))
+
+
+def test_evaluate_accepts_cached_batches():
+    student, teacher = tiny_pair()
+    distiller = distillers.KD(student=student, teacher=teacher)
+    cache = cache_teacher_outputs(distiller, samples())
+    distiller.compile(optimizer="sgd", metrics=["accuracy"])
+    logs = distiller.evaluate(cache.dataset.batch(8), verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "task_loss", "accuracy"}
+    assert np.isfinite(logs["loss"])
