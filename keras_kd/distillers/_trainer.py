@@ -217,6 +217,15 @@ class TermTrainer(keras.Model):
                 "the inputs for NaN/inf, lower the learning rate or this term's weight."
             ) from None
 
+    def unpack(self, data):
+        """``(x, y, sample_weight)`` of a batch, with ``x`` given the static
+        shape of the model's input (checked at run time): pipelines that decode
+        images have unknown height and width, which feature alignment needs."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if keras.ops.is_tensor(x):
+            x = tf.ensure_shape(x, [None, *self.deployable.inputs[0].shape[1:]])
+        return x, y, sample_weight
+
     def task_loss(self, y, logits, sample_weight=None):
         """Cross-entropy of ``logits`` on the labels (sample-weighted mean);
         sparse labels outside the class range stop training with a clear error."""

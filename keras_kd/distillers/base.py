@@ -158,7 +158,7 @@ class Distiller(TermTrainer):
         return [self.student, *self.adapters]
 
     def train_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = self.unpack(data)
         y, cached, prints = split_cached(y)
         checks = []
         if cached is not None:
@@ -184,7 +184,7 @@ class Distiller(TermTrainer):
         return logs
 
     def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = self.unpack(data)
         y = split_cached(y)[0]
         logits = self.deployable(x, training=False)
         task = self.task_loss(y, logits, sample_weight)

@@ -130,7 +130,7 @@ class BYOT(TermTrainer):
         return logs
 
     def train_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = self.unpack(data)
         with tf.GradientTape() as tape:
             out = self.network(x, training=True)
             deep_logits = tf.stop_gradient(out[OUTPUT_KEY])
@@ -149,7 +149,7 @@ class BYOT(TermTrainer):
         return {**logs, **self._accuracy_logs(y, self._exit_logits(out), sample_weight)}
 
     def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = self.unpack(data)
         out = self.network(x, training=False)
         task = self.task_loss(y, out[OUTPUT_KEY], sample_weight)
         logs = self.report({"deep_task": task}, task, x, y, out[OUTPUT_KEY], sample_weight)

@@ -116,7 +116,7 @@ class DeepMutualLearning(TermTrainer):
         return logs
 
     def train_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = self.unpack(data)
         with tf.GradientTape() as tape:
             logits = [peer(x, training=True) for peer in self.peers]
             terms, total = self.weighted_total(self._peer_terms(y, logits, sample_weight))
@@ -125,7 +125,7 @@ class DeepMutualLearning(TermTrainer):
         return {**logs, **self._update_accuracy(y, logits, sample_weight)}
 
     def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = self.unpack(data)
         logits = [peer(x, training=False) for peer in self.peers]
         terms = {f"peer{i}_task": self.task_loss(y, z, sample_weight) for i, z in enumerate(logits)}
         logs = self.report(

@@ -125,7 +125,7 @@ class ONE(TermTrainer):
         return logs
 
     def train_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = self.unpack(data)
         with tf.GradientTape() as tape:
             out = self.network(x, training=True)
             logits = out["logits"]
@@ -144,7 +144,7 @@ class ONE(TermTrainer):
         return {**logs, **self._accuracy_logs(y, [*logits, ensemble], sample_weight)}
 
     def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = self.unpack(data)
         out = self.network(x, training=False)
         logits = out["logits"]
         ensemble = self.ensemble_logits(logits, out["gate"])

@@ -110,6 +110,24 @@ def test_full_recipe_trains_the_student_only(name, tmp_path):
     assert "loss" in loaded.fit(x, y, epochs=1, verbose=0).history
 
 
+@pytest.mark.parametrize("name", ["at", "fsp", "nst"])
+def test_datasets_with_unknown_image_size_train(name):
+    import tensorflow as tf
+
+    distiller, stages = make(name)
+    x, y = tiny_data(16)
+
+    def reencode(image, label):  # as a pipeline that decodes images: unknown size
+        png = tf.io.encode_png(tf.cast(image, tf.uint8))
+        return tf.cast(tf.io.decode_png(png, channels=3), tf.float32), label
+
+    dynamic = tf.data.Dataset.from_tensor_slices((x, y)).map(reencode)
+    assert dynamic.element_spec[0].shape.as_list() == [None, None, 3]
+    distiller.set_stage(stages[0][0])
+    history = distiller.fit(dynamic.batch(8), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+
+
 def test_fitnet_hint_stage_leaves_layers_above_the_guided_layer_untouched():
     distiller, _ = make(
         "fitnet", student_layers=["block1"], teacher_layers=["block1"], stage="hint"
