@@ -7,17 +7,24 @@ NUM_CLASSES = 3
 IMAGE_SHAPE = (16, 16, 3)
 
 
-def tiny_cnn(name, width=4, weight_decay=0.0, dropout=0.0, num_classes=NUM_CLASSES):
+def tiny_cnn(
+    name, width=4, weight_decay=0.0, dropout=0.0, num_classes=NUM_CLASSES, batch_norm=True
+):
     """A two-stage CNN with taps ``block1`` (16x16), ``block2`` (8x8) and their
-    pre-activations ``block1_pre`` / ``block2_pre``, then ``pool`` and ``logits``."""
+    pre-activations ``block1_pre`` / ``block2_pre``, then ``pool`` and ``logits``.
+    Without ``batch_norm`` the convolutions themselves are the pre-activations."""
     reg = keras.regularizers.L2(weight_decay) if weight_decay else None
+
+    def pre(x, block):
+        if batch_norm:
+            return keras.layers.BatchNormalization(name=f"{block}_pre")(x)
+        return keras.layers.Identity(name=f"{block}_pre")(x)
+
     inputs = keras.Input(IMAGE_SHAPE, name="image")
     x = keras.layers.Conv2D(width, 3, padding="same", kernel_regularizer=reg, name="conv1")(inputs)
-    x = keras.layers.BatchNormalization(name="block1_pre")(x)
-    x = keras.layers.ReLU(name="block1")(x)
+    x = keras.layers.ReLU(name="block1")(pre(x, "block1"))
     x = keras.layers.Conv2D(2 * width, 3, strides=2, padding="same", name="conv2")(x)
-    x = keras.layers.BatchNormalization(name="block2_pre")(x)
-    x = keras.layers.ReLU(name="block2")(x)
+    x = keras.layers.ReLU(name="block2")(pre(x, "block2"))
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)

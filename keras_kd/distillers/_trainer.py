@@ -258,11 +258,14 @@ class TermTrainer(keras.Model):
         return terms, total + self.regularization_loss()
 
     def apply_gradients_of(self, tape, total):
-        """Scales the loss, differentiates it and updates the variables that got
-        a gradient (frozen parts and stage-unused adapters get none)."""
+        """Scales the loss (loss scaling for mixed precision, 1/replicas under a
+        distribution strategy), differentiates it and updates the variables that
+        got a gradient (frozen parts and stage-unused adapters get none)."""
         variables = self.trainable_variables
+        # Replicas' gradients are summed, so each replica minimizes its share.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tape:  # the loss scaling (mixed precision) must be recorded too
-            scaled = self.optimizer.scale_loss(total)
+            scaled = self.optimizer.scale_loss(total / replicas if replicas > 1 else total)
         grads = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(
             [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
