@@ -1,0 +1,36 @@
+"""Measures the gradient-attention term against the cross-entropy at initialization.
+
+Run: ``python benchmarks/gradient_at_scale.py``
+
+The benchmark's gradient-AT weight (``keras_kd.bench.rows.GRADIENT_AT_WEIGHT``)
+is set so that ``beta/2 * ||J_S - J_T||`` is comparable to the cross-entropy
+at initialization (on raw 0..255 inputs input gradients are small); it is not
+tuned on validation accuracy.
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_kd import data, distillers, models
+from keras_kd.demo import PRETRAINED_TEACHER
+
+
+def main():
+    teacher = keras.saving.load_model(PRETRAINED_TEACHER)
+    keras.utils.set_random_seed(0)
+    distiller = distillers.AttentionTransfer(
+        student=models.mlperf_tiny_resnet8(), teacher=teacher, mode="gradient", distill_weight=1.0
+    )
+    x, y = next(iter(data.load("sample").batch(256)))
+    x = tf.ensure_shape(x, [None, 32, 32, 3])
+    terms = distiller.compute_losses(
+        x, y, None, distiller.forward_teacher(x, y), distiller.forward_student(x, y)
+    )
+    at, ce = float(terms["at"]), float(terms["task"])
+    print(f"gradient-AT term at beta=1 (with the 1/2): {at:.5f}")
+    print(f"cross-entropy at initialization:          {ce:.3f}")
+    print(f"beta making them equal:                   {ce / at:.0f}")
+
+
+if __name__ == "__main__":
+    main()
