@@ -4,10 +4,12 @@ Teacher: CIFAR ResNet-20; student: the MLPerf Tiny ResNet-8 (both tap
 ``stage1``..``stage3``, ``stage{i}_preact`` and ``pool``, with equal channel
 counts, so every method finds its layers). Loss weights follow RepDistiller's
 CIFAR protocol (REFERENCES.md): KD T=4, CE 0.1 / KD 0.9; feature methods CE 1
-plus FitNet 100, AT 1000, NST 50, RKD 1, AB 1 (1e-3 here, see
-`ActivationBoundary`), FT 200, FSP 50. The two-stage methods run an
-initialization stage of ``max(1, epochs // 8)`` extra epochs first
-(RepDistiller: 30 extra epochs on a 240-epoch run).
+plus FitNet 100, AT 1000, NST 50, RKD 1, FT 200. The two-stage methods run
+an initialization stage of ``max(1, epochs // 8)`` extra epochs first
+(RepDistiller: 30 extra epochs on a 240-epoch run) on the unweighted init
+loss, as RepDistiller's ``helper/pretrain.py`` does (AB with its own layer
+weights and 3/1000 scale, see `ActivationBoundary`), at the main learning
+rate except FT's paraphraser (0.01 there for ResNets and WRNs).
 """
 
 from keras_kd import distillers, models
@@ -20,6 +22,9 @@ PREACTS = [f"{s}_preact" for s in STAGES]
 # them), so beta = 200 makes the two comparable. A first run with 1e4 let the
 # term dominate (18.0% on the sample).
 GRADIENT_AT_WEIGHT = 200.0
+
+
+INIT_LEARNING_RATES = {"ft": 0.01}
 
 
 def init_epochs(epochs):
@@ -101,19 +106,19 @@ ROWS = {
         ),
         "paraphraser",
         False,
-        {"layers": "stage3", "ce": 1, "ft": 200, "rate": 0.5},
+        {"layers": "stage3", "ce": 1, "ft": 200, "rate": 0.5, "init_lr": 0.01},
     ),
     "ab": (
         _offline(distillers.ActivationBoundary, student_layers=PREACTS, teacher_layers=PREACTS),
         "init",
         False,
-        {"layers": PREACTS, "margin": 1.0, "ab": 1e-3},
+        {"layers": PREACTS, "margin": 1.0, "ab": "3/1000 * 2^(i-n+1) per layer"},
     ),
     "fsp": (
-        _offline(distillers.FSP, student_layers=STAGES, teacher_layers=STAGES, distill_weight=50.0),
+        _offline(distillers.FSP, student_layers=STAGES, teacher_layers=STAGES),
         "fsp",
         False,
-        {"layers": STAGES, "fsp": 50},
+        {"layers": STAGES, "fsp_init": 1},
     ),
     "rkd": (
         _offline(distillers.RKD, student_layers=["pool"], teacher_layers=["pool"]),

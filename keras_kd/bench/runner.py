@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from keras_kd import data, models, recipes
 from keras_kd._io import atomic_path, save_model_atomically
-from keras_kd.bench.rows import ROWS, init_epochs, student
+from keras_kd.bench.rows import INIT_LEARNING_RATES, ROWS, init_epochs, student
 from keras_kd.distillers import BornAgain
 from keras_kd.evaluation import top1_accuracy
 from keras_kd.export import to_tflite
@@ -24,8 +24,8 @@ SEED = 0
 CALIBRATION_BATCHES = 4
 
 
-def _optimizer(epochs, steps_per_epoch):
-    return recipes.cifar_sgd(LEARNING_RATE, epochs * steps_per_epoch)
+def _optimizer(epochs, steps_per_epoch, learning_rate=LEARNING_RATE):
+    return recipes.cifar_sgd(learning_rate, epochs * steps_per_epoch)
 
 
 def _backup(out, row, stage):
@@ -42,7 +42,9 @@ def _fit_trainer(trainer, row, init_stage, train, epochs, steps, out):
         else:
             trainer.set_stage(init_stage)
             n = init_epochs(epochs)
-            trainer.compile(optimizer=_optimizer(n, steps))
+            trainer.compile(
+                optimizer=_optimizer(n, steps, INIT_LEARNING_RATES.get(row, LEARNING_RATE))
+            )
             trainer.fit(train, epochs=n, callbacks=[_backup(out, row, "init")], verbose=2)
             with atomic_path(marker, suffix=".weights.h5") as tmp:
                 trainer.save_weights(tmp)

@@ -23,8 +23,10 @@ class ActivationBoundary(Distiller):
             ``kd_weight > 0``, ``kd_weight * kd_loss(T)``.
 
     Tap the pre-ReLU responses of both networks (e.g. ``stage2_preact``).
-    The per-sample sum of the hinge is large; the authors' code scales it by
-    1/1000, which is why ``distill_weight`` defaults to 1e-3.
+    The ``"init"`` loss is ``distill_weight * sum_i w_i * AB_i`` with layer
+    weights ``w_i = 2^(i - n + 1)`` (the deepest layer 1, each shallower one
+    half), and ``distill_weight = 3/1000``: the per-sample sums are large, and
+    these are the scales of RepDistiller's ``ABLoss`` (``distiller_zoo/AB.py``).
 
     Args:
         student, teacher: functional models returning logits.
@@ -32,6 +34,7 @@ class ActivationBoundary(Distiller):
         margin: the hinge margin m.
         task_weight: cross-entropy weight (``"train"`` stage).
         distill_weight: AB weight (``"init"`` stage).
+        layer_weights: one weight per pair; default ``2^(i - n + 1)``.
         kd_weight: optional KD weight in the ``"train"`` stage.
         temperature: T of the optional KD term.
 
@@ -53,8 +56,9 @@ class ActivationBoundary(Distiller):
         teacher_layers,
         margin=1.0,
         task_weight=1.0,
-        distill_weight=1e-3,
+        distill_weight=3e-3,
         kd_weight=0.0,
+        layer_weights=None,
         temperature=4.0,
         **kwargs,
     ):
@@ -72,6 +76,16 @@ class ActivationBoundary(Distiller):
         )
         require_pairs(self)
         check_same_spatial_size(self)
+        n = len(self.student_layers)
+        default = [2.0 ** (i - n + 1) for i in range(n)]
+        self.layer_weights = [
+            non_negative_float("layer_weights", w) for w in (layer_weights or default)
+        ]
+        if len(self.layer_weights) != n:
+            raise ValueError(
+                f"`layer_weights` must have one weight per layer pair ({n}). Received: "
+                f"layer_weights={layer_weights}"
+            )
         self.connectors = [
             build_connector(
                 self.feature_shape("student", s),
@@ -117,6 +131,7 @@ class ActivationBoundary(Distiller):
         return {
             **super().get_config(),
             "margin": self.margin,
+            "layer_weights": self.layer_weights,
             "kd_weight": self.kd_weight,
             "temperature": self.temperature,
         }

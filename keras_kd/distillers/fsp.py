@@ -26,7 +26,10 @@ class FSP(Distiller):
         student, teacher: functional models returning logits.
         student_layers, teacher_layers: >= 2 tap pairs, in network order.
         task_weight: cross-entropy weight (``"train"`` stage).
-        distill_weight: FSP weight (50 in RepDistiller's CIFAR runs).
+        distill_weight: FSP weight of the ``"fsp"`` stage. RepDistiller's scripts
+            pass ``-b 50`` for FSP, but that flag weighs a main-stage term FSP does
+            not have; its init stage minimizes the unweighted sum
+            (``helper/pretrain.py``), hence the default 1.
 
     Reference:
         Yim, Joo, Bae, Kim, "A Gift from Knowledge Distillation", CVPR 2017.
