@@ -110,14 +110,16 @@ class ActivationBoundary(Distiller):
 
     def compute_losses(self, x, y, sample_weight, teacher_out, student_out):
         if self.stage == "init":
+            layers = zip(pairs(self), self.connectors, self.layer_weights, strict=True)
             ab = sum(
-                activation_boundary_loss(
+                weight
+                * activation_boundary_loss(
                     teacher_out[t],
                     connector(student_out[s], training=True),
                     self.margin,
                     sample_weight,
                 )
-                for (s, t), connector in zip(pairs(self), self.connectors, strict=True)
+                for (s, t), connector, weight in layers
             )
             return {"ab": ab}
         terms = {"task": self.task_loss(y, student_out[OUTPUT_KEY], sample_weight)}

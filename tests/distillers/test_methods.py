@@ -246,3 +246,28 @@ def test_compile_rejects_a_loss_argument():
     distiller, _ = make("kd")
     with pytest.raises(ValueError, match="Received: loss='mse'"):
         distiller.compile(optimizer="sgd", loss="mse")
+
+
+def test_ab_init_term_weights_layers_by_powers_of_two():
+    import tensorflow as tf
+
+    from keras_kd.losses import activation_boundary_loss
+
+    distiller, _ = make("ab")
+    assert distiller.layer_weights == [0.5, 1.0]
+    x, y = tiny_data(8)
+    x = tf.constant(x)
+    teacher_out = distiller.forward_teacher(x, y)
+    student_out = distiller.forward_student(x, y)
+    expected = sum(
+        w * activation_boundary_loss(teacher_out[t], c(student_out[s], training=True), 1.0)
+        for (s, t), c, w in zip(
+            [("block1_pre", "block1_pre"), ("block2_pre", "block2_pre")],
+            distiller.connectors,
+            [0.5, 1.0],
+            strict=True,
+        )
+    )
+    got = distiller.compute_losses(x, tf.constant(y), None, teacher_out, student_out)["ab"]
+    assert float(got) == pytest.approx(float(expected), rel=1e-5)
+    assert distiller.loss_weights == {"ab": 3e-3}
