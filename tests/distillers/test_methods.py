@@ -1,6 +1,8 @@
 """Every offline distiller on a tiny CNN pair: full recipe through fit, frozen
 teacher, changed student, every term logged, save/load, plain student."""
 
+import zipfile
+
 import keras
 import numpy as np
 import pytest
@@ -108,6 +110,11 @@ def test_full_recipe_trains_the_student_only(name, tmp_path):
         assert_same(snapshot(adapter), snapshot(loaded_adapter))
     loaded.set_stage(stages[-1][0])
     assert "loss" in loaded.fit(x, y, epochs=1, verbose=0).history
+
+    student_path = tmp_path / "student.keras"
+    distiller.student.save(student_path)
+    with zipfile.ZipFile(student_path) as archive:
+        assert b"keras_kd" not in archive.read("config.json")
 
 
 @pytest.mark.parametrize("name", ["at", "fsp", "nst"])

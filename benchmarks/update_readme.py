@@ -1,0 +1,83 @@
+"""Regenerates the README's result sections from the recorded JSON files.
+
+Run: ``python benchmarks/update_readme.py``
+
+Replaces the text between ``<!-- generated:NAME -->`` and
+``<!-- /generated:NAME -->`` for each section below; sections whose results
+are missing say so instead of showing numbers.
+"""
+
+import json
+import os
+import re
+
+from keras_kd.bench.table import markdown_table
+
+README = "README.md"
+SAMPLE = "benchmarks/results/sample"
+CIFAR = "benchmarks/results/cifar10"
+SPEED = "benchmarks/results/speed.json"
+
+
+def _machine(folder):
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".json") and name != "teacher.json":
+            with open(os.path.join(folder, name)) as f:
+                record = json.load(f)
+            if "machine" in record:
+                return record["machine"], record.get("command", "")
+    return "unknown", ""
+
+
+def bench_section(folder):
+    if not os.path.isdir(folder):
+        return "_No rows recorded yet._"
+    machine, command = _machine(folder)
+    return (
+        f"Generated from `{folder}/*.json` (machine: {machine}; command: `{command}`).\n\n"
+        + markdown_table(folder)
+    )
+
+
+def speed_section():
+    if not os.path.exists(SPEED):
+        return "_Not measured yet: run `python benchmarks/speed.py`._"
+    with open(SPEED) as f:
+        record = json.load(f)
+    lines = [
+        f"Generated from `{SPEED}` (machine: {record['machine']}; batch {record['batch_size']}, "
+        f"median of {record['repeats']} x {record['steps']} steps; "
+        f"command: `{record['command']}`).",
+        "",
+        "| step | ms/step |",
+        "|---|---|",
+    ]
+    for name, value in record["seconds_per_step"].items():
+        shown = f"{1000 * value:.1f}" if "[" in name else f"{value:,.0f}"
+        lines.append(f"| {name} | {shown} |")
+    lines += ["", "| ratio | value |", "|---|---|"]
+    lines += [f"| {name} | {value:.2f} |" for name, value in record["ratios"].items()]
+    return "\n".join(lines)
+
+
+def replace(text, name, body):
+    start, end = f"<!-- generated:{name} -->", f"<!-- /generated:{name} -->"
+    pattern = re.compile(f"({re.escape(start)}).*?({re.escape(end)})", re.S)
+    if not pattern.search(text):
+        raise ValueError(f"README has no generated:{name} markers")
+    return pattern.sub(lambda m: f"{m.group(1)}\n{body}\n{m.group(2)}", text)
+
+
+def main():
+    with open(README) as f:
+        text = f.read()
+    text = replace(text, "sample", bench_section(SAMPLE))
+    text = replace(text, "cifar10", bench_section(CIFAR))
+    text = replace(text, "speed", speed_section())
+    with open(README, "w") as f:
+        f.write(text)
+    print("README.md updated")
+
+
+if __name__ == "__main__":
+    main()
