@@ -47,7 +47,7 @@ class FSP(Distiller):
         student_layers,
         teacher_layers,
         task_weight=1.0,
-        distill_weight=50.0,
+        distill_weight=1.0,
         **kwargs,
     ):
         super().__init__(

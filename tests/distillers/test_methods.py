@@ -278,3 +278,10 @@ def test_ab_init_term_weights_layers_by_powers_of_two():
     got = distiller.compute_losses(x, tf.constant(y), None, teacher_out, student_out)["ab"]
     assert float(got) == pytest.approx(float(expected), rel=1e-5)
     assert distiller.loss_weights == {"ab": 3e-3}
+
+
+def test_two_stage_defaults_follow_repdistillers_init_code():
+    fsp, _ = make("fsp")
+    assert fsp.loss_weights == {"fsp": 1.0}
+    ab, _ = make("ab")
+    assert ab.loss_weights == {"ab": 3e-3}
