@@ -46,6 +46,30 @@ def tiny_data(n=32, seed=0, one_hot=False):
     return x, y
 
 
+def trained_tiny_model(calibrate_batch_norm=False):
+    """A tiny CNN fitted for a few steps, with the data it was fitted on.
+
+    With ``calibrate_batch_norm`` the BatchNorm moving statistics are set from
+    the data in one pass (after 9 steps they are still near their initial
+    values, unlike a trained student's).
+    """
+    keras.utils.set_random_seed(0)
+    model = tiny_cnn("student", 4)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = tiny_data(96)
+    model.fit(x, y, epochs=3 if calibrate_batch_norm else 2, verbose=0)
+    if calibrate_batch_norm:
+        norms = [
+            layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
+        ]
+        for layer in norms:
+            layer.momentum = 0.0
+        model(x, training=True)
+        for layer in norms:
+            layer.momentum = 0.99
+    return model, x, y
+
+
 def snapshot(model):
     """Every variable (trainable, BatchNorm statistics, ...) as NumPy arrays."""
     return [v.numpy() for v in model.variables]

@@ -282,6 +282,20 @@ class TermTrainer(keras.Model):
             results.update(result if isinstance(result, dict) else {metric.name: result})
         return results
 
+    def track_accuracy(self, names):
+        """Creates one top-1 accuracy tracker per named output (peers, branches,
+        exits), reported by `accuracy_logs`."""
+        self._accuracy = [keras.metrics.Mean(name=f"{name}_accuracy") for name in names]
+
+    def accuracy_logs(self, y, outputs, sample_weight):
+        """Updates the trackers of `track_accuracy` with ``outputs`` (logits, in
+        the same order) and returns their values."""
+        logs = {}
+        for tracker, logits in zip(self._accuracy, outputs, strict=True):
+            tracker.update_state(batch_mean(top1_correct(y, logits), sample_weight))
+            logs[tracker.name] = tracker.result()
+        return logs
+
     def report(self, terms, total, x, y, logits, sample_weight):
         """Updates the trackers of ``terms`` and the compiled metrics on
         ``logits`` (skipped when None); returns the step's logs."""

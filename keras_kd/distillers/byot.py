@@ -8,12 +8,10 @@ from keras_kd.distillers._trainer import (
     TermTrainer,
     check_logits_model,
     deserialize_models,
-    top1_correct,
 )
 from keras_kd.evaluation import top1_accuracy
 from keras_kd.features import OUTPUT_KEY, build_feature_extractor, model_input, tap_layer
 from keras_kd.layers.branches import build_bottleneck, build_classifier
-from keras_kd.losses._reduce import batch_mean
 from keras_kd.losses.hint import hint_loss
 from keras_kd.losses.kd import kd_loss
 
@@ -95,9 +93,7 @@ class BYOT(TermTrainer):
             )
         self.exits.append(model)
         self.network = keras.Model(model_input(model), outputs, name=f"{model.name}_byot")
-        self._accuracy = [
-            keras.metrics.Mean(name=f"exit{i}_accuracy") for i in range(len(self.exits))
-        ]
+        self.track_accuracy([f"exit{i}" for i in range(len(self.exits))])
 
     @property
     def student(self):
@@ -122,13 +118,6 @@ class BYOT(TermTrainer):
     def _exit_logits(self, out):
         return [out[f"exit{i}_logits"] for i in range(len(self.exit_layers))] + [out[OUTPUT_KEY]]
 
-    def _accuracy_logs(self, y, logits, sample_weight):
-        logs = {}
-        for tracker, z in zip(self._accuracy, logits, strict=True):
-            tracker.update_state(batch_mean(top1_correct(y, z), sample_weight))
-            logs[tracker.name] = tracker.result()
-        return logs
-
     def train_step(self, data):
         x, y, sample_weight = self.unpack(data)
         with tf.GradientTape() as tape:
@@ -146,14 +135,14 @@ class BYOT(TermTrainer):
             terms, total = self.weighted_total(raw)
         self.apply_gradients_of(tape, total)
         logs = self.report(terms, total, x, y, out[OUTPUT_KEY], sample_weight)
-        return {**logs, **self._accuracy_logs(y, self._exit_logits(out), sample_weight)}
+        return {**logs, **self.accuracy_logs(y, self._exit_logits(out), sample_weight)}
 
     def test_step(self, data):
         x, y, sample_weight = self.unpack(data)
         out = self.network(x, training=False)
         task = self.task_loss(y, out[OUTPUT_KEY], sample_weight)
         logs = self.report({"deep_task": task}, task, x, y, out[OUTPUT_KEY], sample_weight)
-        return {**logs, **self._accuracy_logs(y, self._exit_logits(out), sample_weight)}
+        return {**logs, **self.accuracy_logs(y, self._exit_logits(out), sample_weight)}
 
     def exit_summary(self, dataset):
         """``[{"exit", "layer", "parameters", "accuracy"}]`` for each exit on a

@@ -8,10 +8,8 @@ from keras_kd.distillers._trainer import (
     TermTrainer,
     check_logits_model,
     deserialize_models,
-    top1_correct,
 )
 from keras_kd.features import build_feature_extractor
-from keras_kd.losses._reduce import batch_mean
 from keras_kd.losses.kd import kd_loss
 
 
@@ -76,7 +74,7 @@ class DeepMutualLearning(TermTrainer):
             )
             raise ValueError(f"`peers` must share input and output shapes. Received: {listed}")
         self.peers = list(peers)
-        self._accuracy = [keras.metrics.Mean(name=f"peer{i}_accuracy") for i in range(len(peers))]
+        self.track_accuracy([f"peer{i}" for i in range(len(peers))])
 
     @property
     def student(self):
@@ -108,13 +106,6 @@ class DeepMutualLearning(TermTrainer):
             ) / len(others)
         return terms
 
-    def _update_accuracy(self, y, logits, sample_weight):
-        logs = {}
-        for tracker, z in zip(self._accuracy, logits, strict=True):
-            tracker.update_state(batch_mean(top1_correct(y, z), sample_weight))
-            logs[tracker.name] = tracker.result()
-        return logs
-
     def train_step(self, data):
         x, y, sample_weight = self.unpack(data)
         with tf.GradientTape() as tape:
@@ -122,7 +113,7 @@ class DeepMutualLearning(TermTrainer):
             terms, total = self.weighted_total(self._peer_terms(y, logits, sample_weight))
         self.apply_gradients_of(tape, total)
         logs = self.report(terms, total, x, y, logits[self.deploy_index], sample_weight)
-        return {**logs, **self._update_accuracy(y, logits, sample_weight)}
+        return {**logs, **self.accuracy_logs(y, logits, sample_weight)}
 
     def test_step(self, data):
         x, y, sample_weight = self.unpack(data)
@@ -136,7 +127,7 @@ class DeepMutualLearning(TermTrainer):
             logits[self.deploy_index],
             sample_weight,
         )
-        return {**logs, **self._update_accuracy(y, logits, sample_weight)}
+        return {**logs, **self.accuracy_logs(y, logits, sample_weight)}
 
     def get_config(self):
         return {

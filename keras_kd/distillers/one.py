@@ -8,11 +8,9 @@ from keras_kd.distillers._trainer import (
     TermTrainer,
     check_logits_model,
     deserialize_models,
-    top1_correct,
 )
 from keras_kd.features import build_feature_extractor, model_input
 from keras_kd.layers.branches import branch_copy, build_gate, split_at
-from keras_kd.losses._reduce import batch_mean
 from keras_kd.losses.kd import kd_loss
 
 
@@ -86,8 +84,7 @@ class ONE(TermTrainer):
             keras.Model(model_input(model), b(cut), name=f"{model.name}_branch{i}")
             for i, b in enumerate(self.branches[1:], start=1)
         ]
-        self._accuracy = [keras.metrics.Mean(name=f"branch{i}_accuracy") for i in range(branches)]
-        self._accuracy.append(keras.metrics.Mean(name="ensemble_accuracy"))
+        self.track_accuracy([*(f"branch{i}" for i in range(branches)), "ensemble"])
 
     @property
     def student(self):
@@ -117,13 +114,6 @@ class ONE(TermTrainer):
             "bm,mbc->bc", tf.cast(gate, tf.float32), tf.cast(tf.stack(logits), tf.float32)
         )
 
-    def _accuracy_logs(self, y, logits, sample_weight):
-        logs = {}
-        for tracker, z in zip(self._accuracy, logits, strict=True):
-            tracker.update_state(batch_mean(top1_correct(y, z), sample_weight))
-            logs[tracker.name] = tracker.result()
-        return logs
-
     def train_step(self, data):
         x, y, sample_weight = self.unpack(data)
         with tf.GradientTape() as tape:
@@ -141,7 +131,7 @@ class ONE(TermTrainer):
             terms, total = self.weighted_total(raw)
         self.apply_gradients_of(tape, total)
         logs = self.report(terms, total, x, y, logits[self.deploy_branch], sample_weight)
-        return {**logs, **self._accuracy_logs(y, [*logits, ensemble], sample_weight)}
+        return {**logs, **self.accuracy_logs(y, [*logits, ensemble], sample_weight)}
 
     def test_step(self, data):
         x, y, sample_weight = self.unpack(data)
@@ -152,7 +142,7 @@ class ONE(TermTrainer):
         logs = self.report(
             {"branch_task": task}, task, x, y, logits[self.deploy_branch], sample_weight
         )
-        return {**logs, **self._accuracy_logs(y, [*logits, ensemble], sample_weight)}
+        return {**logs, **self.accuracy_logs(y, [*logits, ensemble], sample_weight)}
 
     def get_config(self):
         return {

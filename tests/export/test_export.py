@@ -3,17 +3,12 @@ import pytest
 
 from keras_kd import cli, distillers
 from keras_kd.export import to_tflite
-from tests.helpers import tiny_cnn, tiny_data, tiny_pair
+from tests.helpers import tiny_data, tiny_pair, trained_tiny_model
 
 
 @pytest.fixture(scope="module")
 def trained():
-    keras.utils.set_random_seed(0)
-    model = tiny_cnn("student", 4)
-    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    x, y = tiny_data(96)
-    model.fit(x, y, epochs=2, verbose=0)
-    return model, x, y
+    return trained_tiny_model()
 
 
 @pytest.mark.parametrize(

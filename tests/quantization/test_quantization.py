@@ -6,25 +6,12 @@ import tensorflow as tf
 from keras_kd import distillers
 from keras_kd.export import to_tflite
 from keras_kd.quantization import fake_quant_kernel, float_weights, quantization_aware
-from tests.helpers import snapshot, tiny_cnn, tiny_data, tiny_pair
+from tests.helpers import snapshot, tiny_cnn, tiny_pair, trained_tiny_model
 
 
 @pytest.fixture(scope="module")
 def trained():
-    keras.utils.set_random_seed(0)
-    model = tiny_cnn("student", 4)
-    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    x, y = tiny_data(96)
-    model.fit(x, y, epochs=3, verbose=0)
-    # A trained student's moving statistics match its batches; after 9 steps
-    # these do not yet, so set them from the data in one pass.
-    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    for layer in norms:
-        layer.momentum = 0.0
-    model(x, training=True)
-    for layer in norms:
-        layer.momentum = 0.99
-    return model, x, y
+    return trained_tiny_model(calibrate_batch_norm=True)
 
 
 def test_kernel_values_lie_on_a_per_channel_int8_grid():
