@@ -152,7 +152,10 @@ class Distiller(TermTrainer):
 
     def compute_losses(self, x, y, sample_weight, teacher_out, student_out):
         """Returns ``{term name: raw scalar}`` with the keys of `loss_weights`."""
-        raise NotImplementedError(f"{type(self).__name__} must implement compute_losses")
+        raise TypeError(
+            f"{type(self).__name__} uses the Distiller base class directly: a method "
+            "subclasses Distiller and overrides compute_losses (see keras_kd.distillers.KD)."
+        )
 
     def trained_models(self):
         return [self.student, *self.adapters]

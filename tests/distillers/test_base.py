@@ -248,3 +248,12 @@ def test_mismatched_input_and_class_counts_are_rejected():
         keras_kd.KD(student=student, teacher=small)
     with pytest.raises(ValueError, match=r"same number of classes.*\(3,\).*\(5,\)"):
         keras_kd.KD(student=student, teacher=tiny_cnn("t5", num_classes=5))
+
+
+def test_the_base_class_alone_says_what_to_implement():
+    student, teacher = tiny_pair()
+    base = keras_kd.Distiller(student=student, teacher=teacher)
+    base.compile(optimizer="sgd")
+    x, y = tiny_data(8)
+    with pytest.raises(TypeError, match="overrides compute_losses"):
+        base.fit(x, y, epochs=1, verbose=0)
