@@ -106,11 +106,12 @@ class StopOnNonFiniteTerm(keras.callbacks.Callback):
 class TermTrainer(keras.Model):
     """Base of every keras_kd scheme: a `keras.Model` trained on named terms.
 
-    A subclass lists its term names in ``TERMS`` (or sets ``self.terms``),
-    returns their weights from `loss_weights`, and its `train_step` calls
-    `apply_terms` with a dict of raw scalar terms computed under a tape.
-    Every raw term is logged as ``{name}_loss``, the weighted total as
-    ``loss``. Multi-stage schemes list ``STAGES``.
+    A subclass lists its term names in ``TERMS`` (or passes ``terms``) and
+    returns their weights from `loss_weights`. Its `train_step` computes a dict
+    of raw scalar terms under a gradient tape, passes it to `weighted_total`
+    (finite checks, weights, regularization), then calls `apply_gradients_of`
+    and `report`. Every raw term is logged as ``{name}_loss``, the weighted
+    total as ``loss``. Multi-stage schemes list ``STAGES``.
     """
 
     STAGES = ("train",)
