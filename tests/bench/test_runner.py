@@ -1,0 +1,36 @@
+import json
+import os
+
+import keras
+import pytest
+
+from keras_kd.bench.runner import run_bench
+from keras_kd.bench.table import markdown_table
+from keras_kd.demo import PRETRAINED_TEACHER
+
+
+def test_a_row_is_recorded_once_and_never_rerun(tmp_path):
+    out = str(tmp_path)
+    first = run_bench("sample", out, 1, 256, PRETRAINED_TEACHER, rows=["student_alone"])[0]
+    assert first["status"] == "ok" and 0.0 <= first["validation_accuracy"] <= 1.0
+    assert first["parameters"] == 78_714 and first["int8_bytes"] > 0
+    saved = keras.saving.load_model(os.path.join(out, "student_alone.keras"))
+    assert saved.count_params() == 78_714
+    assert os.path.exists(os.path.join(out, "student_alone-int8.tflite"))
+    assert not [name for name in os.listdir(out) if name.endswith("-backup")]
+    mtime = os.path.getmtime(os.path.join(out, "student_alone.json"))
+    again = run_bench("sample", out, 1, 256, PRETRAINED_TEACHER, rows=["student_alone"])[0]
+    assert again == first
+    assert os.path.getmtime(os.path.join(out, "student_alone.json")) == mtime
+
+    with open(os.path.join(out, "fsp.json"), "w") as f:
+        json.dump({"method": "fsp", "status": "diverged", "epochs": 1, "error": "nan"}, f)
+    table = markdown_table(out)
+    assert "| student_alone |" in table and "| kd | not run yet |" in table
+    assert "| fsp | diverged" in table and "| teacher (resnet20) |" in table
+
+
+def test_unknown_rows_are_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(ValueError, match=r"Received: unknown rows \['magic'\]"):
+        run_bench("sample", str(tmp_path / "out"), 1, 64, PRETRAINED_TEACHER, rows=["magic"])
+    assert not (tmp_path / "out").exists()
