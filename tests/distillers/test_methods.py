@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from keras_kd import distillers
+from keras_kd.export import to_tflite
 from tests.helpers import assert_same, changed, snapshot, tiny_cnn, tiny_data, tiny_pair
 
 # name -> (class, constructor kwargs, [(stage, expected logged terms)], equal widths)
@@ -110,6 +111,9 @@ def test_full_recipe_trains_the_student_only(name, tmp_path):
         assert_same(snapshot(adapter), snapshot(loaded_adapter))
     loaded.set_stage(stages[-1][0])
     assert "loss" in loaded.fit(x, y, epochs=1, verbose=0).history
+
+    report = to_tflite(distiller, tmp_path / "student.tflite", check_data=(x, y))
+    assert report.max_abs_diff < 1e-4 and report.litert_agreement == 1.0
 
     student_path = tmp_path / "student.keras"
     distiller.student.save(student_path)
