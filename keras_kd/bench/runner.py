@@ -124,6 +124,7 @@ def run_row(row, teacher, train_raw, val, epochs, batch_size, out, command):
         quantization="int8",
         representative_data=calibration,
         check_data=val,
+        check_samples=None,
     )
     hyperparameters = ROWS[row][3] if row in ROWS else SPECIAL_ROWS[row]
     record = {
@@ -139,6 +140,8 @@ def run_row(row, teacher, train_raw, val, epochs, batch_size, out, command):
         "validation_accuracy": top1_accuracy(deployable, val),
         "parameters": deployable.count_params(),
         "int8_bytes": report.size_bytes,
+        "int8_check_samples": report.samples,
+        "int8_check_keras_accuracy": report.keras_accuracy,
         "int8_litert_accuracy": report.litert_accuracy,
         "int8_micro_accuracy": report.micro_accuracy,
         "int8_arena_bytes": report.arena_bytes,

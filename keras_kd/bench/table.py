@@ -24,7 +24,7 @@ def markdown_table(folder):
     alone = records.get("student_alone", {}).get("validation_accuracy")
     lines = [
         "| method | val. accuracy | vs alone | params | int8 KB "
-        "| int8 acc. (LiteRT / Micro) | epochs (+init) | seconds |",
+        "| int8 acc. LiteRT / Micro (Keras, n images) | epochs (+init) | seconds |",
         "|---|---|---|---|---|---|---|---|",
     ]
     teacher = records.get("teacher")
@@ -46,6 +46,11 @@ def markdown_table(folder):
         delta = "" if alone is None else f"{100 * (r['validation_accuracy'] - alone):+.2f}"
         micro = r.get("int8_micro_accuracy")
         int8 = f"{r['int8_litert_accuracy']:.2%} / " + ("-" if micro is None else f"{micro:.2%}")
+        # Records made before int8_check_samples existed were checked on the
+        # first 1,000 validation images, with no Keras figure on that subset.
+        keras_same = r.get("int8_check_keras_accuracy")
+        same = "-" if keras_same is None else f"{keras_same:.2%}"
+        int8 += f" ({same}, {r.get('int8_check_samples', 1000):,})"
         init = f" (+{r['init_epochs']})" if r.get("init_epochs") else ""
         lines.append(
             f"| {name} | {r['validation_accuracy']:.2%} | {delta} | {r['parameters']:,} | "

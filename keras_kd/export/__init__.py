@@ -22,7 +22,7 @@ def _labelled(check_data, limit=CHECK_SAMPLES):
             ys.append(y.reshape(len(xs[-1]), -1) if y.ndim > 1 or x.ndim == 4 else y.reshape(1, -1))
         if not xs:
             raise ValueError("`check_data` must not be empty. Received: an empty dataset")
-        x, y = np.concatenate(xs)[:limit], np.concatenate(ys)[:limit]
+        x, y = np.concatenate(xs)[:limit], np.concatenate(ys)[:limit]  # limit None: all
     else:
         if not isinstance(check_data, tuple | list) or len(check_data) != 2:
             raise ValueError(
@@ -38,7 +38,15 @@ def _accuracy(outputs, labels):
     return float(np.mean(outputs.argmax(-1) == labels))
 
 
-def to_tflite(model, path, *, quantization=None, representative_data=None, check_data=None):
+def to_tflite(
+    model,
+    path,
+    *,
+    quantization=None,
+    representative_data=None,
+    check_data=None,
+    check_samples=CHECK_SAMPLES,
+):
     """Converts a Keras model (or a distiller's student) to a checked ``.tflite`` file.
 
     Built-in TFLite ops only, batch size 1. The file is written atomically.
@@ -53,8 +61,11 @@ def to_tflite(model, path, *, quantization=None, representative_data=None, check
         quantization: None (float32), ``"float16"``, ``"dynamic"`` or ``"int8"``.
         representative_data: calibration images (array, (x, y) pair or dataset),
             required for ``"int8"``.
-        check_data: labelled data (``(x, y)`` or a dataset of pairs; at most
-            1,000 samples are used) to measure accuracies.
+        check_data: labelled data (``(x, y)`` or a dataset of pairs) to
+            measure accuracies on.
+        check_samples: how many samples of ``check_data`` to use (the first
+            ones; default 1,000; None for all). Keras, LiteRT and TFLite-Micro
+            accuracies are all measured on the same samples.
 
     Returns:
         An `ExportReport`.
@@ -88,7 +99,7 @@ def to_tflite(model, path, *, quantization=None, representative_data=None, check
             smoke = np.random.default_rng(0).uniform(0, 255, (1, *model.inputs[0].shape[1:]))
         x, y = smoke.astype(np.float32), None
     else:
-        x, y = _labelled(check_data)
+        x, y = _labelled(check_data, check_samples)
     keras_out = np.asarray(model.predict(x, batch_size=256, verbose=0), np.float32)
     litert_out, input_detail, _ = run_litert(model_bytes, x)
     if not np.all(np.isfinite(litert_out)):

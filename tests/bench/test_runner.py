@@ -14,6 +14,8 @@ def test_a_row_is_recorded_once_and_never_rerun(tmp_path):
     first = run_bench("sample", out, 1, 256, PRETRAINED_TEACHER, rows=["student_alone"])[0]
     assert first["status"] == "ok" and 0.0 <= first["validation_accuracy"] <= 1.0
     assert first["parameters"] == 78_714 and first["int8_bytes"] > 0
+    assert first["int8_check_samples"] == 1000  # the whole sample validation split
+    assert first["int8_check_keras_accuracy"] == pytest.approx(first["validation_accuracy"])
     saved = keras.saving.load_model(os.path.join(out, "student_alone.keras"))
     assert saved.count_params() == 78_714
     assert os.path.exists(os.path.join(out, "student_alone-int8.tflite"))

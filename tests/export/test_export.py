@@ -1,4 +1,5 @@
 import keras
+import numpy as np
 import pytest
 
 from keras_kd import cli, distillers
@@ -118,3 +119,11 @@ def test_cli_export_rejects_bad_flags(trained, tmp_path, capsys, extra, message)
         cli.main(["export", str(path), str(tmp_path / "m.tflite"), *extra])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_check_samples_selects_the_subset_every_accuracy_uses(trained, tmp_path):
+    model, x, y = trained
+    few = to_tflite(model, tmp_path / "a.tflite", check_data=(x, y), check_samples=10)
+    every = to_tflite(model, tmp_path / "b.tflite", check_data=(x, y), check_samples=None)
+    assert (few.samples, every.samples) == (10, len(x))
+    assert every.keras_accuracy == pytest.approx(float(np.mean(np.argmax(model(x), -1) == y)))
