@@ -9,8 +9,19 @@ if _keras.backend.backend() != "tensorflow":
         f"importing keras. Received: KERAS_BACKEND={_keras.backend.backend()!r}"
     )
 
-from keras_kd import data, distillers, losses, models  # noqa: E402
+from keras_kd import (  # noqa: E402
+    cache,
+    data,
+    distillers,
+    export,
+    features,
+    losses,
+    models,
+    quantization,
+)
+from keras_kd.cache import cache_teacher_outputs  # noqa: E402
 from keras_kd.distillers import KD, Distiller  # noqa: E402
+from keras_kd.export import to_tflite  # noqa: E402
 from keras_kd.features import build_feature_extractor  # noqa: E402
 
 __version__ = "0.1.0"
@@ -19,8 +30,14 @@ __all__ = [
     "KD",
     "Distiller",
     "build_feature_extractor",
+    "cache",
+    "cache_teacher_outputs",
     "data",
     "distillers",
+    "export",
+    "features",
     "losses",
     "models",
+    "quantization",
+    "to_tflite",
 ]
