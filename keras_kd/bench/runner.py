@@ -57,22 +57,24 @@ def _fit_trainer(trainer, row, init_stage, train, epochs, steps, out):
     return trainer.deployable
 
 
+def _fit_alone(model, train, epochs, steps, out, row):
+    """Trains a plain model on the labels alone (the baseline rows), resumably."""
+    model.compile(
+        optimizer=_optimizer(epochs, steps),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.fit(train, epochs=epochs, callbacks=[_backup(out, row, "main")], verbose=2, shuffle=False)
+    return model
+
+
 def _train_row(row, teacher, train_raw, epochs, batch_size, out):
     builder, init_stage, augment, _ = ROWS.get(row, (None, None, False, None))
     train = data.batch_for_training(train_raw, batch_size, augment=augment, seed=SEED)
     steps = math.ceil(int(train_raw.cardinality()) / batch_size)
     keras.utils.set_random_seed(SEED)
     if row == "resnet20_alone":
-        model = models.resnet20()
-        model.compile(
-            optimizer=_optimizer(epochs, steps),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
-        model.fit(
-            train, epochs=epochs, callbacks=[_backup(out, row, "main")], verbose=2, shuffle=False
-        )
-        return model, {}
+        return _fit_alone(models.resnet20(), train, epochs, steps, out, row), {}
     if row == "born_again":
         ban = BornAgain(
             teacher, models.resnet20, generations=2, directory=os.path.join(out, "born_again")
@@ -81,16 +83,7 @@ def _train_row(row, teacher, train_raw, epochs, batch_size, out):
         ban.fit(train, epochs=epochs, verbose=2)
         return ban.student, {"generation1": ban.models[0], "ensemble": ban.ensemble()}
     if builder is None:
-        model = student()
-        model.compile(
-            optimizer=_optimizer(epochs, steps),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
-        model.fit(
-            train, epochs=epochs, callbacks=[_backup(out, row, "main")], verbose=2, shuffle=False
-        )
-        return model, {}
+        return _fit_alone(student(), train, epochs, steps, out, row), {}
     trainer = builder(teacher)
     deployable = _fit_trainer(trainer, row, init_stage, train, epochs, steps, out)
     extra = {}

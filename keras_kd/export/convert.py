@@ -14,11 +14,9 @@ REPRESENTATIVE_SAMPLES = 200
 
 def deployable_model(model):
     """The plain Keras model to export: a distiller resolves to its student."""
-    from keras_kd.distillers.base import Distiller
+    from keras_kd.distillers._trainer import TermTrainer
 
-    if isinstance(model, Distiller):
-        return model.deployable
-    if getattr(model, "deployable", None) is not None and isinstance(model.deployable, keras.Model):
+    if isinstance(model, TermTrainer):  # every keras_kd scheme names its deployable model
         return model.deployable
     if not isinstance(model, keras.Model):
         raise ValueError(
