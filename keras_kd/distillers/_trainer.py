@@ -19,6 +19,7 @@ from keras_kd.distillers._data_checks import (
     assert_labels_in_range,
     check_fit_data,
 )
+from keras_kd.distillers._multi_worker import MultiWorkerFitMixin
 from keras_kd.losses._reduce import batch_mean
 
 _NON_FINITE = re.compile(r"keras_kd: non-finite loss term (\w+) at optimizer step\] \[(\d+)\]")
@@ -103,7 +104,7 @@ class StopOnNonFiniteTerm(keras.callbacks.Callback):
                 )
 
 
-class TermTrainer(keras.Model):
+class TermTrainer(MultiWorkerFitMixin, keras.Model):
     """Base of every keras_kd scheme: a `keras.Model` trained on named terms.
 
     A subclass lists its term names in ``TERMS`` (or passes ``terms``) and
