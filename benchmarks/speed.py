@@ -1,12 +1,21 @@
 """Speed benchmark: keras_kd against keras.distillation, measured side by side.
 
-Run: ``python benchmarks/speed.py [--batch-size 128] [--steps 20] [--repeats 5]``
+Run: ``python benchmarks/speed.py [--batch-size 128] [--rounds 5]``
 
-Same teacher (CIFAR ResNet-20) and student (MLPerf Tiny ResNet-8), same
-batches of the embedded CIFAR-10 sample, in one process. Each entry is the
-median over ``--repeats`` of the mean time per step of a ``--steps``-step
-`fit` (after a warm-up fit that traces and compiles). Prints a table and the
-ratios of the targets, and writes ``benchmarks/results/speed.json``.
+Same teacher (CIFAR ResNet-20), student (MLPerf Tiny ResNet-8) and batches in
+one process. The embedded CIFAR-10 sample is decoded into memory once, so no
+entry waits on JPEG decoding. Every configuration is compiled and traced by a
+warm-up epoch first; then, in each of ``--rounds`` rounds, every configuration
+trains one full epoch in turn, so that a change of load on the machine touches
+all of them alike. Each figure is the median over rounds of the epoch's time
+(between ``on_epoch_begin`` and ``on_epoch_end``) divided by its steps.
+
+Peak memory: a student-only fit, a KD fit and a cached-teacher KD fit each run
+in a fresh subprocess, which reports its peak resident set size (VmHWM).
+``--memory-only`` measures just these and updates them in the record.
+
+Writes ``benchmarks/results/speed.json``; ``benchmarks/update_readme.py``
+turns it into the README's "Speed" section.
 """
 
 import argparse
@@ -15,9 +24,12 @@ import os
 import platform
 import resource
 import statistics
+import subprocess
+import sys
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_kd import data, distillers, models
@@ -26,29 +38,26 @@ from keras_kd.demo import PRETRAINED_TEACHER
 
 TAPS = ["stage1", "stage2", "stage3"]
 CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+MEMORY_RUNS = ("student-only fit", "KD fit", "KD fit, cached teacher")
 
 
-def timed_fit(model, ds, steps, repeats):
-    model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)  # trace, compile, warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
-        times.append((time.perf_counter() - start) / steps)
-    return statistics.median(times)
+class EpochTimer(keras.callbacks.Callback):
+    """Seconds of the last epoch, without `fit`'s setup and teardown."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds = time.perf_counter() - self.start
 
 
-def timed_inference(teacher, ds, steps, repeats, jit):
-    step = tf.function(lambda x: teacher(x, training=False), jit_compile=jit)
-    batches = [x for x, _ in ds.take(steps)]
-    step(batches[0])
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for x in batches:
-            step(x).numpy()
-        times.append((time.perf_counter() - start) / steps)
-    return statistics.median(times)
+def in_memory_sample():
+    """The embedded training sample as an unbatched in-memory dataset."""
+    xs, ys = [], []
+    for x, y in data.load("sample", "train").batch(1000):
+        xs.append(x.numpy())
+        ys.append(y.numpy())
+    return tf.data.Dataset.from_tensor_slices((np.concatenate(xs), np.concatenate(ys)))
 
 
 def student():
@@ -72,63 +81,103 @@ def keras_distiller(teacher, features):
     )
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", default="benchmarks/results/speed.json")
-    args = parser.parse_args()
-    teacher = keras.saving.load_model(PRETRAINED_TEACHER)
-    raw = data.load("sample", "train").map(lambda x, y: (tf.ensure_shape(x, [32, 32, 3]), y))
-    raw = raw.cache()
-    ds = raw.batch(args.batch_size, drop_remainder=True).repeat().prefetch(4)
-    results = {}
+def batched(ds, batch_size):
+    return ds.batch(batch_size, drop_remainder=True).prefetch(4)
+
+
+def configurations(teacher, raw, batch_size):
+    """``{name: (model to compile, its dataset, extra compile arguments)}`` for
+    one XLA setting, plus the cache sizes."""
+    plain = batched(raw, batch_size)
+    kd_cached = distillers.KD(student=student(), teacher=teacher)
+    at_cached = distillers.AttentionTransfer(
+        student=student(), teacher=teacher, student_layers=TAPS, teacher_layers=TAPS
+    )
+    kd_cache = cache_teacher_outputs(kd_cached, raw)
+    at_cache = cache_teacher_outputs(at_cached, raw)
+    configs = {
+        "student-only step": (student(), plain, {"loss": CE}),
+        "keras_kd KD step": (distillers.KD(student=student(), teacher=teacher), plain, {}),
+        "keras.distillation KD step": (keras_distiller(teacher, False), plain, {"loss": CE}),
+        "keras_kd AT step (3 taps)": (
+            distillers.AttentionTransfer(
+                student=student(), teacher=teacher, student_layers=TAPS, teacher_layers=TAPS
+            ),
+            plain,
+            {},
+        ),
+        "keras.distillation 3x FeatureDistillation step": (
+            keras_distiller(teacher, True),
+            plain,
+            {"loss": CE},
+        ),
+        "keras_kd KD step, cached teacher": (
+            kd_cached,
+            batched(kd_cache.dataset, batch_size),
+            {},
+        ),
+        "keras_kd AT step (3 taps), cached teacher": (
+            at_cached,
+            batched(at_cache.dataset, batch_size),
+            {},
+        ),
+    }
+    sizes = {
+        "KD (logits)": kd_cache.bytes_per_sample,
+        "AT (logits + 3 taps)": at_cache.bytes_per_sample,
+    }
+    return configs, sizes
+
+
+def teacher_inference(teacher, raw, batch_size, jit):
+    """A callable that runs the teacher over one epoch of batches."""
+    step = tf.function(lambda x: teacher(x, training=False), jit_compile=jit)
+    batches = [x for x, _ in batched(raw, batch_size)]
+
+    def epoch():
+        start = time.perf_counter()
+        for x in batches:
+            step(x).numpy()
+        return time.perf_counter() - start, len(batches)
+
+    return epoch
+
+
+def fit_epoch(model, dataset, steps):
+    def epoch():
+        timer = EpochTimer()
+        model.fit(dataset, epochs=1, verbose=0, callbacks=[timer])
+        return timer.seconds, steps
+
+    return epoch
+
+
+def speed(teacher, raw, batch_size, rounds):
+    """Median seconds per step of every entry, and the cache sizes."""
+    steps = int(raw.cardinality()) // batch_size
+    epochs, sizes = {}, {}
     for jit in (False, True):
         tag = "xla" if jit else "no-xla"
-
-        def run(name, model, dataset=ds, tag=tag, jit=jit, **compile_kwargs):
+        configs, sizes = configurations(teacher, raw, batch_size)
+        for name, (model, dataset, kwargs) in configs.items():
             model.compile(
-                optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-                jit_compile=jit,
-                **compile_kwargs,
+                optimizer=keras.optimizers.SGD(0.01, momentum=0.9), jit_compile=jit, **kwargs
             )
-            results[f"{name} [{tag}]"] = timed_fit(model, dataset, args.steps, args.repeats)
-            print(f"{name} [{tag}]: {1000 * results[f'{name} [{tag}]']:.1f} ms/step", flush=True)
+            epochs[f"{name} [{tag}]"] = fit_epoch(model, dataset, steps)
+        epochs[f"teacher inference [{tag}]"] = teacher_inference(teacher, raw, batch_size, jit)
+    for name, epoch in epochs.items():
+        epoch()  # trace, compile, warm up
+        print(f"warmed up: {name}", flush=True)
+    times = {name: [] for name in epochs}
+    for r in range(rounds):
+        for name, epoch in epochs.items():
+            seconds, n = epoch()
+            times[name].append(seconds / n)
+        print(f"round {r + 1}/{rounds} done", flush=True)
+    return {name: statistics.median(t) for name, t in times.items()}, sizes
 
-        run("student-only step", student(), loss=CE)
-        results[f"teacher inference [{tag}]"] = timed_inference(
-            teacher, ds, args.steps, args.repeats, jit
-        )
-        print(
-            f"teacher inference [{tag}]: {1000 * results[f'teacher inference [{tag}]']:.1f} ms/step"
-        )
-        run("keras_kd KD step", distillers.KD(student=student(), teacher=teacher))
-        run("keras.distillation KD step", keras_distiller(teacher, features=False), loss=CE)
-        at = distillers.AttentionTransfer(
-            student=student(), teacher=teacher, student_layers=TAPS, teacher_layers=TAPS
-        )
-        run("keras_kd AT step (3 taps)", at)
-        run(
-            "keras.distillation 3x FeatureDistillation step",
-            keras_distiller(teacher, features=True),
-            loss=CE,
-        )
-        kd = distillers.KD(student=student(), teacher=teacher)
-        kd_cache = cache_teacher_outputs(kd, raw)
-        cached = kd_cache.dataset.batch(args.batch_size, drop_remainder=True).repeat().prefetch(4)
-        run("keras_kd KD step, cached teacher", kd, dataset=cached)
-        at = distillers.AttentionTransfer(
-            student=student(), teacher=teacher, student_layers=TAPS, teacher_layers=TAPS
-        )
-        at_cache = cache_teacher_outputs(at, raw)
-        cached = at_cache.dataset.batch(args.batch_size, drop_remainder=True).repeat().prefetch(4)
-        run("keras_kd AT step (3 taps), cached teacher", at, dataset=cached)
-        results["cache bytes per sample (KD)"] = kd_cache.bytes_per_sample
-        results["cache bytes per sample (AT, 3 taps)"] = at_cache.bytes_per_sample
-    results["peak RSS of the process (MiB)"] = (
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    )
+
+def ratios_of(results):
     ratios = {}
     for tag in ("no-xla", "xla"):
         r = {k.rsplit(" [", 1)[0]: v for k, v in results.items() if k.endswith(f"[{tag}]")}
@@ -138,23 +187,100 @@ def main():
         ratios[f"keras_kd AT / keras.distillation 3x feature [{tag}] (target <= 0.8)"] = (
             r["keras_kd AT step (3 taps)"] / r["keras.distillation 3x FeatureDistillation step"]
         )
-        ratios[f"cached KD / student-only [{tag}] (target <= 1.15)"] = (
+        ratios[f"cached KD epoch / student-only epoch [{tag}] (target <= 1.15)"] = (
             r["keras_kd KD step, cached teacher"] / r["student-only step"]
+        )
+        ratios[f"cached AT epoch / student-only epoch [{tag}]"] = (
+            r["keras_kd AT step (3 taps), cached teacher"] / r["student-only step"]
         )
         ratios[f"keras_kd KD / keras.distillation KD [{tag}]"] = (
             r["keras_kd KD step"] / r["keras.distillation KD step"]
         )
-    machine = (
-        f"{platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__}, "
-        f"Keras {keras.__version__}"
+    return ratios
+
+
+def measure_memory(run, batch_size):
+    """Fits two epochs as ``run`` says and prints the peak RSS in MiB (subprocess)."""
+    raw = in_memory_sample()
+    optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
+    if run == "student-only fit":
+        model, dataset = student(), batched(raw, batch_size)
+        model.compile(optimizer=optimizer, loss=CE)
+    else:
+        teacher = keras.saving.load_model(PRETRAINED_TEACHER)
+        model = distillers.KD(student=student(), teacher=teacher)
+        model.compile(optimizer=optimizer)
+        dataset = batched(raw, batch_size)
+        if run == "KD fit, cached teacher":
+            dataset = batched(cache_teacher_outputs(model, raw).dataset, batch_size)
+    model.fit(dataset, epochs=2, verbose=0)
+    print(peak_rss_mib())
+
+
+def peak_rss_mib():
+    """This process's peak resident set size. Linux's VmHWM starts afresh at
+    exec; ``ru_maxrss`` would carry over the parent's size at fork."""
+    try:
+        with open("/proc/self/status") as f:
+            line = next(ln for ln in f if ln.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_memory(batch_size):
+    peaks = {}
+    for run in MEMORY_RUNS:
+        out = subprocess.run(
+            [sys.executable, __file__, "--memory-run", run, "--batch-size", str(batch_size)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        peaks[run] = float(out.stdout.strip().splitlines()[-1])
+        print(f"peak RSS of {run}: {peaks[run]:.0f} MiB", flush=True)
+    return peaks
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--out", default="benchmarks/results/speed.json")
+    parser.add_argument("--memory-run", choices=MEMORY_RUNS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="measure only the peak memory and update it in an existing --out record",
     )
+    args = parser.parse_args()
+    if args.memory_run:
+        measure_memory(args.memory_run, args.batch_size)
+        return
+    if args.memory_only:
+        with open(args.out) as f:
+            record = json.load(f)
+        record["peak_memory_mib"] = peak_memory(record["batch_size"])
+        record["memory_command"] = "python benchmarks/speed.py --memory-only"
+        with open(args.out, "w") as f:
+            json.dump(record, f, indent=2)
+        return
+    raw = in_memory_sample()
+    teacher = keras.saving.load_model(PRETRAINED_TEACHER)
+    results, sizes = speed(teacher, raw, args.batch_size, args.rounds)
+    ratios = ratios_of(results)
     record = {
-        "machine": machine,
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__}, "
+            f"Keras {keras.__version__}"
+        ),
         "batch_size": args.batch_size,
-        "steps": args.steps,
-        "repeats": args.repeats,
+        "steps_per_epoch": int(raw.cardinality()) // args.batch_size,
+        "rounds": args.rounds,
         "seconds_per_step": results,
         "ratios": ratios,
+        "cache_bytes_per_sample": sizes,
+        "peak_memory_mib": peak_memory(args.batch_size),
         "command": "python benchmarks/speed.py",
     }
     with open(args.out, "w") as f:

@@ -46,17 +46,23 @@ def speed_section():
         record = json.load(f)
     lines = [
         f"Generated from `{SPEED}` (machine: {record['machine']}; batch {record['batch_size']}, "
-        f"median of {record['repeats']} x {record['steps']} steps; "
-        f"command: `{record['command']}`).",
+        f"{record['steps_per_epoch']} steps per epoch, median of {record['rounds']} interleaved "
+        f"rounds; command: `{record['command']}`).",
         "",
         "| step | ms/step |",
         "|---|---|",
     ]
-    for name, value in record["seconds_per_step"].items():
-        shown = f"{1000 * value:.1f}" if "[" in name else f"{value:,.0f}"
-        lines.append(f"| {name} | {shown} |")
+    steps = record["seconds_per_step"].items()
+    lines += [f"| {name} | {1000 * value:.1f} |" for name, value in steps]
     lines += ["", "| ratio | value |", "|---|---|"]
     lines += [f"| {name} | {value:.2f} |" for name, value in record["ratios"].items()]
+    sizes = record["cache_bytes_per_sample"].items()
+    lines += ["", "| teacher cache | bytes per sample |", "|---|---|"]
+    lines += [f"| {name} | {value:,} |" for name, value in sizes]
+    memory_command = record.get("memory_command", record["command"])
+    lines += ["", f"Peak resident memory, 2-epoch fit in its own process (`{memory_command}`):"]
+    lines += ["", "| fit | peak RSS (MiB) |", "|---|---|"]
+    lines += [f"| {name} | {value:,.0f} |" for name, value in record["peak_memory_mib"].items()]
     return "\n".join(lines)
 
 

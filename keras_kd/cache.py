@@ -76,9 +76,12 @@ def cache_teacher_outputs(distiller, dataset, batch_size=256, dtype="float32", d
             f"{dataset.element_spec}"
         )
     outputs, prints = {}, []
+    # One traced graph for the whole pass: faster than eager and frees each
+    # batch's activations as it goes.
+    teacher_outputs = tf.function(distiller.teacher_outputs_for_cache, reduce_retracing=True)
     for element in dataset.batch(batch_size):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(element)
-        for name, value in distiller.teacher_outputs_for_cache(x, tf.convert_to_tensor(y)).items():
+        for name, value in teacher_outputs(x, tf.convert_to_tensor(y)).items():
             outputs.setdefault(name, []).append(tf.cast(value, dtype).numpy())
         prints.append(fingerprint(x).numpy())
     if not prints:
