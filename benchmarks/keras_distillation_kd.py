@@ -21,12 +21,13 @@ import time
 import keras
 
 from keras_kd import data
-from keras_kd.bench.rows import student
-from keras_kd.bench.runner import LEARNING_RATE, SEED, _optimizer
+from keras_kd.bench.protocols import PROTOCOLS
+from keras_kd.bench.runner import SEED
 from keras_kd.evaluation import top1_accuracy
 
-EPOCHS = 10
-BATCH_SIZE = 128
+PROTOCOL = PROTOCOLS["cpu"]
+EPOCHS = PROTOCOL.epochs
+BATCH_SIZE = PROTOCOL.batch_size
 
 
 def main():
@@ -43,14 +44,14 @@ def main():
     keras.utils.set_random_seed(SEED)
     distiller = keras.distillation.Distiller(
         teacher=teacher,
-        student=student(),
+        student=PROTOCOL.build_student(),
         distillation_losses=[
             keras.distillation.LogitsDistillation(temperature=4.0, loss=keras.losses.KLDivergence())
         ],
         student_loss_weight=0.1,
     )
     distiller.compile(
-        optimizer=_optimizer(EPOCHS, steps),
+        optimizer=PROTOCOL.optimizer(PROTOCOL.learning_rate, EPOCHS, steps),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
@@ -60,7 +61,7 @@ def main():
         "method": "keras.distillation KD (T=4, KLDivergence(), student weight 0.1)",
         "epochs": EPOCHS,
         "batch_size": BATCH_SIZE,
-        "learning_rate": LEARNING_RATE,
+        "learning_rate": PROTOCOL.learning_rate,
         "seconds": round(time.time() - start, 1),
         "validation_accuracy": top1_accuracy(distiller.student, val),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",

@@ -34,16 +34,29 @@ def build_parser():
     export_cli.add_parser(commands, _positive_int)
     bench = commands.add_parser("bench", help="run the resumable method benchmark")
     bench.add_argument(
-        "--data", default="sample", help="'sample' or the shared cifar10-train.tfrecord.gz"
+        "--data",
+        default="sample",
+        help="'sample', the shared cifar10-train.tfrecord.gz or tfds:cifar100",
     )
+    bench.add_argument(
+        "--protocol",
+        default="cpu",
+        choices=["cpu", "cifar100"],
+        help="cpu: ResNet-20 -> MLPerf Tiny ResNet-8, 10 epochs; cifar100: RepDistiller's "
+        "240-epoch ResNet-56 -> ResNet-20 recipe (keras_kd.bench.protocols)",
+    )
+    bench.add_argument("--data-dir", default=None, help="TFDS data folder (with tfds:NAME)")
     bench.add_argument(
         "--out", default="benchmarks/results/sample", help="folder for JSON/.keras/.tflite"
     )
     bench.add_argument(
-        "--teacher", default=None, help="teacher .keras (default: the shipped ResNet-20)"
+        "--teacher",
+        default=None,
+        help="teacher .keras (default: trained once by the runner into --out; the shipped "
+        "ResNet-20 for the sample)",
     )
-    bench.add_argument("--epochs", type=_positive_int, default=10)
-    bench.add_argument("--batch-size", type=_positive_int, default=64)
+    bench.add_argument("--epochs", type=_positive_int, default=None, help="default: protocol's")
+    bench.add_argument("--batch-size", type=_positive_int, default=None, help="default: protocol's")
     bench.add_argument("--rows", default=None, help="comma-separated rows (default: all)")
     bench.add_argument(
         "--table-only", action="store_true", help="only print the table of recorded rows"
@@ -69,24 +82,28 @@ def main(argv=None):
 
 
 def _bench(args, argv):
+    from keras_kd.bench.protocols import PROTOCOLS
     from keras_kd.bench.runner import ALL_ROWS, run_bench
     from keras_kd.bench.table import markdown_table, write_chart
-    from keras_kd.demo import PRETRAINED_TEACHER
 
     if not args.table_only:
         command = "keras-kd " + " ".join(argv if argv is not None else sys.argv[1:])
         rows = args.rows.split(",") if args.rows else None
-        unknown = sorted(set(rows or []) - set(ALL_ROWS))
+        excluded = PROTOCOLS[args.protocol].excluded_rows
+        allowed = [row for row in ALL_ROWS if row not in excluded]
+        unknown = sorted(set(rows or []) - set(allowed))
         if unknown:
-            build_parser().error(f"--rows must be among {ALL_ROWS}: unknown rows {unknown}")
+            build_parser().error(f"--rows must be among {allowed}: unknown rows {unknown}")
         run_bench(
             args.data,
             args.out,
             args.epochs,
             args.batch_size,
-            args.teacher or PRETRAINED_TEACHER,
+            args.teacher,
             rows,
             command,
+            protocol=args.protocol,
+            data_dir=args.data_dir,
         )
     print(markdown_table(args.out))
     write_chart(args.out, f"{args.out.rstrip('/')}/accuracy.png")

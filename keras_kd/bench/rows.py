@@ -1,18 +1,19 @@
 """The benchmark's rows: one student recipe per method, same protocol for all.
 
-Teacher: CIFAR ResNet-20; student: the MLPerf Tiny ResNet-8 (both tap
-``stage1``..``stage3``, ``stage{i}_preact`` and ``pool``, with equal channel
-counts, so every method finds its layers). Loss weights follow RepDistiller's
-CIFAR protocol (REFERENCES.md): KD T=4, CE 0.1 / KD 0.9; feature methods CE 1
-plus FitNet 100, AT 1000, NST 50, RKD 1, FT 200. The two-stage methods run
-an initialization stage of ``max(1, epochs // 8)`` extra epochs first
-(RepDistiller: 30 extra epochs on a 240-epoch run) on the unweighted init
-loss, as RepDistiller's ``helper/pretrain.py`` does (AB with its own layer
-weights and 3/1000 scale, see `ActivationBoundary`), at the main learning
-rate except FT's paraphraser (0.01 there for ResNets and WRNs).
+Teacher and student come from the protocol (`keras_kd.bench.protocols`);
+every protocol pairs CIFAR ResNets, which tap ``stage1``..``stage3``,
+``stage{i}_preact`` and ``pool`` with equal channel counts, so every method
+finds its layers. Loss weights follow RepDistiller's CIFAR protocol
+(REFERENCES.md): KD T=4, CE 0.1 / KD 0.9; feature methods CE 1 plus FitNet
+100, AT 1000, NST 50, RKD 1, FT 200. The two-stage methods first run an
+initialization stage (`Protocol.init_stage_epochs`; RepDistiller: 30 extra
+epochs on a 240-epoch run) on the unweighted init loss, as RepDistiller's
+``helper/pretrain.py`` does (AB with its own layer weights and 3/1000 scale,
+see `ActivationBoundary`), at the main learning rate except FT's paraphraser
+(0.01 there for ResNets and WRNs).
 """
 
-from keras_kd import distillers, models
+from keras_kd import distillers
 
 STAGES = ["stage1", "stage2", "stage3"]
 PREACTS = [f"{s}_preact" for s in STAGES]
@@ -27,22 +28,15 @@ GRADIENT_AT_WEIGHT = 200.0
 INIT_LEARNING_RATES = {"ft": 0.01}
 
 
-def init_epochs(epochs):
-    return max(1, epochs // 8)
-
-
-def student():
-    return models.mlperf_tiny_resnet8()
-
-
 def _offline(cls, **kwargs):
-    def build(teacher):
+    def build(teacher, student):
         return cls(student=student(), teacher=teacher, **kwargs)
 
     return build
 
 
-# name -> (builder(teacher) -> trainer, init stage or None, needs augmentation, hyperparameters)
+# name -> (builder(teacher, student factory) -> trainer, init stage or None,
+#          needs augmentation, hyperparameters)
 ROWS = {
     "student_alone": (None, None, False, {}),
     "student_alone_augmented": (None, None, True, {"augmentation": "pad-4 crop + flip"}),
@@ -127,19 +121,19 @@ ROWS = {
         {"layers": "pool", "ce": 1, "rkd": 1, "distance": 25, "angle": 50},
     ),
     "dml": (
-        lambda teacher: distillers.DeepMutualLearning(peers=[student(), student()]),
+        lambda teacher, student: distillers.DeepMutualLearning(peers=[student(), student()]),
         None,
         False,
         {"peers": 2, "T": 1, "reported": "peer 0"},
     ),
     "one": (
-        lambda teacher: distillers.ONE(student(), cut_layer="stage2", branches=3),
+        lambda teacher, student: distillers.ONE(student(), cut_layer="stage2", branches=3),
         None,
         False,
         {"cut": "stage2", "branches": 3, "T": 3, "reported": "branch 0"},
     ),
     "byot": (
-        lambda teacher: distillers.BYOT(
+        lambda teacher, student: distillers.BYOT(
             student(), exit_layers=["stage1", "stage2"], deep_layer="stage3"
         ),
         None,

@@ -1,7 +1,10 @@
 """Resumable benchmark runner: one JSON, one saved student and one int8 file
 per row; a finished row is never rerun, an interrupted row resumes from its
-last finished epoch (`keras.callbacks.BackupAndRestore`)."""
+last finished epoch (`keras.callbacks.BackupAndRestore`). Architectures,
+epochs and optimizer come from a protocol (`keras_kd.bench.protocols`); the
+teacher is trained once by the runner unless a saved one is given."""
 
+import dataclasses
 import json
 import math
 import os
@@ -12,27 +15,25 @@ import time
 import keras
 import tensorflow as tf
 
-from keras_kd import data, models, recipes
+from keras_kd import data
 from keras_kd._io import atomic_path, save_model_atomically
-from keras_kd.bench.rows import INIT_LEARNING_RATES, ROWS, init_epochs, student
+from keras_kd.bench.protocols import PROTOCOLS, Protocol
+from keras_kd.bench.rows import INIT_LEARNING_RATES, ROWS
+from keras_kd.demo import PRETRAINED_TEACHER
 from keras_kd.distillers import BornAgain
 from keras_kd.evaluation import top1_accuracy
 from keras_kd.export import to_tflite
 
-LEARNING_RATE = 0.05
 SEED = 0
 CALIBRATION_BATCHES = 4
-
-
-def _optimizer(epochs, steps_per_epoch, learning_rate=LEARNING_RATE):
-    return recipes.cifar_sgd(learning_rate, epochs * steps_per_epoch)
+CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
 def _backup(out, row, stage):
     return keras.callbacks.BackupAndRestore(os.path.join(out, f"{row}-{stage}-backup"))
 
 
-def _fit_trainer(trainer, row, init_stage, train, epochs, steps, out):
+def _fit_trainer(trainer, row, init_stage, train, protocol, steps, out):
     """Runs the optional init stage, then the main stage, each resumable."""
     marker = os.path.join(out, f"{row}-init.weights.h5")
     main_stage = trainer.stage
@@ -41,58 +42,59 @@ def _fit_trainer(trainer, row, init_stage, train, epochs, steps, out):
             trainer.load_weights(marker)
         else:
             trainer.set_stage(init_stage)
-            n = init_epochs(epochs)
-            trainer.compile(
-                optimizer=_optimizer(n, steps, INIT_LEARNING_RATES.get(row, LEARNING_RATE))
-            )
+            n = protocol.init_stage_epochs(protocol.epochs)
+            rate = INIT_LEARNING_RATES.get(row, protocol.learning_rate)
+            trainer.compile(optimizer=protocol.optimizer(rate, n, steps))
             trainer.fit(train, epochs=n, callbacks=[_backup(out, row, "init")], verbose=2)
             with atomic_path(marker, suffix=".weights.h5") as tmp:
                 trainer.save_weights(tmp)
         main_stage = trainer.STAGES[-1]
     trainer.set_stage(main_stage)
-    trainer.compile(optimizer=_optimizer(epochs, steps), metrics=["accuracy"])
-    trainer.fit(train, epochs=epochs, callbacks=[_backup(out, row, "main")], verbose=2)
+    trainer.compile(optimizer=_row_optimizer(protocol, steps), metrics=["accuracy"])
+    trainer.fit(train, epochs=protocol.epochs, callbacks=[_backup(out, row, "main")], verbose=2)
     if os.path.exists(marker):
         os.remove(marker)
     return trainer.deployable
 
 
-def _fit_alone(model, train, epochs, steps, out, row):
-    """Trains a plain model on the labels alone (the baseline rows), resumably."""
-    model.compile(
-        optimizer=_optimizer(epochs, steps),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    model.fit(train, epochs=epochs, callbacks=[_backup(out, row, "main")], verbose=2, shuffle=False)
+def _row_optimizer(protocol, steps):
+    return protocol.optimizer(protocol.learning_rate, protocol.epochs, steps)
+
+
+def _fit_alone(model, train, epochs, optimizer, backup):
+    """Trains a plain model on the labels alone (baselines, the teacher), resumably."""
+    model.compile(optimizer=optimizer, loss=CE, metrics=["accuracy"])
+    model.fit(train, epochs=epochs, callbacks=[backup], verbose=2, shuffle=False)
     return model
 
 
-def _train_row(row, teacher, train_raw, epochs, batch_size, out):
+def _train_row(row, teacher, train_raw, protocol, out):
     builder, init_stage, augment, _ = ROWS.get(row, (None, None, False, None))
-    train = data.batch_for_training(train_raw, batch_size, augment=augment, seed=SEED)
-    steps = math.ceil(int(train_raw.cardinality()) / batch_size)
+    augment = augment or protocol.augment
+    train = data.batch_for_training(train_raw, protocol.batch_size, augment=augment, seed=SEED)
+    steps = math.ceil(int(train_raw.cardinality()) / protocol.batch_size)
     keras.utils.set_random_seed(SEED)
+    optimizer, backup = _row_optimizer(protocol, steps), _backup(out, row, "main")
     if row == "resnet20_alone":
-        return _fit_alone(models.resnet20(), train, epochs, steps, out, row), {}
+        return _fit_alone(protocol.build_teacher(), train, protocol.epochs, optimizer, backup), {}
     if row == "born_again":
-        ban = BornAgain(
-            teacher, models.resnet20, generations=2, directory=os.path.join(out, "born_again")
-        )
-        ban.compile(optimizer=lambda: _optimizer(epochs, steps), metrics=["accuracy"])
-        ban.fit(train, epochs=epochs, verbose=2)
+        directory = os.path.join(out, "born_again")
+        ban = BornAgain(teacher, protocol.build_teacher, generations=2, directory=directory)
+        ban.compile(optimizer=lambda: _row_optimizer(protocol, steps), metrics=["accuracy"])
+        ban.fit(train, epochs=protocol.epochs, verbose=2)
         return ban.student, {"generation1": ban.models[0], "ensemble": ban.ensemble()}
     if builder is None:
-        return _fit_alone(student(), train, epochs, steps, out, row), {}
-    trainer = builder(teacher)
-    deployable = _fit_trainer(trainer, row, init_stage, train, epochs, steps, out)
+        model = protocol.build_student()
+        return _fit_alone(model, train, protocol.epochs, optimizer, backup), {}
+    trainer = builder(teacher, protocol.build_student)
+    deployable = _fit_trainer(trainer, row, init_stage, train, protocol, steps, out)
     extra = {}
     if row == "byot":
         extra = {f"exit{i}": m for i, m in enumerate(trainer.exits[:-1])}
     return deployable, extra
 
 
-def run_row(row, teacher, train_raw, val, epochs, batch_size, out, command):
+def run_row(row, teacher, train_raw, val, protocol, out, command):
     """Trains one row unless its JSON exists; returns its record."""
     record_path = os.path.join(out, f"{row}.json")
     if os.path.exists(record_path):
@@ -100,9 +102,10 @@ def run_row(row, teacher, train_raw, val, epochs, batch_size, out, command):
             return json.load(f)
     start = time.time()
     try:
-        deployable, extra = _train_row(row, teacher, train_raw, epochs, batch_size, out)
+        deployable, extra = _train_row(row, teacher, train_raw, protocol, out)
     except FloatingPointError as err:
-        record = {"method": row, "status": "diverged", "error": str(err), "epochs": epochs}
+        record = {"method": row, "status": "diverged", "error": str(err)}
+        record["epochs"] = protocol.epochs
         record.update(command=command, seconds=round(time.time() - start, 1))
         with atomic_path(record_path, suffix=".json") as tmp, open(tmp, "w") as f:
             json.dump(record, f, indent=2)
@@ -124,10 +127,13 @@ def run_row(row, teacher, train_raw, val, epochs, batch_size, out, command):
         "method": row,
         "status": "ok",
         "hyperparameters": hyperparameters,
-        "epochs": epochs,
-        "init_epochs": init_epochs(epochs) if ROWS.get(row, (0, None))[1] else 0,
-        "batch_size": batch_size,
-        "learning_rate": LEARNING_RATE,
+        "protocol": protocol.name,
+        "epochs": protocol.epochs,
+        "init_epochs": protocol.init_stage_epochs(protocol.epochs)
+        if ROWS.get(row, (0, None))[1]
+        else 0,
+        "batch_size": protocol.batch_size,
+        "learning_rate": protocol.learning_rate,
         "seed": SEED,
         "seconds": round(seconds, 1),
         "validation_accuracy": top1_accuracy(deployable, val),
@@ -160,30 +166,92 @@ SPECIAL_ROWS = {
 ALL_ROWS = [*ROWS, *SPECIAL_ROWS]
 
 
-def run_bench(source, out, epochs, batch_size, teacher_path, rows=None, command=""):
-    """Runs the requested rows (all by default) in order; returns their records."""
-    unknown = sorted(set(rows or []) - set(ALL_ROWS))
-    if unknown:
-        raise ValueError(f"`rows` must be among {ALL_ROWS}. Received: unknown rows {unknown}")
-    os.makedirs(out, exist_ok=True)
-    teacher = keras.saving.load_model(teacher_path)
-    train_raw = data.load(source, "train").cache()
-    val = data.load(source, "validation").batch(250).cache()
-    teacher_record = os.path.join(out, "teacher.json")
-    if not os.path.exists(teacher_record):
-        with open(teacher_record, "w") as f:
-            json.dump(
-                {
-                    "method": "teacher",
-                    "architecture": teacher.name,
-                    "validation_accuracy": top1_accuracy(teacher, val),
-                    "parameters": teacher.count_params(),
-                    "source": teacher_path,
-                },
-                f,
-                indent=2,
+def _teacher(source, protocol, teacher_path, train_raw, val, out):
+    """The saved teacher, the shipped one (sample, cpu protocol), or one the
+    runner trains once (resumably) and keeps as ``out/teacher.keras``."""
+    if teacher_path is None and source == "sample" and protocol.name == "cpu":
+        teacher_path = PRETRAINED_TEACHER
+    info = {"source": teacher_path}
+    if teacher_path is None:
+        teacher_path = os.path.join(out, "teacher.keras")
+        info = {"source": teacher_path, "trained by": "runner", "epochs": protocol.teacher_epochs}
+        if not os.path.exists(teacher_path):
+            keras.utils.set_random_seed(SEED)
+            train = data.batch_for_training(train_raw, protocol.batch_size, augment=True)
+            steps = math.ceil(int(train_raw.cardinality()) / protocol.batch_size)
+            rate, epochs = protocol.teacher_learning_rate, protocol.teacher_epochs
+            start = time.time()
+            teacher = _fit_alone(
+                protocol.build_teacher(),
+                train,
+                epochs,
+                protocol.optimizer(rate, epochs, steps),
+                _backup(out, "teacher", "main"),
             )
+            save_model_atomically(teacher, teacher_path)
+            info["seconds"] = round(time.time() - start, 1)
+    teacher = keras.saving.load_model(teacher_path)
+    record_path = os.path.join(out, "teacher.json")
+    if not os.path.exists(record_path):
+        record = {
+            "method": "teacher",
+            "architecture": teacher.name,
+            "validation_accuracy": top1_accuracy(teacher, val),
+            "parameters": teacher.count_params(),
+            **info,
+        }
+        with atomic_path(record_path, suffix=".json") as tmp, open(tmp, "w") as f:
+            json.dump(record, f, indent=2)
+    return teacher
+
+
+def run_bench(
+    source,
+    out,
+    epochs=None,
+    batch_size=None,
+    teacher_path=None,
+    rows=None,
+    command="",
+    protocol="cpu",
+    data_dir=None,
+):
+    """Runs the requested rows (all of the protocol's by default) in order.
+
+    Args:
+        source: data as `keras_kd.data.load` takes it (``"sample"``, the
+            shared CIFAR-10 file, ``"tfds:cifar100"``, ...).
+        out: folder of the records, saved students and int8 files.
+        epochs, batch_size: override the protocol's.
+        teacher_path: a saved teacher; without it the runner trains one (the
+            shipped ResNet-20 serves the sample under the ``cpu`` protocol).
+        rows: row names (default: every row of the protocol).
+        command: the command line, kept in each record.
+        protocol: a `keras_kd.bench.protocols.PROTOCOLS` name or a `Protocol`.
+        data_dir: TFDS data folder.
+
+    Returns:
+        The rows' records.
+    """
+    settings = protocol if isinstance(protocol, Protocol) else PROTOCOLS.get(protocol)
+    if settings is None:
+        raise ValueError(
+            f"`protocol` must be one of {sorted(PROTOCOLS)} or a Protocol. "
+            f"Received: protocol={protocol!r}"
+        )
+    overrides = {"epochs": epochs, "batch_size": batch_size}
+    settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v})
+    allowed = [row for row in ALL_ROWS if row not in settings.excluded_rows]
+    unknown = sorted(set(rows or []) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"`rows` must be among {allowed} (protocol {settings.name!r}). "
+            f"Received: unknown rows {unknown}"
+        )
+    os.makedirs(out, exist_ok=True)
+    train_raw = data.load(source, "train", data_dir=data_dir).cache()
+    val = data.load(source, settings.validation_split, data_dir=data_dir).batch(250).cache()
+    teacher = _teacher(source, settings, teacher_path, train_raw, val, out)
     return [
-        run_row(row, teacher, train_raw, val, epochs, batch_size, out, command)
-        for row in (rows or ALL_ROWS)
+        run_row(row, teacher, train_raw, val, settings, out, command) for row in (rows or allowed)
     ]

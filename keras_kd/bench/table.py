@@ -4,6 +4,7 @@ import glob
 import json
 import os
 
+from keras_kd.bench.protocols import PROTOCOLS
 from keras_kd.bench.runner import ALL_ROWS
 
 
@@ -16,6 +17,13 @@ def load_records(folder):
         if "method" in record:
             records[record["method"]] = record
     return records
+
+
+def rows_of(records):
+    """The benchmark's rows, less those the records' protocol does not run."""
+    protocol = next((r["protocol"] for r in records.values() if "protocol" in r), "cpu")
+    excluded = PROTOCOLS[protocol].excluded_rows if protocol in PROTOCOLS else ()
+    return [name for name in ALL_ROWS if name not in excluded]
 
 
 def markdown_table(folder):
@@ -33,7 +41,7 @@ def markdown_table(folder):
             f"| teacher ({teacher['architecture']}) | {teacher['validation_accuracy']:.2%} | | "
             f"{teacher['parameters']:,} | | | | |"
         )
-    for name in ALL_ROWS:
+    for name in rows_of(records):
         r = records.get(name)
         if r is None:
             lines.append(f"| {name} | not run yet | | | | | | |")

@@ -4,6 +4,7 @@ import os
 import keras
 import pytest
 
+from keras_kd.bench.protocols import Protocol
 from keras_kd.bench.runner import run_bench
 from keras_kd.bench.table import markdown_table
 from keras_kd.demo import PRETRAINED_TEACHER
@@ -36,3 +37,34 @@ def test_unknown_rows_are_refused_before_anything_is_written(tmp_path):
     with pytest.raises(ValueError, match=r"Received: unknown rows \['magic'\]"):
         run_bench("sample", str(tmp_path / "out"), 1, 64, PRETRAINED_TEACHER, rows=["magic"])
     assert not (tmp_path / "out").exists()
+
+
+def test_without_a_teacher_the_runner_trains_one_once_and_records_the_protocol(tmp_path):
+    tiny = Protocol(
+        name="tiny",
+        teacher="resnet8",
+        student="resnet8",
+        num_classes=10,
+        epochs=1,
+        batch_size=500,
+        learning_rate=0.05,
+        augment=True,
+        teacher_epochs=1,
+    )
+    out = str(tmp_path)
+    record = run_bench("sample", out, rows=["kd"], protocol=tiny)[0]
+    assert record["protocol"] == "tiny" and record["batch_size"] == 500
+    with open(os.path.join(out, "teacher.json")) as f:
+        teacher = json.load(f)
+    assert teacher["trained by"] == "runner" and teacher["epochs"] == 1
+    assert teacher["architecture"] == "resnet8"
+    mtime = os.path.getmtime(os.path.join(out, "teacher.keras"))
+    run_bench("sample", out, rows=["student_alone"], protocol=tiny)
+    assert os.path.getmtime(os.path.join(out, "teacher.keras")) == mtime
+
+
+def test_a_protocol_excludes_its_rows_and_names_are_checked():
+    with pytest.raises(ValueError, match=r"protocol 'cifar100'.*unknown rows \['born_again'\]"):
+        run_bench("sample", "unused", rows=["born_again"], protocol="cifar100")
+    with pytest.raises(ValueError, match=r"Received: protocol='imagenet'"):
+        run_bench("sample", "unused", protocol="imagenet")

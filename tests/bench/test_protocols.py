@@ -1,0 +1,59 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_kd.bench.protocols import PROTOCOLS
+from keras_kd.bench.rows import ROWS
+from keras_kd.bench.runner import run_bench
+
+CIFAR100 = PROTOCOLS["cifar100"]
+
+
+def test_cifar100_protocol_builds_repdistiller_architectures_with_l2_decay():
+    student, teacher = CIFAR100.build_student(), CIFAR100.build_teacher()
+    assert student.name == "resnet20" and teacher.name == "resnet56"
+    assert student.output.shape[-1] == 100 and teacher.output.shape[-1] == 100
+    kernels = [v for v in student.trainable_variables if "kernel" in v.path]
+    expected = sum(2.5e-4 * float(np.sum(np.square(k.numpy()))) for k in kernels)
+    student(np.zeros((1, 32, 32, 3), "float32"))
+    assert float(sum(student.losses)) == pytest.approx(expected, rel=1e-4)
+
+
+def test_cifar100_schedule_divides_by_ten_at_150_180_210():
+    steps = 782  # 50,000 images, batch 64
+    optimizer = CIFAR100.optimizer(0.05, 240, steps)
+    assert optimizer.weight_decay is None and optimizer.momentum == 0.9
+    for epoch, rate in [(0, 0.05), (149, 0.05), (150, 0.005), (180, 5e-4), (210, 5e-5)]:
+        optimizer.iterations.assign(epoch * steps)
+        assert float(optimizer.learning_rate) == pytest.approx(rate), epoch
+    assert CIFAR100.init_stage_epochs(240) == 30
+    assert PROTOCOLS["cpu"].init_stage_epochs(10) == 1
+
+
+def test_every_cifar100_row_builds_on_its_architectures():
+    teacher = CIFAR100.build_teacher()
+    for name, (builder, *_rest) in ROWS.items():
+        if builder is None or name in CIFAR100.excluded_rows:
+            continue
+        trainer = builder(teacher, CIFAR100.build_student)
+        assert trainer.deployable.output.shape[-1] == 100, name
+        keras.backend.clear_session()
+
+
+def test_cifar100_protocol_runs_on_tfds_cifar100(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    teacher_path = str(tmp_path / "resnet56.keras")
+    CIFAR100.build_teacher().save(teacher_path)
+    with tfds.testing.mock_data(num_examples=64):
+        record = run_bench(
+            "tfds:cifar100",
+            str(tmp_path / "out"),
+            epochs=1,
+            batch_size=32,
+            teacher_path=teacher_path,
+            rows=["kd"],
+            protocol="cifar100",
+        )[0]
+    assert record["status"] == "ok" and record["protocol"] == "cifar100"
+    assert record["int8_check_samples"] == 64  # the mocked test split
+    assert record["parameters"] == CIFAR100.build_student().count_params()
