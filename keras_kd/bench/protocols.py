@@ -8,8 +8,9 @@ weight decay 5e-4 (`keras_kd.recipes`), no augmentation except in the
 ``cifar100`` is RepDistiller's CIFAR-100 protocol (REFERENCES.md) for people
 with the data (``--data tfds:cifar100``) and a GPU: teacher ResNet-56, student
 ResNet-20, 240 epochs, batch 64, SGD momentum 0.9 lr 0.05 divided by 10 at
-epochs 150, 180 and 210, weight decay 5e-4 in PyTorch's form (an L2 term on
-the kernels, through the momentum), crop + flip on every row, a 30-epoch
+epochs 150, 180 and 210, weight decay 5e-4 in PyTorch's form (an L2 term
+through the momentum; here on the convolution kernels, which hold nearly all
+the weights), crop + flip on every row, a 30-epoch
 initialization stage for FT, AB and FSP, accuracy on the test split. Its
 rows are RepDistiller's methods plus DML, ONE and BYOT; Born-Again (2
 generations of a ResNet-56) is left to the ``cpu`` protocol.
@@ -36,8 +37,9 @@ class Protocol:
         learning_rate: initial learning rate of every row.
         decay_epochs: epochs at which the rate is divided by 10; empty means
             cosine decay to 0 over the run.
-        kernel_l2: L2 coefficient on the kernels (PyTorch-style weight decay
-            w: ``kernel_l2 = w / 2``); 0 means decoupled decay in the optimizer.
+        kernel_l2: L2 coefficient on the convolution kernels (PyTorch-style
+            weight decay w: ``kernel_l2 = w / 2``); 0 means decoupled decay in
+            the optimizer.
         augment: crop + flip in every row.
         init_epochs: epochs of the two-stage methods' initialization stage;
             None means ``max(1, epochs // 8)``.
@@ -80,7 +82,9 @@ class Protocol:
         """The row optimizer: cosine (and decoupled decay) or step decay."""
         if not self.decay_epochs:
             return recipes.cifar_sgd(learning_rate, epochs * steps_per_epoch)
-        boundaries = [e * steps_per_epoch for e in self.decay_epochs]
+        # PiecewiseConstantDecay keeps the old rate at a boundary step itself;
+        # epoch e's first step (0-based count e * steps) gets the new rate.
+        boundaries = [e * steps_per_epoch - 1 for e in self.decay_epochs]
         values = [learning_rate * 0.1**i for i in range(len(boundaries) + 1)]
         schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
         return keras.optimizers.SGD(schedule, momentum=recipes.MOMENTUM)

@@ -9,11 +9,11 @@ from keras_kd.bench.runner import run_bench
 CIFAR100 = PROTOCOLS["cifar100"]
 
 
-def test_cifar100_protocol_builds_repdistiller_architectures_with_l2_decay():
+def test_cifar100_protocol_builds_repdistiller_architectures_with_conv_l2_decay():
     student, teacher = CIFAR100.build_student(), CIFAR100.build_teacher()
     assert student.name == "resnet20" and teacher.name == "resnet56"
     assert student.output.shape[-1] == 100 and teacher.output.shape[-1] == 100
-    kernels = [v for v in student.trainable_variables if "kernel" in v.path]
+    kernels = [layer.kernel for layer in student.layers if isinstance(layer, keras.layers.Conv2D)]
     expected = sum(2.5e-4 * float(np.sum(np.square(k.numpy()))) for k in kernels)
     student(np.zeros((1, 32, 32, 3), "float32"))
     assert float(sum(student.losses)) == pytest.approx(expected, rel=1e-4)
@@ -23,9 +23,15 @@ def test_cifar100_schedule_divides_by_ten_at_150_180_210():
     steps = 782  # 50,000 images, batch 64
     optimizer = CIFAR100.optimizer(0.05, 240, steps)
     assert optimizer.weight_decay is None and optimizer.momentum == 0.9
-    for epoch, rate in [(0, 0.05), (149, 0.05), (150, 0.005), (180, 5e-4), (210, 5e-5)]:
-        optimizer.iterations.assign(epoch * steps)
-        assert float(optimizer.learning_rate) == pytest.approx(rate), epoch
+    for step, rate in [
+        (0, 0.05),
+        (150 * steps - 1, 0.05),
+        (150 * steps, 0.005),
+        (180 * steps, 5e-4),
+        (210 * steps, 5e-5),
+    ]:
+        optimizer.iterations.assign(step)
+        assert float(optimizer.learning_rate) == pytest.approx(rate), step
     assert CIFAR100.init_stage_epochs(240) == 30
     assert PROTOCOLS["cpu"].init_stage_epochs(10) == 1
 
