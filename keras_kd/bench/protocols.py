@@ -79,9 +79,11 @@ class Protocol:
         return self.init_epochs if self.init_epochs is not None else max(1, epochs // 8)
 
     def optimizer(self, learning_rate, epochs, steps_per_epoch):
-        """The row optimizer: cosine (and decoupled decay) or step decay."""
+        """The row optimizer: cosine or step decay; decoupled weight decay
+        unless the models carry an L2 term (``kernel_l2``)."""
         if not self.decay_epochs:
-            return recipes.cifar_sgd(learning_rate, epochs * steps_per_epoch)
+            decay = None if self.kernel_l2 else recipes.WEIGHT_DECAY
+            return recipes.cifar_sgd(learning_rate, epochs * steps_per_epoch, weight_decay=decay)
         # PiecewiseConstantDecay keeps the old rate at a boundary step itself;
         # epoch e's first step (0-based count e * steps) gets the new rate.
         boundaries = [e * steps_per_epoch - 1 for e in self.decay_epochs]

@@ -1,3 +1,5 @@
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -63,3 +65,11 @@ def test_cifar100_protocol_runs_on_tfds_cifar100(tmp_path):
     assert record["status"] == "ok" and record["protocol"] == "cifar100"
     assert record["int8_check_samples"] == 64  # the mocked test split
     assert record["parameters"] == CIFAR100.build_student().count_params()
+
+
+def test_cpu_protocol_decays_in_the_optimizer_unless_the_models_carry_l2():
+    cpu = PROTOCOLS["cpu"]
+    assert cpu.optimizer(0.05, 10, 352).weight_decay == 5e-4
+    assert not cpu.build_student().losses
+    coupled = dataclasses.replace(cpu, kernel_l2=2.5e-4)
+    assert coupled.optimizer(0.05, 10, 352).weight_decay is None
