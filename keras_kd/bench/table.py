@@ -26,10 +26,14 @@ def rows_of(records):
     return [name for name in ALL_ROWS if name not in excluded]
 
 
+# "vs alone" compares a row with the same architecture trained alone:
+# Born-Again trains the teacher's architecture.
+BASELINES = {"resnet20_alone": "resnet20_alone", "born_again": "resnet20_alone"}
+
+
 def markdown_table(folder):
     """A Markdown table of the recorded rows, in benchmark order."""
     records = load_records(folder)
-    alone = records.get("student_alone", {}).get("validation_accuracy")
     lines = [
         "| method | val. accuracy | vs alone | params | int8 KB "
         "| int8 acc. LiteRT / Micro (Keras, n images) | epochs (+init) | seconds |",
@@ -51,7 +55,11 @@ def markdown_table(folder):
                 f"| {name} | diverged (loss NaN, see {name}.json) | | | | | {r['epochs']} | |"
             )
             continue
+        baseline = BASELINES.get(name, "student_alone")
+        alone = records.get(baseline, {}).get("validation_accuracy")
         delta = "" if alone is None else f"{100 * (r['validation_accuracy'] - alone):+.2f}"
+        if name != baseline and baseline != "student_alone":
+            delta += f" (vs {baseline})"
         micro = r.get("int8_micro_accuracy")
         int8 = f"{r['int8_litert_accuracy']:.2%} / " + ("-" if micro is None else f"{micro:.2%}")
         # Records made before int8_check_samples existed were checked on the
