@@ -21,6 +21,7 @@ import time
 import keras
 
 from keras_kd import data
+from keras_kd._io import write_json_atomically
 from keras_kd.bench.protocols import PROTOCOLS
 from keras_kd.bench.runner import SEED
 from keras_kd.evaluation import top1_accuracy
@@ -67,8 +68,7 @@ def main():
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "command": "python benchmarks/keras_distillation_kd.py --data <cifar10-train.tfrecord.gz>",
     }
-    with open(args.out, "w") as f:
-        json.dump(record, f, indent=2)
+    write_json_atomically(record, args.out)
     print(json.dumps(record, indent=2))
 
 

@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_kd import data, distillers, models
+from keras_kd._io import write_json_atomically
 from keras_kd.cache import cache_teacher_outputs
 from keras_kd.demo import PRETRAINED_TEACHER
 
@@ -85,48 +86,41 @@ def batched(ds, batch_size):
     return ds.batch(batch_size, drop_remainder=True).prefetch(4)
 
 
-def configurations(teacher, raw, batch_size):
-    """``{name: (model to compile, its dataset, extra compile arguments)}`` for
-    one XLA setting, plus the cache sizes."""
-    plain = batched(raw, batch_size)
-    kd_cached = distillers.KD(student=student(), teacher=teacher)
-    at_cached = distillers.AttentionTransfer(
+def kd_distiller(teacher):
+    return distillers.KD(student=student(), teacher=teacher)
+
+
+def at_distiller(teacher):
+    return distillers.AttentionTransfer(
         student=student(), teacher=teacher, student_layers=TAPS, teacher_layers=TAPS
     )
-    kd_cache = cache_teacher_outputs(kd_cached, raw)
-    at_cache = cache_teacher_outputs(at_cached, raw)
-    configs = {
+
+
+def configurations(teacher, raw, batch_size, caches):
+    """``{name: (model to compile, its dataset, extra compile arguments)}`` for
+    one XLA setting; ``caches`` holds the KD and AT teacher caches."""
+    plain = batched(raw, batch_size)
+    return {
         "student-only step": (student(), plain, {"loss": CE}),
-        "keras_kd KD step": (distillers.KD(student=student(), teacher=teacher), plain, {}),
+        "keras_kd KD step": (kd_distiller(teacher), plain, {}),
         "keras.distillation KD step": (keras_distiller(teacher, False), plain, {"loss": CE}),
-        "keras_kd AT step (3 taps)": (
-            distillers.AttentionTransfer(
-                student=student(), teacher=teacher, student_layers=TAPS, teacher_layers=TAPS
-            ),
-            plain,
-            {},
-        ),
+        "keras_kd AT step (3 taps)": (at_distiller(teacher), plain, {}),
         "keras.distillation 3x FeatureDistillation step": (
             keras_distiller(teacher, True),
             plain,
             {"loss": CE},
         ),
         "keras_kd KD step, cached teacher": (
-            kd_cached,
-            batched(kd_cache.dataset, batch_size),
+            kd_distiller(teacher),
+            batched(caches["KD (logits)"].dataset, batch_size),
             {},
         ),
         "keras_kd AT step (3 taps), cached teacher": (
-            at_cached,
-            batched(at_cache.dataset, batch_size),
+            at_distiller(teacher),
+            batched(caches["AT (logits + 3 taps)"].dataset, batch_size),
             {},
         ),
     }
-    sizes = {
-        "KD (logits)": kd_cache.bytes_per_sample,
-        "AT (logits + 3 taps)": at_cache.bytes_per_sample,
-    }
-    return configs, sizes
 
 
 def teacher_inference(teacher, raw, batch_size, jit):
@@ -155,11 +149,17 @@ def fit_epoch(model, dataset, steps):
 def speed(teacher, raw, batch_size, rounds):
     """Median seconds per step of every entry, and the cache sizes."""
     steps = int(raw.cardinality()) // batch_size
-    epochs, sizes = {}, {}
+    caches = {
+        "KD (logits)": cache_teacher_outputs(kd_distiller(teacher), raw),
+        "AT (logits + 3 taps)": cache_teacher_outputs(at_distiller(teacher), raw),
+    }
+    sizes = {name: cache.bytes_per_sample for name, cache in caches.items()}
+    epochs = {}
     for jit in (False, True):
         tag = "xla" if jit else "no-xla"
-        configs, sizes = configurations(teacher, raw, batch_size)
-        for name, (model, dataset, kwargs) in configs.items():
+        for name, (model, dataset, kwargs) in configurations(
+            teacher, raw, batch_size, caches
+        ).items():
             model.compile(
                 optimizer=keras.optimizers.SGD(0.01, momentum=0.9), jit_compile=jit, **kwargs
             )
@@ -208,7 +208,7 @@ def measure_memory(run, batch_size):
         model.compile(optimizer=optimizer, loss=CE)
     else:
         teacher = keras.saving.load_model(PRETRAINED_TEACHER)
-        model = distillers.KD(student=student(), teacher=teacher)
+        model = kd_distiller(teacher)
         model.compile(optimizer=optimizer)
         dataset = batched(raw, batch_size)
         if run == "KD fit, cached teacher":
@@ -262,8 +262,7 @@ def main():
             record = json.load(f)
         record["peak_memory_mib"] = peak_memory(record["batch_size"])
         record["memory_command"] = "python benchmarks/speed.py --memory-only"
-        with open(args.out, "w") as f:
-            json.dump(record, f, indent=2)
+        write_json_atomically(record, args.out)
         return
     raw = in_memory_sample()
     teacher = keras.saving.load_model(PRETRAINED_TEACHER)
@@ -283,8 +282,7 @@ def main():
         "peak_memory_mib": peak_memory(args.batch_size),
         "command": "python benchmarks/speed.py",
     }
-    with open(args.out, "w") as f:
-        json.dump(record, f, indent=2)
+    write_json_atomically(record, args.out)
     print(json.dumps(ratios, indent=2))
 
 

@@ -10,53 +10,44 @@ written to ``--out/teacher-resnet20.keras`` with a JSON record beside it.
 """
 
 import argparse
+import dataclasses
 import json
-import math
 import os
 import platform
 import time
 
 import keras
 
-from keras_kd import data, models, recipes
+from keras_kd import data
+from keras_kd._io import save_model_atomically, write_json_atomically
+from keras_kd.bench.protocols import PROTOCOLS
+from keras_kd.bench.runner import fit_teacher
 
-EPOCHS = 12
-BATCH_SIZE = 128
-LEARNING_RATE = 0.1
+CPU = PROTOCOLS["cpu"]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="cifar10-train.tfrecord.gz")
     parser.add_argument("--out", default="benchmarks/results")
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--epochs", type=int, default=CPU.teacher_epochs)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     final = os.path.join(args.out, "teacher-resnet20.keras")
     if os.path.exists(final):
         print(f"{final} exists; nothing to do")
         return
-    keras.utils.set_random_seed(0)
-    train = data.batch_for_training(
-        data.load_cifar10_split(args.data, "train"), BATCH_SIZE, augment=True
-    )
+    protocol = dataclasses.replace(CPU, teacher_epochs=args.epochs)
+    train_raw = data.load_cifar10_split(args.data, "train")
     val = data.load_cifar10_split(args.data, "validation").batch(500)
-    steps = math.ceil(data.cifar10.SHARED_TRAIN_SIZE / BATCH_SIZE) * args.epochs
-    model = models.resnet20()
-    model.compile(
-        optimizer=recipes.cifar_sgd(LEARNING_RATE, steps),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
     backup = keras.callbacks.BackupAndRestore(os.path.join(args.out, "teacher-backup"))
     start = time.time()
-    model.fit(train, epochs=args.epochs, validation_data=val, callbacks=[backup], verbose=2)
+    model = fit_teacher(protocol, train_raw, backup)
     seconds = time.time() - start
     accuracy = model.evaluate(val, verbose=0, return_dict=True)["accuracy"]
-    model.save(final + ".tmp.keras")
-    os.replace(final + ".tmp.keras", final)
+    save_model_atomically(model, final)
     record = {
-        "model": "resnet20",
+        "model": CPU.teacher,
         "parameters": model.count_params(),
         "epochs": args.epochs,
         "validation_accuracy": accuracy,
@@ -64,8 +55,7 @@ def main():
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "command": "python benchmarks/train_teacher.py --data <cifar10-train.tfrecord.gz>",
     }
-    with open(os.path.join(args.out, "teacher-resnet20.json"), "w") as f:
-        json.dump(record, f, indent=2)
+    write_json_atomically(record, os.path.join(args.out, "teacher-resnet20.json"))
     print(json.dumps(record, indent=2))
 
 

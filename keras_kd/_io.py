@@ -1,6 +1,7 @@
 """Atomic file writes: a failed command never leaves a half-written file."""
 
 import contextlib
+import json
 import os
 import tempfile
 
@@ -25,6 +26,12 @@ def atomic_path(path, suffix=""):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def write_json_atomically(record, path):
+    """Writes ``record`` as indented JSON to ``path`` through a temporary file."""
+    with atomic_path(path, suffix=".json") as tmp, open(tmp, "w") as f:
+        json.dump(record, f, indent=2)
 
 
 def save_model_atomically(model, path):

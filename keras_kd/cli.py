@@ -83,14 +83,13 @@ def main(argv=None):
 
 def _bench(args, argv):
     from keras_kd.bench.protocols import PROTOCOLS
-    from keras_kd.bench.runner import ALL_ROWS, run_bench
+    from keras_kd.bench.runner import run_bench
     from keras_kd.bench.table import markdown_table, write_chart
 
     if not args.table_only:
         command = "keras-kd " + " ".join(argv if argv is not None else sys.argv[1:])
         rows = args.rows.split(",") if args.rows else None
-        excluded = PROTOCOLS[args.protocol].excluded_rows
-        allowed = [row for row in ALL_ROWS if row not in excluded]
+        allowed = PROTOCOLS[args.protocol].rows
         unknown = sorted(set(rows or []) - set(allowed))
         if unknown:
             build_parser().error(f"--rows must be among {allowed}: unknown rows {unknown}")

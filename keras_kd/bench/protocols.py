@@ -21,6 +21,7 @@ import dataclasses
 import keras
 
 from keras_kd import models, recipes
+from keras_kd.bench.rows import ALL_ROWS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +65,11 @@ class Protocol:
     teacher_epochs: int = 12
     teacher_learning_rate: float = 0.1
     excluded_rows: tuple = ()
+
+    @property
+    def rows(self):
+        """The benchmark rows this protocol runs, in order."""
+        return [row for row in ALL_ROWS if row not in self.excluded_rows]
 
     def build_student(self):
         return self._build(self.student)

@@ -147,3 +147,10 @@ ROWS = {
         },
     ),
 }
+# Born-Again trains the teacher's architecture; its baseline is that
+# architecture alone under the same protocol (the runner trains both).
+SPECIAL_ROWS = {
+    "resnet20_alone": {"architecture": "resnet20", "note": "baseline of born_again"},
+    "born_again": {"generations": 2, "architecture": "resnet20"},
+}
+ALL_ROWS = [*ROWS, *SPECIAL_ROWS]

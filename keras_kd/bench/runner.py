@@ -16,9 +16,9 @@ import keras
 import tensorflow as tf
 
 from keras_kd import data
-from keras_kd._io import atomic_path, save_model_atomically
+from keras_kd._io import atomic_path, save_model_atomically, write_json_atomically
 from keras_kd.bench.protocols import PROTOCOLS, Protocol
-from keras_kd.bench.rows import INIT_LEARNING_RATES, ROWS
+from keras_kd.bench.rows import INIT_LEARNING_RATES, ROWS, SPECIAL_ROWS
 from keras_kd.demo import PRETRAINED_TEACHER
 from keras_kd.distillers import BornAgain
 from keras_kd.evaluation import top1_accuracy
@@ -57,6 +57,10 @@ def _fit_trainer(trainer, row, init_stage, train, protocol, steps, out):
     return trainer.deployable
 
 
+def _steps_per_epoch(train_raw, protocol):
+    return math.ceil(int(train_raw.cardinality()) / protocol.batch_size)
+
+
 def _row_optimizer(protocol, steps):
     return protocol.optimizer(protocol.learning_rate, protocol.epochs, steps)
 
@@ -72,7 +76,7 @@ def _train_row(row, teacher, train_raw, protocol, out):
     builder, init_stage, augment, _ = ROWS.get(row, (None, None, False, None))
     augment = augment or protocol.augment
     train = data.batch_for_training(train_raw, protocol.batch_size, augment=augment, seed=SEED)
-    steps = math.ceil(int(train_raw.cardinality()) / protocol.batch_size)
+    steps = _steps_per_epoch(train_raw, protocol)
     keras.utils.set_random_seed(SEED)
     optimizer, backup = _row_optimizer(protocol, steps), _backup(out, row, "main")
     if row == "resnet20_alone":
@@ -104,11 +108,15 @@ def run_row(row, teacher, train_raw, val, protocol, out, command):
     try:
         deployable, extra = _train_row(row, teacher, train_raw, protocol, out)
     except FloatingPointError as err:
-        record = {"method": row, "status": "diverged", "error": str(err)}
-        record["epochs"] = protocol.epochs
-        record.update(command=command, seconds=round(time.time() - start, 1))
-        with atomic_path(record_path, suffix=".json") as tmp, open(tmp, "w") as f:
-            json.dump(record, f, indent=2)
+        record = {
+            "method": row,
+            "status": "diverged",
+            "error": str(err),
+            "epochs": protocol.epochs,
+            "command": command,
+            "seconds": round(time.time() - start, 1),
+        }
+        write_json_atomically(record, record_path)
         print(f"[bench] {row}: diverged ({err})")
         return record
     seconds = time.time() - start
@@ -148,8 +156,7 @@ def run_row(row, teacher, train_raw, val, protocol, out, command):
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__}",
         "command": command,
     }
-    with atomic_path(record_path, suffix=".json") as tmp, open(tmp, "w") as f:
-        json.dump(record, f, indent=2)
+    write_json_atomically(record, record_path)
     for folder in os.listdir(out):
         if folder.startswith(f"{row}-") and folder.endswith("-backup"):
             shutil.rmtree(os.path.join(out, folder), ignore_errors=True)
@@ -157,13 +164,14 @@ def run_row(row, teacher, train_raw, val, protocol, out, command):
     return record
 
 
-# Born-Again trains the teacher's architecture; its baseline is that
-# architecture alone under the same protocol.
-SPECIAL_ROWS = {
-    "resnet20_alone": {"architecture": "resnet20", "note": "baseline of born_again"},
-    "born_again": {"generations": 2, "architecture": "resnet20"},
-}
-ALL_ROWS = [*ROWS, *SPECIAL_ROWS]
+def fit_teacher(protocol, train_raw, backup):
+    """Trains the protocol's teacher on the labels (crop + flip, its epochs and
+    rate, seed 0); ``backup`` is the `BackupAndRestore` that makes it resumable."""
+    keras.utils.set_random_seed(SEED)
+    train = data.batch_for_training(train_raw, protocol.batch_size, augment=True)
+    rate, epochs = protocol.teacher_learning_rate, protocol.teacher_epochs
+    optimizer = protocol.optimizer(rate, epochs, _steps_per_epoch(train_raw, protocol))
+    return _fit_alone(protocol.build_teacher(), train, epochs, optimizer, backup)
 
 
 def _teacher(source, protocol, teacher_path, train_raw, val, out):
@@ -176,18 +184,8 @@ def _teacher(source, protocol, teacher_path, train_raw, val, out):
         teacher_path = os.path.join(out, "teacher.keras")
         info = {"source": teacher_path, "trained by": "runner", "epochs": protocol.teacher_epochs}
         if not os.path.exists(teacher_path):
-            keras.utils.set_random_seed(SEED)
-            train = data.batch_for_training(train_raw, protocol.batch_size, augment=True)
-            steps = math.ceil(int(train_raw.cardinality()) / protocol.batch_size)
-            rate, epochs = protocol.teacher_learning_rate, protocol.teacher_epochs
             start = time.time()
-            teacher = _fit_alone(
-                protocol.build_teacher(),
-                train,
-                epochs,
-                protocol.optimizer(rate, epochs, steps),
-                _backup(out, "teacher", "main"),
-            )
+            teacher = fit_teacher(protocol, train_raw, _backup(out, "teacher", "main"))
             save_model_atomically(teacher, teacher_path)
             info["seconds"] = round(time.time() - start, 1)
     teacher = keras.saving.load_model(teacher_path)
@@ -200,8 +198,7 @@ def _teacher(source, protocol, teacher_path, train_raw, val, out):
             "parameters": teacher.count_params(),
             **info,
         }
-        with atomic_path(record_path, suffix=".json") as tmp, open(tmp, "w") as f:
-            json.dump(record, f, indent=2)
+        write_json_atomically(record, record_path)
     return teacher
 
 
@@ -241,11 +238,10 @@ def run_bench(
         )
     overrides = {"epochs": epochs, "batch_size": batch_size}
     settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v})
-    allowed = [row for row in ALL_ROWS if row not in settings.excluded_rows]
-    unknown = sorted(set(rows or []) - set(allowed))
+    unknown = sorted(set(rows or []) - set(settings.rows))
     if unknown:
         raise ValueError(
-            f"`rows` must be among {allowed} (protocol {settings.name!r}). "
+            f"`rows` must be among {settings.rows} (protocol {settings.name!r}). "
             f"Received: unknown rows {unknown}"
         )
     os.makedirs(out, exist_ok=True)
@@ -253,5 +249,6 @@ def run_bench(
     val = data.load(source, settings.validation_split, data_dir=data_dir).batch(250).cache()
     teacher = _teacher(source, settings, teacher_path, train_raw, val, out)
     return [
-        run_row(row, teacher, train_raw, val, settings, out, command) for row in (rows or allowed)
+        run_row(row, teacher, train_raw, val, settings, out, command)
+        for row in (rows or settings.rows)
     ]

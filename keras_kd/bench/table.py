@@ -5,7 +5,7 @@ import json
 import os
 
 from keras_kd.bench.protocols import PROTOCOLS
-from keras_kd.bench.runner import ALL_ROWS
+from keras_kd.bench.rows import ALL_ROWS
 
 
 def load_records(folder):
@@ -22,8 +22,7 @@ def load_records(folder):
 def rows_of(records):
     """The benchmark's rows, less those the records' protocol does not run."""
     protocol = next((r["protocol"] for r in records.values() if "protocol" in r), "cpu")
-    excluded = PROTOCOLS[protocol].excluded_rows if protocol in PROTOCOLS else ()
-    return [name for name in ALL_ROWS if name not in excluded]
+    return PROTOCOLS[protocol].rows if protocol in PROTOCOLS else ALL_ROWS
 
 
 # "vs alone" compares a row with the same architecture trained alone:
