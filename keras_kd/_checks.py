@@ -53,3 +53,36 @@ def layer_name_list(name, value):
             f"`{name}` must be a list of layer names (strings). Received: {name}={value!r}"
         )
     return list(value)
+
+
+MAX_TEMPERATURE = 1000.0
+
+
+def temperature_value(name, value):
+    """Returns a softmax temperature in (0, MAX_TEMPERATURE], else raises.
+
+    Beyond it both softened distributions are uniform to float32 precision and
+    ``T^2`` scales the vanishing difference up to overflow.
+    """
+    value = positive_float(name, value)
+    if value > MAX_TEMPERATURE:
+        raise ValueError(
+            f"`{name}` must be in (0, {MAX_TEMPERATURE:g}] (published settings use 1 to 20; "
+            "larger temperatures make the soft targets uniform in float32 and T^2 overflows). "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
+def index_in(name, value, size):
+    """Returns ``value`` if it is an int index into ``size`` members, else raises."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < size:
+        raise ValueError(
+            f"`{name}` must be an integer in [0, {size - 1}]. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def non_negative_int(name, value):
+    """Returns ``value`` if it is an int >= 0, else raises."""
+    return positive_int(name, value, minimum=0)

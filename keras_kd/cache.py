@@ -66,9 +66,14 @@ def cache_teacher_outputs(distiller, dataset, batch_size=256, dtype="float32", d
         )
     one_of("dtype", dtype, ("float32", "float16"))
     positive_int("batch_size", batch_size)
+    spec = dataset.element_spec
+    inputs = distiller.student.inputs
     if (
-        len(dataset.element_spec) not in (2, 3)
-        or dataset.element_spec[0].shape.rank != len(distiller.student.inputs[0].shape) - 1
+        not isinstance(spec, tuple)
+        or len(spec) not in (2, 3)
+        or len(inputs) == 1
+        and hasattr(spec[0], "shape")
+        and spec[0].shape.rank != len(inputs[0].shape) - 1
     ):
         raise ValueError(
             "`dataset` must be unbatched (x, y) or (x, y, sample_weight) samples; shuffle "

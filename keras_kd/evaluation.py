@@ -2,21 +2,24 @@
 
 import numpy as np
 
+from keras_kd import labels
+
 
 def predict_labels(model, ds):
-    """Returns ``(predicted, true)`` class indices over a batched dataset."""
+    """Returns ``(predicted, true)`` class indices over a batched dataset.
+
+    Labels may be class indices of shape ``(batch,)`` or ``(batch, 1)``,
+    probability rows, or 0/1 for a single-logit model (`keras_kd.labels`).
+    """
     predicted, true = [], []
+    num_outputs = model.outputs[0].shape[-1]
     for x, y in ds:
-        predicted.append(np.argmax(model(x, training=False), axis=-1))
-        true.append(
-            np.asarray(y).reshape(len(predicted[-1]), -1).argmax(-1)
-            if np.ndim(y) > 1
-            else np.asarray(y)
-        )
+        predicted.append(labels.predicted_indices(model(x, training=False)))
+        true.append(labels.label_indices(y, num_outputs))
     return np.concatenate(predicted), np.concatenate(true)
 
 
 def top1_accuracy(model, ds):
-    """Fraction of samples whose arg-max logit is the label (batched dataset)."""
+    """Fraction of samples whose prediction is the label (batched dataset)."""
     predicted, true = predict_labels(model, ds)
     return float(np.mean(predicted == true))

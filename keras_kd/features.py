@@ -37,12 +37,12 @@ def _require_functional(model, argument):
 
 
 def model_input(model):
-    """The model's input as it was built: one tensor, or the list of several.
+    """The model's input structure as it was built: one tensor, a list or a dict.
 
     Submodels built on it take a batch the way the user's model does (a bare
-    tensor for a one-input model), without Keras input-structure warnings.
+    tensor for a one-input model, a dict for a dict-input model).
     """
-    return model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return model.input
 
 
 def _nested_owner(model, name):

@@ -1,18 +1,21 @@
-"""Distillers: `keras.Model` subclasses whose `train_step` implements a method."""
+"""Distillers: `keras.Model` subclasses whose `train_step` implements a method,
+and the loss terms they are declared from (composable in one `Distiller`)."""
 
-from keras_kd.distillers.activation_boundary import ActivationBoundary
-from keras_kd.distillers.attention import AttentionTransfer
+from keras_kd.distillers._terms import KDTerm, TaskTerm, Term
+from keras_kd.distillers.activation_boundary import ActivationBoundary, ActivationBoundaryTerm
+from keras_kd.distillers.attention import AttentionTerm, AttentionTransfer
 from keras_kd.distillers.base import Distiller
 from keras_kd.distillers.born_again import BornAgain
 from keras_kd.distillers.byot import BYOT
-from keras_kd.distillers.factor_transfer import FactorTransfer
-from keras_kd.distillers.fitnet import FitNet
-from keras_kd.distillers.fsp import FSP
+from keras_kd.distillers.factor_transfer import FactorTransfer, FactorTransferTerm
+from keras_kd.distillers.fitnet import FitNet, HintTerm
+from keras_kd.distillers.fsp import FSP, FSPTerm
+from keras_kd.distillers.gradient_attention import GradientAttentionTerm, GradientAttentionTransfer
 from keras_kd.distillers.kd import KD
 from keras_kd.distillers.mutual import DeepMutualLearning
-from keras_kd.distillers.nst import NST
+from keras_kd.distillers.nst import NST, NSTTerm
 from keras_kd.distillers.one import ONE
-from keras_kd.distillers.rkd import RKD
+from keras_kd.distillers.rkd import RKD, RKDTerm
 
 __all__ = [
     "BYOT",
@@ -22,10 +25,22 @@ __all__ = [
     "ONE",
     "RKD",
     "ActivationBoundary",
+    "ActivationBoundaryTerm",
+    "AttentionTerm",
     "AttentionTransfer",
     "BornAgain",
     "DeepMutualLearning",
     "Distiller",
+    "FSPTerm",
     "FactorTransfer",
+    "FactorTransferTerm",
     "FitNet",
+    "GradientAttentionTerm",
+    "GradientAttentionTransfer",
+    "HintTerm",
+    "KDTerm",
+    "NSTTerm",
+    "RKDTerm",
+    "TaskTerm",
+    "Term",
 ]

@@ -15,7 +15,10 @@ def fingerprint(x):
     permutation of pixels; weighting by position (a ramp and a fixed
     pseudo-random pattern) makes such augmentations visible.
     """
-    flat = tf.reshape(tf.cast(x, tf.float32), [tf.shape(x)[0], -1])
+    parts = tf.nest.flatten(x)  # one tensor, or the inputs of a multi-input model
+    flat = tf.concat(
+        [tf.reshape(tf.cast(p, tf.float32), [tf.shape(p)[0], -1]) for p in parts], axis=1
+    )
     size = tf.shape(flat)[1]
     index = tf.range(size)
     ramp = tf.cast(index, tf.float32) / tf.cast(size, tf.float32)

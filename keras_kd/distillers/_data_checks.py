@@ -4,9 +4,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_kd import labels
 from keras_kd.distillers._cached import LABELS_KEY
-
-LABEL_RANGE_MARKER = "keras_kd: label out of range"
 
 
 def _static_shape(spec):
@@ -24,76 +23,80 @@ def _check_inputs(shape, expected):
     )
 
 
-def _check_label_shape(shape, num_classes):
-    if shape is None:
-        raise ValueError(
-            "`y` is required: keras_kd schemes train on labels (integer class indices or "
-            "one-hot vectors). Received: y=None"
-        )
-    if len(shape) >= 2 and shape[-1] not in (None, 1) and shape[-1] != num_classes:
-        raise ValueError(
-            f"One-hot `y` must have {num_classes} columns, one per class of the model's "
-            f"output. Received: y with batches of shape {shape}"
-        )
-
-
-def check_arrays(x, y, input_shape, num_classes):
-    """Validates array inputs and every label."""
-    x = np.asarray(x)
-    _check_inputs(x.shape, input_shape)
+def _require_labels(y):
     if y is None:
-        _check_label_shape(None, num_classes)
-    y = np.asarray(y)
-    _check_label_shape(y.shape, num_classes)
-    if len(x) == 0:
-        raise ValueError("`x` must not be empty. Received: x with 0 samples")
-    if len(y) != len(x):
         raise ValueError(
-            f"`x` and `y` must have the same number of samples. Received: {len(x)} inputs, "
-            f"{len(y)} labels"
+            "`y` is required: keras_kd schemes train on labels (class indices, class "
+            "probability rows, or 0/1 for a single-logit model). Received: y=None"
         )
-    if y.ndim >= 2 and y.shape[-1] == num_classes:
+
+
+def _check_label_spec(spec, num_outputs):
+    shape = _static_shape(spec)
+    if spec.dtype == tf.string:
+        raise ValueError(
+            f"`y` must hold numbers: {labels.accepted(num_outputs)}. Received: a dataset "
+            "with string labels; map class names to indices first (e.g. with "
+            "tf.keras.layers.StringLookup)"
+        )
+    if shape is None or len(shape) < 2 or shape[-1] in (None, 1, num_outputs):
         return
-    if not np.all(np.equal(np.mod(y, 1), 0)):
+    raise ValueError(
+        f"`y` must be {labels.accepted(num_outputs)}. Received: y with batches of shape "
+        f"{shape} for a model with {num_outputs} outputs"
+    )
+
+
+def _lengths(x):
+    return [len(a) for a in tf.nest.flatten(x)]
+
+
+def check_arrays(x, y, model):
+    """Validates in-memory inputs (one array, a list or a dict of arrays) and every label."""
+    _require_labels(y)
+    num_outputs = model.outputs[0].shape[-1]
+    arrays = [np.asarray(a) for a in tf.nest.flatten(x)]
+    if len(arrays) == 1 and len(model.inputs) == 1:
+        _check_inputs(arrays[0].shape, tuple(model.inputs[0].shape[1:]))
+    lengths = {len(a) for a in arrays}
+    y_arrays = tf.nest.flatten(y)
+    if len(lengths) != 1 or not lengths.pop():
         raise ValueError(
-            "Integer class labels (or one-hot vectors) are expected. Received: y with "
-            f"non-integer values such as {y[np.mod(y, 1) != 0].ravel()[0]}"
+            f"`x` must not be empty and its arrays must have one length. Received: x with "
+            f"lengths {[len(a) for a in arrays]}"
         )
-    if y.min() < 0 or y.max() >= num_classes:
+    if len(y_arrays) != 1:
+        raise ValueError(f"`y` must be one array of labels. Received: y with {len(y_arrays)} parts")
+    y = np.asarray(y_arrays[0])
+    labels.check_label_array(y, num_outputs)
+    if len(y) != len(arrays[0]):
         raise ValueError(
-            f"`y` labels must be class indices in [0, {num_classes - 1}]. Received: labels "
-            f"from {y.min()} to {y.max()}"
+            f"`x` and `y` must have the same number of samples. Received: {len(arrays[0])} "
+            f"inputs, {len(y)} labels"
         )
 
 
-def check_dataset(ds, input_shape, num_classes):
+def check_dataset(ds, model):
     """Validates a dataset statically (element spec, cardinality): no iteration."""
     if int(ds.cardinality()) == 0:
         raise ValueError("`x` must not be an empty dataset. Received: a dataset with 0 elements")
     spec = ds.element_spec
     if not isinstance(spec, tuple) or len(spec) < 2:
-        _check_label_shape(None, num_classes)
-    labels = spec[1][LABELS_KEY] if isinstance(spec[1], dict) and LABELS_KEY in spec[1] else spec[1]
-    _check_inputs(_static_shape(spec[0]), input_shape)
-    _check_label_shape(_static_shape(labels), num_classes)
+        _require_labels(None)
+    y_spec = spec[1]
+    if isinstance(y_spec, dict) and LABELS_KEY in y_spec:
+        y_spec = y_spec[LABELS_KEY]
+    if len(model.inputs) == 1 and hasattr(spec[0], "shape"):
+        _check_inputs(_static_shape(spec[0]), tuple(model.inputs[0].shape[1:]))
+    if hasattr(y_spec, "shape"):
+        _check_label_spec(y_spec, model.outputs[0].shape[-1])
 
 
 def check_fit_data(model, x, y):
     """Raises a ValueError for data the deployable ``model`` cannot train on."""
-    input_shape = tuple(model.inputs[0].shape[1:])
-    num_classes = model.outputs[0].shape[-1]
     if isinstance(x, tf.data.Dataset):
-        check_dataset(x, input_shape, num_classes)
-    elif isinstance(x, np.ndarray | list) or keras.ops.is_tensor(x):
-        check_arrays(x, y, input_shape, num_classes)
-
-
-def assert_labels_in_range(y, num_classes):
-    """In-graph check that sparse labels are class indices (one-hot passes)."""
-    if y.shape.rank is not None and y.shape.rank >= 2 and y.shape[-1] == num_classes:
-        return tf.no_op()
-    labels = tf.cast(y, tf.int64)
-    return tf.debugging.Assert(
-        tf.reduce_all((labels >= 0) & (labels < num_classes)),
-        [LABEL_RANGE_MARKER, num_classes, tf.reduce_min(labels), tf.reduce_max(labels)],
-    )
+        check_dataset(x, model)
+    elif x is not None and all(
+        isinstance(a, np.ndarray | list) or keras.ops.is_tensor(a) for a in tf.nest.flatten(x)
+    ):
+        check_arrays(x, y, model)

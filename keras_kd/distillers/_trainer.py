@@ -1,66 +1,19 @@
 """What every keras_kd training scheme shares: named loss terms and their
-trackers, finite checks, stages, the gradient step and metric reporting.
+trackers, the guarded gradient step, stages and metric reporting.
 
 `Distiller` (a frozen teacher, one student) and the online and
 self-distillation schemes (several trained outputs, no frozen teacher) are
 both built on `TermTrainer`.
 """
 
-import re
-
 import keras
-import numpy as np
 import tensorflow as tf
 
-from keras_kd._checks import one_of, positive_int
-from keras_kd.distillers._cached import MISMATCH_MARKER
-from keras_kd.distillers._data_checks import (
-    LABEL_RANGE_MARKER,
-    assert_labels_in_range,
-    check_fit_data,
-)
+from keras_kd import labels
+from keras_kd.distillers import _guard
+from keras_kd.distillers._data_checks import check_fit_data
 from keras_kd.distillers._multi_worker import MultiWorkerFitMixin
 from keras_kd.losses._reduce import batch_mean
-
-_NON_FINITE = re.compile(r"keras_kd: non-finite loss term (\w+) at optimizer step\] \[(\d+)\]")
-_LABELS = re.compile(LABEL_RANGE_MARKER + r"\] \[(\d+)\] \[(-?\d+)\] \[(-?\d+)\]")
-
-
-def _ends_in_softmax(model):
-    last = model.layers[-1]
-    activation = getattr(last, "activation", None)
-    return (
-        isinstance(last, keras.layers.Softmax) or getattr(activation, "__name__", "") == "softmax"
-    )
-
-
-def check_logits_model(model, argument):
-    """Rejects a model whose output is a softmax: distillation needs logits."""
-    if _ends_in_softmax(model):
-        raise ValueError(
-            f"`{argument}` must output logits, but its last layer "
-            f"{model.layers[-1].name!r} applies a softmax; temperature scaling and "
-            "the cross-entropy need the values before it. Rebuild the model with "
-            "`activation=None` on its last layer (add the softmax at inference). "
-            f"Received: {argument}={model.name!r}"
-        )
-
-
-def task_loss_per_sample(y, logits):
-    """Cross-entropy from logits; integer labels (sparse) or one-hot labels."""
-    logits = tf.cast(logits, tf.float32)
-    if y.shape.rank == logits.shape.rank and y.shape[-1] == logits.shape[-1]:
-        return keras.losses.categorical_crossentropy(y, logits, from_logits=True)
-    return keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-
-
-def top1_correct(y, logits):
-    """1.0 where the arg-max logit is the label (integer or one-hot), else 0.0."""
-    predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    if y.shape.rank == logits.shape.rank and y.shape[-1] == logits.shape[-1]:
-        y = tf.argmax(y, axis=-1, output_type=tf.int32)
-    labels = tf.cast(tf.reshape(y, tf.shape(predicted)), tf.int32)
-    return tf.cast(tf.equal(predicted, labels), tf.float32)
 
 
 def deserialize_models(config, keys):
@@ -74,204 +27,180 @@ def deserialize_models(config, keys):
     return config
 
 
-CACHE_MISMATCH_MESSAGE = (
-    "The inputs no longer match the teacher cache (`x` differs from the input its "
-    "teacher outputs were computed on): the pipeline is not deterministic, e.g. a "
-    "random augmentation before or after `cache_teacher_outputs`, or the dataset "
-    "changed. Remove the augmentation or do not cache the teacher. Received: a batch "
-    "whose input fingerprints differ from the cached ones"
-)
-
-
-class StopOnNonFiniteTerm(keras.callbacks.Callback):
-    """Stops `fit` when a logged loss term is NaN or infinite, naming it.
-
-    XLA drops in-graph assertions, so under ``jit_compile`` this is the
-    check (after the step's update; the run stops and nothing is saved).
-    """
-
-    def on_train_batch_end(self, batch, logs=None):
-        if float((logs or {}).get("teacher_cache_mismatch", 0.0)) > 0:
-            raise ValueError(CACHE_MISMATCH_MESSAGE)
-        for key, value in (logs or {}).items():
-            if key.endswith("_loss") and not np.isfinite(float(value)):
-                step = int(self.model.optimizer.iterations.numpy())
-                raise FloatingPointError(
-                    f"Training stopped: loss term '{key[: -len('_loss')]}' ({key}) is NaN or "
-                    f"infinite at optimizer step {step} (epoch batch {batch}). Check the inputs "
-                    "for NaN/inf and the labels' range, lower the learning rate or this "
-                    "term's weight."
-                )
+def _binary_accuracy_for_logits(metrics, num_outputs):
+    """``"accuracy"`` on a single logit means logit > 0, not probability > 0.5."""
+    if num_outputs != 1 or metrics is None:
+        return metrics
+    return [
+        keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)
+        if m in ("accuracy", "acc")
+        else m
+        for m in metrics
+    ]
 
 
 class TermTrainer(MultiWorkerFitMixin, keras.Model):
     """Base of every keras_kd scheme: a `keras.Model` trained on named terms.
 
-    A subclass lists its term names in ``TERMS`` (or passes ``terms``) and
-    returns their weights from `loss_weights`. Its `train_step` computes a dict
-    of raw scalar terms under a gradient tape, passes it to `weighted_total`
-    (finite checks, weights, regularization), then calls `apply_gradients_of`
-    and `report`. Every raw term is logged as ``{name}_loss``, the weighted
-    total as ``loss``. Multi-stage schemes list ``STAGES``.
+    A subclass names its terms (``terms``) and returns their weights from
+    `loss_weights`. Its `train_step` computes a dict of raw scalar terms under
+    a gradient tape and hands it to `guarded_update`, which weighs them, adds
+    the regularization losses, differentiates, and applies the update only
+    when every term and gradient is finite and the batch passed its checks
+    (see `keras_kd.distillers._guard`). Every raw term is logged as
+    ``{name}_loss``, the weighted total as ``loss``.
     """
 
-    STAGES = ("train",)
-    DEFAULT_STAGE = "train"
-    TERMS = ("task",)
-
-    def __init__(self, check_finite=True, stage=None, terms=None, **kwargs):
+    def __init__(self, check_finite=True, terms=("task",), **kwargs):
         super().__init__(**kwargs)
         self._compiled_metrics = None
         self.check_finite = bool(check_finite)
-        self.stage = one_of("stage", stage or self.DEFAULT_STAGE, self.STAGES)
-        self.terms = tuple(terms or self.TERMS)
-        self._trackers = {name: keras.metrics.Mean(name=f"{name}_loss") for name in self.terms}
+        self.term_names = tuple(terms)
+        self._trackers = {n: keras.metrics.Mean(name=f"{n}_loss") for n in self.term_names}
         self._total_tracker = keras.metrics.Mean(name="loss")
-        self.adapters = []
+        self.guard = _guard.StepGuard()
         self.built = True
+
+    @property
+    def deployable(self):
+        """The plain Keras model that is saved and exported."""
+        raise NotImplementedError
 
     @property
     def loss_weights(self):
         """Mapping from each active term to its weight in the total loss."""
-        return {name: 1.0 for name in self.terms}
+        return {name: 1.0 for name in self.term_names}
 
     def trained_models(self):
-        """The models whose regularization losses join the total."""
-        return list(self.adapters)
+        """The models this scheme trains (their regularization losses join the total)."""
+        return []
 
-    def set_stage(self, stage):
-        """Switches the training stage; the next `fit` retraces `train_step`."""
-        self.stage = one_of("stage", stage, self.STAGES)
-        self.train_function = self.test_function = self.predict_function = None
-
-    def fit_stages(self, stages, optimizer=None, **fit_kwargs):
-        """Runs the method's stages in turn through `fit`.
-
-        Args:
-            stages: ``[(stage, epochs), ...]`` in order, e.g.
-                ``[("hint", 5), ("joint", 30)]``.
-            optimizer: optional callable ``(stage, epochs) -> optimizer``; each
-                stage is then compiled afresh with it (keeping the compiled
-                metrics). Without it, the compiled optimizer carries over.
-            **fit_kwargs: passed to every `fit` call (data, callbacks, ...).
-
-        Returns:
-            ``{stage: History}``.
-        """
-        histories = {}
-        for stage, epochs in stages:
-            self.set_stage(stage)
-            if optimizer is not None:
-                self.compile(optimizer=optimizer(stage, epochs), metrics=self._compiled_metrics)
-            epochs = positive_int("epochs", epochs)
-            histories[stage] = self.fit(epochs=epochs, **fit_kwargs)
-        return histories
+    def trained_variables(self):
+        """Trainable variables of `trained_models`, each once, in a fixed order."""
+        seen, variables = set(), []
+        for model in self.trained_models():
+            for v in model.trainable_variables:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    variables.append(v)
+        return variables
 
     def compile(self, optimizer="rmsprop", metrics=None, **kwargs):
         """`keras.Model.compile`; losses are built in, so `loss` is not taken."""
         if kwargs.get("loss") is not None:
             raise ValueError(
                 "keras_kd schemes compute their own losses; set their weights (e.g. "
-                f"`task_weight`, `distill_weight`) instead of `loss`. Received: "
+                f"`task_weight`, `kd_weight`) instead of `loss`. Received: "
                 f"loss={kwargs['loss']!r}"
             )
         kwargs.pop("loss", None)
         self._compiled_metrics = metrics
+        metrics = _binary_accuracy_for_logits(metrics, self.deployable.outputs[0].shape[-1])
         super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
-        # Build over every variable any stage trains, so that a stage updating
-        # a subset (e.g. a hint stage) does not freeze the optimizer's list.
-        self.optimizer.build(self.trainable_variables)
+        # Every variable any stage trains, so a stage updating a subset (e.g.
+        # an init stage) does not freeze the optimizer's list.
+        self.optimizer.build(self.trained_variables())
 
     def compile_from_config(self, config):
         """Re-compiles a loaded model with its saved optimizer and metrics."""
         self.compile(**keras.saving.deserialize_keras_object(config))
 
+    def _with_guard(self, kwargs):
+        callbacks = list(kwargs.get("callbacks") or [])
+        kwargs["callbacks"] = [_guard.GuardCallback(self), *callbacks]
+        return kwargs
+
     def fit(self, *args, **kwargs):
-        """`keras.Model.fit`; a non-finite loss term stops it with a
-        `FloatingPointError` naming the term and the step (before the update)."""
+        """`keras.Model.fit`, with the data checked first and every step guarded.
+
+        Raises:
+            ValueError: data the deployable model cannot be trained on
+                (checked before any update).
+            keras_kd.errors.NonFiniteLossError: a term or gradient became NaN
+                or infinite; that step was not applied.
+            keras_kd.errors.LabelError: a batch held labels of the wrong kind
+                or range; that step was not applied.
+        """
         x = args[0] if args else kwargs.get("x")
         y = args[1] if len(args) > 1 else kwargs.get("y")
         check_fit_data(self.deployable, x, y)
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
-        if self.check_finite:
-            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), StopOnNonFiniteTerm()]
-        try:
-            return super().fit(*args, **kwargs)
-        except tf.errors.InvalidArgumentError as err:
-            if MISMATCH_MARKER in err.message:
-                raise ValueError(CACHE_MISMATCH_MESSAGE) from None
-            labels = _LABELS.search(err.message)
-            if labels:
-                classes, low, high = labels.groups()
-                raise ValueError(
-                    f"`y` labels must be class indices in [0, {int(classes) - 1}]. Received: "
-                    f"a batch with labels from {low} to {high}; training stopped before "
-                    "updating on it"
-                ) from None
-            found = _NON_FINITE.search(err.message)
-            if not found:
-                raise
-            name, step = found.groups()
-            raise FloatingPointError(
-                f"Training stopped: loss term '{name}' ({name}_loss) is NaN or infinite "
-                f"at optimizer step {step}; the weights were not updated with it. Check "
-                "the inputs for NaN/inf, lower the learning rate or this term's weight."
-            ) from None
+        return super().fit(*args, **self._with_guard(kwargs))
+
+    def evaluate(self, *args, **kwargs):
+        """`keras.Model.evaluate`; NaN or inf outputs stop it with an error."""
+        return super().evaluate(*args, **self._with_guard(kwargs))
+
+    def describe_fault(self, code, low, high, batch, phase):
+        return _guard.fault_error(self, code, low, high, batch, phase)
 
     def unpack(self, data):
-        """``(x, y, sample_weight)`` of a batch, with ``x`` given the static
-        shape of the model's input (checked at run time): pipelines that decode
-        images have unknown height and width, which feature alignment needs."""
+        """``(x, y, sample_weight)`` of a batch; a single-tensor ``x`` gets the
+        static shape of the model's input (checked at run time): pipelines that
+        decode images have unknown height and width, which alignment needs."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        if keras.ops.is_tensor(x):
-            x = tf.ensure_shape(x, [None, *self.deployable.inputs[0].shape[1:]])
+        inputs = self.deployable.inputs
+        if keras.ops.is_tensor(x) and len(inputs) == 1:
+            x = tf.ensure_shape(x, [None, *inputs[0].shape[1:]])
         return x, y, sample_weight
 
     def task_loss(self, y, logits, sample_weight=None):
-        """Cross-entropy of ``logits`` on the labels (sample-weighted mean);
-        sparse labels outside the class range stop training with a clear error."""
-        with tf.control_dependencies([assert_labels_in_range(y, logits.shape[-1])]):
-            return batch_mean(task_loss_per_sample(y, logits), sample_weight)
+        """Cross-entropy of ``logits`` on the labels (sample-weighted mean)."""
+        return batch_mean(labels.task_loss_per_sample(y, logits), sample_weight)
 
     def regularization_loss(self):
         """The regularization losses of the trained models."""
         losses = [loss for model in self.trained_models() for loss in model.losses]
         return tf.add_n([tf.cast(loss, tf.float32) for loss in losses]) if losses else 0.0
 
-    def _checked(self, name, value):
-        if not self.check_finite:
-            return value
-        assertion = tf.debugging.Assert(
-            tf.reduce_all(tf.math.is_finite(value)),
-            [f"keras_kd: non-finite loss term {name} at optimizer step", self.optimizer.iterations],
-        )
-        with tf.control_dependencies([assertion]):
-            return tf.identity(value)
+    def batch_checks(self, y, outputs):
+        """``([(fault, code)], detail)``: labels of the wrong kind, or outputs
+        that are probabilities rather than logits."""
+        num_outputs = self.deployable.outputs[0].shape[-1]
+        checks, detail = self.guard.label_checks(y, num_outputs)
+        for name, value in outputs:
+            checks.append((_guard.are_probabilities(value), _guard.PROBABILITIES))
+            self.probability_source = name
+        return checks, detail
 
     def weighted_total(self, terms):
-        """Checks each raw term and returns ``(checked terms, weighted total)``.
-
-        The total includes the trained models' regularization losses.
-        """
-        terms = {name: self._checked(name, value) for name, value in terms.items()}
+        """``sum(weight * term)`` over the raw terms plus regularization."""
         weights = self.loss_weights
         total = tf.add_n([weights[name] * value for name, value in terms.items()])
-        return terms, total + self.regularization_loss()
+        return total + self.regularization_loss()
 
-    def apply_gradients_of(self, tape, total):
-        """Scales the loss (loss scaling for mixed precision, 1/replicas under a
-        distribution strategy), differentiates it and updates the variables that
-        got a gradient (frozen parts and stage-unused adapters get none)."""
-        variables = self.trainable_variables
-        # Replicas' gradients are summed, so each replica minimizes its share.
+    def guarded_update(self, tape, terms, total, snapshot, checks=(), detail=None):
+        """Differentiates ``total`` and applies the update unless a check, a
+        term or a gradient is faulty (then ``snapshot`` is restored).
+
+        The loss is scaled for mixed precision and by 1/replicas under a
+        distribution strategy (replicas' gradients are summed)."""
+        variables = self.trained_variables()
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tape:  # the loss scaling (mixed precision) must be recorded too
             scaled = self.optimizer.scale_loss(total / replicas if replicas > 1 else total)
         grads = tape.gradient(scaled, variables)
-        self.optimizer.apply_gradients(
-            [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
+        faults = list(checks)
+        self.guard.names["training"] = list(terms)
+        if self.check_finite:
+            faults += _guard.term_faults(list(terms), list(terms.values()))
+            if not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+                faults.append(_guard.gradient_fault(grads))  # it skips those steps itself
+        pairs = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
+        detail = tf.zeros([2]) if detail is None else detail
+        self.guard.apply_if_clean(
+            _guard.first_fault(faults), detail, lambda: self.optimizer.apply_gradients(pairs), snapshot
         )
+
+    def guarded_evaluation(self, terms, checks=(), detail=None):
+        """Records a faulty validation batch (non-finite terms, bad labels)."""
+        self.guard.names["validation"] = list(terms)
+        faults = list(checks)
+        if self.check_finite:
+            faults += _guard.term_faults(list(terms), list(terms.values()))
+        detail = tf.zeros([2]) if detail is None else detail
+        self.guard.apply_if_clean(_guard.first_fault(faults), detail, lambda: None, [])
 
     def get_metrics_result(self):
         """Metric values, skipping compiled metrics not built yet (a stage
@@ -294,7 +223,7 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
         the same order) and returns their values."""
         logs = {}
         for tracker, logits in zip(self._accuracy, outputs, strict=True):
-            tracker.update_state(batch_mean(top1_correct(y, logits), sample_weight))
+            tracker.update_state(batch_mean(labels.top1_correct(y, logits), sample_weight))
             logs[tracker.name] = tracker.result()
         return logs
 
@@ -314,4 +243,4 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
         return results
 
     def get_config(self):
-        return {**super().get_config(), "check_finite": self.check_finite, "stage": self.stage}
+        return {**super().get_config(), "check_finite": self.check_finite}

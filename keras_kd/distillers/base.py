@@ -1,114 +1,219 @@
 """The Distiller template: one `train_step` that every offline method shares."""
 
+import inspect
+
 import keras
 import tensorflow as tf
 
-from keras_kd._checks import layer_name_list, non_negative_float
-from keras_kd.distillers._cached import MISMATCH_MARKER, mismatch_fraction, split_cached
-from keras_kd.distillers._trainer import (
-    TermTrainer,
-    check_logits_model,
-    deserialize_models,
-    task_loss_per_sample,
-)
+from keras_kd._checks import non_negative_int, one_of
+from keras_kd.distillers import _guard
+from keras_kd.distillers._cached import mismatch_fraction, split_cached
+from keras_kd.distillers._model_checks import check_distinct, check_logits_model, check_trainable
+from keras_kd.distillers._terms import INIT, MAIN, KDTerm, TaskTerm
+from keras_kd.distillers._trainer import TermTrainer, deserialize_models
 from keras_kd.features import OUTPUT_KEY, build_feature_extractor, model_input
+from keras_kd.labels import task_loss_per_sample
 
-__all__ = ["Distiller", "check_logits_model", "task_loss_per_sample"]
+INPUT_GRADIENT_KEY = "input_gradient"
+_KERAS_ARGUMENTS = ("name", "dtype", "trainable")
+_RENAMED = {
+    "distill_weight": "feature_weight (a method's own term) or kd_weight (KD's)",
+    "deploy_branch": "deploy_index",
+    "alpha": "task_weight and kd_weight",
+    "mode": "GradientAttentionTransfer (a class of its own)",
+    "stage": "set_stage('init' | 'main')",
+}
+
+
+def method_arguments(frame_locals):
+    """A method constructor's arguments, from its ``locals()``, for
+    `Distiller.__init__`: the signature is the one declaration of them."""
+    arguments = {k: v for k, v in frame_locals.items() if k not in ("self", "__class__", "kwargs")}
+    return {**arguments, **frame_locals.get("kwargs", {})}
+
+
+def _input_gradient(taps, x, y, training):
+    """Runs ``taps`` under a tape; adds d(sum of per-sample CE)/dx to its outputs."""
+    x = tf.cast(x, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = taps(x, training=training)
+        ce = tf.reduce_sum(task_loss_per_sample(y, out[OUTPUT_KEY]))
+    return {**out, INPUT_GRADIENT_KEY: tape.gradient(ce, x)}
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
 class Distiller(TermTrainer):
-    """Base class of the offline distillers (a frozen teacher, one student).
+    """A frozen teacher, one student, and a list of loss terms.
 
     Each network runs once per step through a dict-output feature extractor
-    (`keras_kd.features.build_feature_extractor`): the teacher in inference
-    mode outside the gradient tape, the student in training mode inside it.
-    A subclass implements `compute_losses`, returning a dict of named raw loss
-    terms, and `loss_weights`, the weight of each term. The step minimizes
-    ``sum(weight * term) + student regularization``, logs every raw term as
-    ``{name}_loss`` and the total as ``loss``, and updates the compiled
-    metrics on the student's logits. `test_step` runs the student alone.
+    over every layer the active terms tap: the teacher in inference mode
+    outside the gradient tape, the student in training mode inside it. The
+    step minimizes ``sum(weight * term) + student regularization``, logs every
+    raw term as ``{name}_loss`` and the total as ``loss``, and updates the
+    compiled metrics on the student's logits. `test_step` runs the student
+    alone. The user's models are not changed: the teacher is frozen inside
+    the distiller (no update, inference mode) whatever its `trainable` flag.
+
+    Methods (`KD`, `AttentionTransfer`, ...) are presets of this class; use it
+    directly to compose terms of several methods on any taps.
 
     Args:
-        student: a functional Keras model that outputs logits (trained).
-        teacher: a functional Keras model with the same input and output
-            shapes (frozen: never updated, BatchNorm statistics included).
+        student: a functional or Sequential Keras model that outputs logits.
+        teacher: a functional or Sequential model with the same output shape.
+        terms: extra `Term` objects (e.g. ``[AttentionTerm(...), NSTTerm(...)]``).
         task_weight: weight of the student's cross-entropy on the labels.
-        distill_weight: weight of the method's distillation term.
-        student_layers: names of the student layers the method taps.
-        teacher_layers: names of the matching teacher layers.
-        check_finite: stop with an error naming the term and the step when a
-            loss term becomes NaN or infinite.
-        stage: the training stage of a multi-stage method (see `STAGES`);
-            `set_stage` changes it, `fit_stages` runs several in turn.
-        **kwargs: passed to `keras.Model`.
-    """
+        kd_weight: weight of a Hinton KD term on the logits (0: none).
+        temperature: T of the KD term.
+        init_epochs: epochs of the init stage, run by the first `fit` before
+            the main stage when a term has one (once per distiller).
+        teacher_input: optional layer or function applied to each batch
+            before the teacher (e.g. ``keras.layers.Resizing(224, 224)`` for a
+            teacher trained at another resolution).
+        check_finite: skip and report a step whose term or gradient is NaN/inf.
 
-    FEATURE_ONLY_STAGES = ()
-    TERMS = ("task", "distill")
+    Example:
+        >>> distiller = keras_kd.distillers.Distiller(
+        ...     student, teacher, kd_weight=0.9, task_weight=0.1,
+        ...     terms=[keras_kd.distillers.AttentionTerm(1000.0, ["s2"], ["t2"])])
+        >>> distiller.compile(optimizer="adam", metrics=["accuracy"])
+        >>> distiller.fit(train_ds, epochs=10)
+        >>> distiller.student.save("student.keras")
+    """
 
     def __init__(
         self,
         student,
         teacher,
+        terms=None,
         task_weight=1.0,
-        distill_weight=1.0,
-        student_layers=None,
-        teacher_layers=None,
+        kd_weight=0.0,
+        temperature=4.0,
+        init_epochs=0,
+        teacher_input=None,
         check_finite=True,
-        stage=None,
-        **kwargs,
+        **method_args,
     ):
-        super().__init__(check_finite=check_finite, stage=stage, **kwargs)
-        self.task_weight = non_negative_float("task_weight", task_weight)
-        self.distill_weight = non_negative_float("distill_weight", distill_weight)
-        self.student_layers = layer_name_list("student_layers", student_layers)
-        self.teacher_layers = layer_name_list("teacher_layers", teacher_layers)
-        if len(self.student_layers) != len(self.teacher_layers):
+        keras_kwargs = {k: method_args.pop(k) for k in _KERAS_ARGUMENTS if k in method_args}
+        self._refuse_old_arguments(method_args)
+        self.extra_terms = list(terms or [])
+        own = self._method_terms(method_args)
+        self.all_terms = [TaskTerm(task_weight), KDTerm(kd_weight, temperature), *own]
+        self.all_terms += self.extra_terms
+        names = [term.name for term in self.all_terms]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
             raise ValueError(
-                "`student_layers` and `teacher_layers` must have the same length "
-                "(one teacher layer per student layer). Received: "
-                f"student_layers={self.student_layers}, teacher_layers={self.teacher_layers}"
+                f"Each term must have its own name; {duplicated} appear more than once. "
+                f"Received: terms named {names}"
             )
+        super().__init__(check_finite=check_finite, terms=names, **keras_kwargs)
+        self.arguments = {
+            "task_weight": task_weight,
+            "kd_weight": kd_weight,
+            "temperature": temperature,
+            "init_epochs": non_negative_int("init_epochs", init_epochs),
+            **method_args,
+        }
+        for key, value in self.arguments.items():
+            setattr(self, key, value)
+        self.student, self.teacher, self.teacher_input = student, teacher, teacher_input
+        self._check_models()
+        layers = self._layers_by_network(self.all_terms)
         self.student_taps = build_feature_extractor(
-            student, self.student_layers, argument="student_layers"
+            student, layers["student"], argument="student_layers"
         )
         self.teacher_taps = build_feature_extractor(
-            teacher, self.teacher_layers, argument="teacher_layers"
+            teacher, layers["teacher"], argument="teacher_layers"
         )
-        self.student = student
-        self.teacher = teacher
-        self._check_pair()
-        self.student_feature_taps = self._features_only(self.student_taps, self.student_layers)
-        self.teacher_feature_taps = self._features_only(self.teacher_taps, self.teacher_layers)
-        self.teacher.trainable = False
-        self._cache_mismatch = keras.metrics.Mean(name="teacher_cache_mismatch")
+        for term in self.all_terms:
+            term.build(self.feature_shape)
+        self.adapters = [a for term in self.all_terms for a in term.adapters]
+        self.stages = (INIT, MAIN) if self._active_terms(INIT) else (MAIN,)
+        self.stage = MAIN
+        self._stage_taps = {stage: self._build_stage_taps(stage) for stage in self.stages}
+        self.init_epochs_done = keras.Variable(
+            0, dtype="int32", trainable=False, name="init_epochs_done"
+        )
 
-    @staticmethod
-    def _features_only(taps, names):
-        """The part of a network up to its tapped layers (no logits)."""
-        if not names:
-            return None
-        return keras.Model(model_input(taps), {name: taps.output[name] for name in names})
+    def _refuse_old_arguments(self, method_args):
+        signature = inspect.signature(self.method_terms).parameters
+        unknown = [k for k in method_args if k not in signature]
+        if not unknown:
+            return
+        renamed = [f"{k} -> {_RENAMED[k]}" for k in unknown if k in _RENAMED]
+        hint = f" Renamed in keras_kd 0.2: {'; '.join(renamed)}." if renamed else ""
+        raise TypeError(
+            f"{type(self).__name__} got unexpected arguments {unknown}.{hint} Accepted: "
+            f"student, teacher, terms, task_weight, kd_weight, temperature, init_epochs, "
+            f"teacher_input, check_finite{''.join(', ' + k for k in signature)}. "
+            f"Received: {', '.join(f'{k}={method_args[k]!r}' for k in unknown)}"
+        )
 
-    def _check_pair(self):
+    def _method_terms(self, method_args):
+        return list(self.method_terms(**method_args))
+
+    def method_terms(self):
+        """The method's own terms, from its own constructor arguments."""
+        return []
+
+    def _check_models(self):
         check_logits_model(self.student, "student")
         check_logits_model(self.teacher, "teacher")
-        s_in, t_in = self.student.inputs[0].shape[1:], self.teacher.inputs[0].shape[1:]
-        if tuple(s_in) != tuple(t_in):
-            raise ValueError(
-                "`student` and `teacher` must take inputs of the same shape. "
-                f"Received: student input {tuple(s_in)}, teacher input {tuple(t_in)}"
-            )
-        s_out, t_out = (
-            self.student.outputs[0].shape[1:],
-            self.teacher.outputs[0].shape[1:],
-        )
-        if tuple(s_out) != tuple(t_out):
+        check_distinct([self.student, self.teacher], ["student", "teacher"])
+        check_trainable(self.student, "student")
+        s_out = tuple(self.student.outputs[0].shape[1:])
+        t_out = tuple(self.teacher.outputs[0].shape[1:])
+        if s_out != t_out:
             raise ValueError(
                 "`student` and `teacher` must output the same number of classes. "
-                f"Received: student output {tuple(s_out)}, teacher output {tuple(t_out)}"
+                f"Received: student output {s_out}, teacher output {t_out}"
             )
+        if self.teacher_input is not None:
+            if not callable(self.teacher_input):
+                raise ValueError(
+                    "`teacher_input` must be a Keras layer or a function applied to each "
+                    f"batch before the teacher. Received: teacher_input={self.teacher_input!r}"
+                )
+            return
+        s_in = [tuple(t.shape[1:]) for t in self.student.inputs]
+        t_in = [tuple(t.shape[1:]) for t in self.teacher.inputs]
+        if s_in != t_in:
+            raise ValueError(
+                "`student` and `teacher` must take inputs of the same shape, or "
+                "`teacher_input` must map the student's batch to the teacher's input (e.g. "
+                f"keras.layers.Resizing). Received: student input {s_in}, teacher input {t_in}"
+            )
+
+    @staticmethod
+    def _layers_by_network(terms):
+        layers = {"student": [], "teacher": []}
+        for term in terms:
+            for network, names in (("student", term.student_layers), ("teacher", term.teacher_layers)):
+                layers[network] += [n for n in names if n not in layers[network]]
+        return layers
+
+    def _active_terms(self, stage):
+        return [t for t in self.all_terms if stage in t.stages and t.weight > 0]
+
+    def _build_stage_taps(self, stage):
+        """Per network, the extractor a stage needs: the whole network when a
+        term uses logits, else only the part up to its taps (or nothing)."""
+        terms = self._active_terms(stage)
+        logits = any(t.uses_logits for t in terms)
+        layers = self._layers_by_network(terms)
+        taps = {}
+        for network, full in (("student", self.student_taps), ("teacher", self.teacher_taps)):
+            names = layers[network]
+            if logits:
+                taps[network] = full
+            elif names:
+                taps[network] = keras.Model(
+                    model_input(full), {n: full.output[n] for n in names}, name=f"{full.name}_{stage}"
+                )
+            else:
+                taps[network] = None
+        return taps
 
     def feature_shape(self, network, name):
         """Static shape of a tapped feature, ``network`` being student or teacher."""
@@ -116,99 +221,173 @@ class Distiller(TermTrainer):
         return tuple(taps.output[name].shape)
 
     @property
-    def loss_weights(self):
-        """Mapping from term name to its weight in the total loss."""
-        return {"task": self.task_weight, "distill": self.distill_weight}
-
-    @property
     def deployable(self):
-        """The plain Keras model that is saved and exported."""
+        """The plain Keras model that is saved and exported: the student."""
         return self.student
 
-    def call(self, inputs, training=False):
-        return self.deployable(inputs, training=training)
-
-    def teacher_outputs_for_cache(self, x, y):
-        """What `keras_kd.cache` stores per sample: logits and every tap."""
-        return self.teacher_taps(x, training=False)
-
-    def forward_teacher(self, x, y, cached=None):
-        """Teacher outputs for a batch, in inference mode (not differentiated);
-        ``cached`` holds them when the batch comes from a teacher cache."""
-        if cached is not None:
-            return cached
-        if self.stage in self.FEATURE_ONLY_STAGES:
-            return self.teacher_feature_taps(x, training=False)
-        return self.teacher_taps(x, training=False)
-
-    def forward_student(self, x, y):
-        """Student outputs for a batch, in training mode (inside the tape).
-
-        In a feature-only stage only the layers up to the taps run.
-        """
-        if self.stage in self.FEATURE_ONLY_STAGES:
-            return self.student_feature_taps(x, training=True)
-        return self.student_taps(x, training=True)
-
-    def compute_losses(self, x, y, sample_weight, teacher_out, student_out):
-        """Returns ``{term name: raw scalar}`` with the keys of `loss_weights`."""
-        raise TypeError(
-            f"{type(self).__name__} uses the Distiller base class directly: a method "
-            "subclasses Distiller and overrides compute_losses (see keras_kd.distillers.KD)."
-        )
+    @property
+    def loss_weights(self):
+        """``{term name: weight}`` of the terms active in the current stage."""
+        return {t.name: t.weight for t in self._active_terms(self.stage)}
 
     def trained_models(self):
         return [self.student, *self.adapters]
 
+    def call(self, inputs, training=False):
+        return self.deployable(inputs, training=training)
+
+    def set_stage(self, stage):
+        """Switches the training stage (``"init"`` or ``"main"``); the next
+        `fit` retraces `train_step`."""
+        self.stage = one_of("stage", stage, self.stages)
+        self.train_function = self.test_function = self.predict_function = None
+
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit` on the main stage; when the method has an init
+        stage that has not run its ``init_epochs`` yet, those epochs run first
+        (once per distiller; a saved distiller remembers them)."""
+        if self.stage == MAIN and INIT in self.stages:
+            remaining = self.init_epochs - int(self.init_epochs_done.numpy())
+            if remaining > 0:
+                self._run_init_stage(remaining, args, kwargs)
+        return super().fit(*args, **kwargs)
+
+    def _run_init_stage(self, epochs, args, kwargs):
+        init_kwargs = {
+            k: v
+            for k, v in kwargs.items()
+            if k not in ("epochs", "initial_epoch", "validation_data", "validation_split")
+        }
+        init_kwargs["callbacks"] = [_CountInitEpochs(self.init_epochs_done)] + [
+            c
+            for c in kwargs.get("callbacks") or []
+            if not isinstance(c, keras.callbacks.BackupAndRestore | keras.callbacks.ModelCheckpoint)
+        ]
+        if kwargs.get("verbose", "auto") != 0:
+            print(f"keras_kd: init stage of {type(self).__name__}, {epochs} epoch(s), then fit")
+        self.set_stage(INIT)
+        try:
+            super().fit(*args, epochs=epochs, **init_kwargs)
+        finally:
+            self.set_stage(MAIN)
+
+    def fit_stages(self, stages, optimizer=None, **fit_kwargs):
+        """Runs stages in turn through `fit`, with no automatic init stage.
+
+        Args:
+            stages: ``[(stage, epochs), ...]`` in order, e.g.
+                ``[("init", 5), ("main", 30)]``.
+            optimizer: optional callable ``(stage, epochs) -> optimizer``; each
+                stage is then compiled afresh with it (keeping the compiled
+                metrics). Without it, the compiled optimizer carries over.
+            **fit_kwargs: passed to every `fit` call (data, callbacks, ...).
+
+        Returns:
+            ``{stage: History}``.
+        """
+        histories = {}
+        for stage, epochs in stages:
+            self.set_stage(stage)
+            if optimizer is not None:
+                self.compile(optimizer=optimizer(stage, epochs), metrics=self._compiled_metrics)
+            callbacks = list(fit_kwargs.get("callbacks") or [])
+            if stage == INIT:
+                callbacks.append(_CountInitEpochs(self.init_epochs_done))
+            kwargs = {**fit_kwargs, "callbacks": callbacks}
+            histories[stage] = TermTrainer.fit(self, epochs=epochs, **kwargs)
+        self.set_stage(MAIN)
+        return histories
+
+    def teacher_batch(self, x):
+        """The batch as the teacher takes it (through `teacher_input`)."""
+        return x if self.teacher_input is None else self.teacher_input(x)
+
+    def teacher_outputs_for_cache(self, x, y):
+        """What `keras_kd.cache` stores per sample: logits and every tap."""
+        if any(t.uses_input_gradient for t in self.all_terms if t.weight > 0):
+            return _input_gradient(self.teacher_taps, self.teacher_batch(x), y, False)
+        return self.teacher_taps(self.teacher_batch(x), training=False)
+
+    def _forward(self, network, x, y, training):
+        taps = self._stage_taps[self.stage][network]
+        if taps is None:
+            return {}
+        if any(t.uses_input_gradient for t in self._active_terms(self.stage)):
+            return _input_gradient(taps, x, y, training)
+        return taps(x, training=training)
+
     def train_step(self, data):
         x, y, sample_weight = self.unpack(data)
         y, cached, prints = split_cached(y)
-        checks = []
+        snapshot = self.guard.snapshot(self.trained_models())
+        if cached is not None:
+            teacher_out = cached
+        else:
+            teacher_out = self._forward("teacher", self.teacher_batch(x), y, False)
+        teacher_out = tf.nest.map_structure(tf.stop_gradient, teacher_out)
+        with tf.GradientTape() as tape:
+            student_out = self._forward("student", x, y, True)
+            terms = {
+                t.name: t(teacher_out, student_out, y, sample_weight)
+                for t in self._active_terms(self.stage)
+            }
+            total = self.weighted_total(terms)
+        logits = student_out.get(OUTPUT_KEY)
+        outputs = [("teacher", teacher_out), ("student", student_out)]
+        checks, detail = self.batch_checks(
+            y, [(name, out[OUTPUT_KEY]) for name, out in outputs if OUTPUT_KEY in out]
+        )
         if cached is not None:
             mismatch = mismatch_fraction(x, prints)
-            self._cache_mismatch.update_state(mismatch)
-            checks.append(
-                tf.debugging.Assert(
-                    mismatch == 0.0, [MISMATCH_MARKER, mismatch, self.optimizer.iterations]
-                )
-            )
-        with tf.control_dependencies(checks):
-            teacher_out = self.forward_teacher(x, y, cached)
-        with tf.GradientTape() as tape:
-            student_out = self.forward_student(x, y)
-            raw = self.compute_losses(x, y, sample_weight, teacher_out, student_out)
-            terms, total = self.weighted_total(raw)
-        self.apply_gradients_of(tape, total)
-        logs = self.report(terms, total, x, y, student_out.get(OUTPUT_KEY), sample_weight)
-        if cached is None:
-            logs.pop(self._cache_mismatch.name, None)
-        else:
-            logs[self._cache_mismatch.name] = self._cache_mismatch.result()
-        return logs
+            checks.append((mismatch > 0.0, _guard.CACHE_MISMATCH))
+            detail = tf.where(mismatch > 0.0, tf.stack([mismatch, 0.0]), detail)
+        self.guarded_update(tape, terms, total, snapshot, checks, detail)
+        return self.report(terms, total, x, y, logits, sample_weight)
 
     def test_step(self, data):
         x, y, sample_weight = self.unpack(data)
         y = split_cached(y)[0]
         logits = self.deployable(x, training=False)
         task = self.task_loss(y, logits, sample_weight)
-        logs = self.report({"task": task}, task, x, y, logits, sample_weight)
-        logs.pop(self._cache_mismatch.name, None)
-        return logs
+        checks, detail = self.batch_checks(y, [])
+        self.guarded_evaluation({"task": task}, checks, detail)
+        return self.report({"task": task}, task, x, y, logits, sample_weight)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "student": keras.saving.serialize_keras_object(self.student),
-                "teacher": keras.saving.serialize_keras_object(self.teacher),
-                "task_weight": self.task_weight,
-                "distill_weight": self.distill_weight,
-                "student_layers": self.student_layers,
-                "teacher_layers": self.teacher_layers,
-            }
-        )
+        config = {**super().get_config(), **self.arguments}
+        config["student"] = keras.saving.serialize_keras_object(self.student)
+        config["teacher"] = keras.saving.serialize_keras_object(self.teacher)
+        config["terms"] = [keras.saving.serialize_keras_object(t) for t in self.extra_terms]
+        if self.teacher_input is not None:
+            if not isinstance(self.teacher_input, keras.layers.Layer):
+                raise ValueError(
+                    "A distiller whose `teacher_input` is a Python function cannot be "
+                    "saved (Keras's safe mode would refuse to load it); pass a Keras layer, "
+                    "or save `distiller.student` only. Received: "
+                    f"teacher_input={self.teacher_input!r}"
+                )
+            config["teacher_input"] = keras.saving.serialize_keras_object(self.teacher_input)
         return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(**deserialize_models(dict(config), ("student", "teacher")))
+        config = dict(config)
+        old = sorted(k for k in config if k in _RENAMED)
+        if old or config.get("keras_kd_version") is None and "distill_weight" in config:
+            raise ValueError(
+                f"This {cls.__name__} was saved by keras_kd 0.1, whose arguments were renamed "
+                f"in 0.2 ({'; '.join(f'{k} -> {_RENAMED[k]}' for k in old)}). Rebuild the "
+                "distiller with the new names and load its weights, or load the saved "
+                f"student alone. Received: a config with {old}"
+            )
+        config["terms"] = [keras.saving.deserialize_keras_object(t) for t in config.get("terms") or []]
+        return cls(**deserialize_models(config, ("student", "teacher", "teacher_input")))
+
+
+class _CountInitEpochs(keras.callbacks.Callback):
+    def __init__(self, counter):
+        super().__init__()
+        self.counter = counter
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.counter.assign_add(1)

@@ -34,7 +34,7 @@ class BornAgain:
         generations: k >= 1.
         directory: where generations are kept (required for resuming).
         **kd_kwargs: passed to each `KD` (``temperature``, ``task_weight``,
-            ``distill_weight``); the paper uses the plain KL to the previous
+            ``kd_weight``); the paper uses the plain KL to the previous
             generation with the cross-entropy.
 
     Example:
@@ -80,6 +80,12 @@ class BornAgain:
                 student = keras.saving.load_model(self._path(g))
             else:
                 student = self.build_student()
+                if any(student is m for m in (self.teacher, *self.models)):
+                    raise ValueError(
+                        "`build_student` must return a new model on every call; it returned "
+                        f"{student.name!r}, which is already the teacher or a generation. "
+                        f"Received: build_student={self.build_student!r}"
+                    )
                 distiller = KD(student=student, teacher=previous, **self.kd_kwargs)
                 distiller.compile(
                     optimizer=_fresh_optimizer(self._optimizer), metrics=self._metrics
@@ -97,7 +103,11 @@ class BornAgain:
     @property
     def student(self):
         """The last generation."""
+        if not self.models:
+            raise RuntimeError("Call `fit` before `student`: no generation is trained yet.")
         return self.models[-1]
+
+    deployable = student
 
     def ensemble(self, name="ban_ensemble"):
         """BAN-E: a plain Keras model averaging the generations' predictions.

@@ -3,12 +3,9 @@
 import keras
 import tensorflow as tf
 
-from keras_kd._checks import layer_name_list, non_negative_float, positive_float
-from keras_kd.distillers._trainer import (
-    TermTrainer,
-    check_logits_model,
-    deserialize_models,
-)
+from keras_kd._checks import layer_name_list, non_negative_float, temperature_value
+from keras_kd.distillers._model_checks import check_logits_model, check_trainable
+from keras_kd.distillers._trainer import TermTrainer, deserialize_models
 from keras_kd.evaluation import top1_accuracy
 from keras_kd.features import OUTPUT_KEY, build_feature_extractor, model_input, tap_layer
 from keras_kd.layers.branches import build_bottleneck, build_classifier
@@ -25,9 +22,11 @@ class BYOT(TermTrainer):
     With ``z_i``/``F_i`` an exit's logits/bottleneck feature and
     ``z_deep``/``F_deep`` the model's own logits and ``deep_layer`` feature:
 
-    ``L = CE(y, z_deep) + sum_i [ (1 - alpha) * CE(y, z_i)
-          + alpha * T^2 * KL(p(z_deep, T) || p(z_i, T))
+    ``L = CE(y, z_deep) + sum_i [ task_weight * CE(y, z_i)
+          + kd_weight * T^2 * KL(p(z_deep, T) || p(z_i, T))
           + feature_weight * ||F_i - F_deep||^2 ]``
+
+    The paper writes the first two weights as ``1 - alpha`` and ``alpha``.
 
     (the squared distance as a mean over elements), the deepest logits and
     feature held constant in the distillation terms. `exits` are plain models
@@ -39,7 +38,8 @@ class BYOT(TermTrainer):
         exit_layers: names of the shallow layers that get an exit.
         deep_layer: name of the deepest feature map (e.g. the last stage).
         temperature: T (3 in the authors' code).
-        alpha: KD share of each shallow exit's loss (0.3).
+        task_weight: CE weight of each shallow exit (1 - alpha = 0.7).
+        kd_weight: KD weight of each shallow exit (alpha = 0.3).
         feature_weight: lambda of the feature term (0.03).
 
     Reference:
@@ -53,7 +53,8 @@ class BYOT(TermTrainer):
         exit_layers,
         deep_layer,
         temperature=3.0,
-        alpha=0.3,
+        task_weight=0.7,
+        kd_weight=0.3,
         feature_weight=0.03,
         **kwargs,
     ):
@@ -68,13 +69,13 @@ class BYOT(TermTrainer):
         super().__init__(terms=terms, **kwargs)
         build_feature_extractor(model, [], argument="model")
         check_logits_model(model, "model")
+        check_trainable(model, "model")
         self.model = model
         self.deep_layer = deep_layer
-        self.temperature = positive_float("temperature", temperature)
-        self.alpha = non_negative_float("alpha", alpha)
+        self.temperature = temperature_value("temperature", temperature)
+        self.task_weight = non_negative_float("task_weight", task_weight)
+        self.kd_weight = non_negative_float("kd_weight", kd_weight)
         self.feature_weight = non_negative_float("feature_weight", feature_weight)
-        if self.alpha > 1:
-            raise ValueError(f"`alpha` must be in [0, 1]. Received: alpha={alpha}")
         deep = tap_layer(model, deep_layer, "deep_layer")
         num_classes = model.outputs[0].shape[-1]
         outputs = {OUTPUT_KEY: model.outputs[0], "deep_feature": deep}
@@ -104,7 +105,7 @@ class BYOT(TermTrainer):
 
     @property
     def loss_weights(self):
-        kinds = {"task": 1.0 - self.alpha, "kd": self.alpha, "feature": self.feature_weight}
+        kinds = {"task": self.task_weight, "kd": self.kd_weight, "feature": self.feature_weight}
         return {
             name: 1.0 if name == "deep_task" else kinds[name.split("_")[1]] for name in self.terms
         }
@@ -120,6 +121,7 @@ class BYOT(TermTrainer):
 
     def train_step(self, data):
         x, y, sample_weight = self.unpack(data)
+        snapshot = self.guard.snapshot([self.network])
         with tf.GradientTape() as tape:
             out = self.network(x, training=True)
             deep_logits = tf.stop_gradient(out[OUTPUT_KEY])
@@ -132,15 +134,17 @@ class BYOT(TermTrainer):
                 raw[f"exit{i}_feature"] = hint_loss(
                     deep_feature, out[f"exit{i}_feature"], sample_weight
                 )
-            terms, total = self.weighted_total(raw)
-        self.apply_gradients_of(tape, total)
-        logs = self.report(terms, total, x, y, out[OUTPUT_KEY], sample_weight)
+            total = self.weighted_total(raw)
+        checks, detail = self.batch_checks(y, [("model", z) for z in self._exit_logits(out)])
+        self.guarded_update(tape, raw, total, snapshot, checks, detail)
+        logs = self.report(raw, total, x, y, out[OUTPUT_KEY], sample_weight)
         return {**logs, **self.accuracy_logs(y, self._exit_logits(out), sample_weight)}
 
     def test_step(self, data):
         x, y, sample_weight = self.unpack(data)
         out = self.network(x, training=False)
         task = self.task_loss(y, out[OUTPUT_KEY], sample_weight)
+        self.guarded_evaluation({"deep_task": task}, *self.batch_checks(y, []))
         logs = self.report({"deep_task": task}, task, x, y, out[OUTPUT_KEY], sample_weight)
         return {**logs, **self.accuracy_logs(y, self._exit_logits(out), sample_weight)}
 
@@ -165,7 +169,8 @@ class BYOT(TermTrainer):
             "exit_layers": self.exit_layers,
             "deep_layer": self.deep_layer,
             "temperature": self.temperature,
-            "alpha": self.alpha,
+            "task_weight": self.task_weight,
+            "kd_weight": self.kd_weight,
             "feature_weight": self.feature_weight,
         }
 

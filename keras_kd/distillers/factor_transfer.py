@@ -1,48 +1,99 @@
 """Factor transfer: a paraphraser on the teacher, a translator on the student."""
 
 import keras
+import tensorflow as tf
 
-from keras_kd._checks import positive_float
-from keras_kd.distillers._pairs import check_same_spatial_size, require_pairs
-from keras_kd.distillers.base import Distiller
-from keras_kd.features import OUTPUT_KEY
+from keras_kd._checks import one_of, positive_float
+from keras_kd.distillers._terms import INIT, Term, check_same_spatial_size, register_term
+from keras_kd.distillers.base import Distiller, method_arguments
 from keras_kd.layers.paraphraser import build_paraphraser, build_translator
-from keras_kd.losses.factor import factor_transfer_loss
+from keras_kd.losses.factor import FORMS, factor_transfer_loss
 from keras_kd.losses.hint import hint_loss
+
+
+@register_term
+class FactorTransferTerm(Term):
+    """``factor_transfer_loss(encoder(t), translator(s), p, form)``.
+
+    The paraphraser (a conv autoencoder on the teacher's tapped map, factor of
+    ``rate * C`` channels) is trained in the init stage by `ParaphraserTerm`;
+    here its encoder is frozen and the translator trains with the student.
+    """
+
+    name = "ft"
+    pairs_required = (1, 1)
+
+    def __init__(
+        self, weight=200.0, student_layers=None, teacher_layers=None, rate=0.5, p=1.0, form="repdistiller"
+    ):
+        super().__init__(weight, student_layers, teacher_layers)
+        self.rate = positive_float("rate", rate)
+        self.p = positive_float("p", p)
+        self.form = one_of("form", form, FORMS)
+
+    def build(self, shapes):
+        check_same_spatial_size(self, shapes)
+        (s, t), = self.pairs
+        self.encoder, self.paraphraser = build_paraphraser(shapes("teacher", t), self.rate)
+        self.translator = build_translator(shapes("student", s), self.encoder.output.shape)
+        self.adapters = [self.paraphraser, self.translator]
+
+    def __call__(self, teacher, student, y, sample_weight):
+        (s, t), = self.pairs
+        factor = tf.stop_gradient(self.encoder(teacher[t], training=False))
+        translated = self.translator(student[s], training=True)
+        return factor_transfer_loss(factor, translated, self.p, sample_weight, self.form)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "p": self.p, "form": self.form}
+
+
+class ParaphraserTerm(Term):
+    """Init stage of factor transfer: the paraphraser reconstructs the
+    teacher's map, ``hint_loss(t, paraphraser(t))`` (L2); the student does
+    not run. Built by `FactorTransfer` from its `FactorTransferTerm`."""
+
+    name = "reconstruction"
+    stages = (INIT,)
+
+    def __init__(self, factor_term):
+        super().__init__(1.0)
+        self.factor_term = factor_term
+        self.teacher_layers = list(factor_term.teacher_layers)
+
+    def __call__(self, teacher, student, y, sample_weight):
+        (t,) = self.teacher_layers
+        reconstruction = self.factor_term.paraphraser(teacher[t], training=True)
+        return hint_loss(teacher[t], reconstruction, sample_weight)
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
 class FactorTransfer(Distiller):
     """Factor transfer in the paper's two stages.
 
-    Stages:
-        ``"paraphraser"`` (default): the paraphraser (a conv autoencoder on the
-            teacher's tapped map, factor of ``rate * C`` channels) learns to
-            reconstruct that map (L2); the student does not run.
-        ``"transfer"``: the student and its translator train on
-            ``task_weight * CE + distill_weight * factor_transfer_loss``
-            between the frozen paraphraser's factor and the translator's.
-
-    Neither the paraphraser nor the translator is part of `student`.
+    The first `fit` runs the init stage for ``init_epochs``: the paraphraser
+    learns to reconstruct the teacher's tapped map. Then the student and its
+    translator train on ``task_weight * CE + feature_weight * FT``. Neither the
+    paraphraser nor the translator is part of `student`.
 
     Args:
-        student, teacher: functional models returning logits.
+        student, teacher: models returning logits.
         student_layers, teacher_layers: one pair of 4-D maps of the same
             spatial size (the last feature maps in the paper).
+        feature_weight: factor-transfer weight (200 in RepDistiller's runs,
+            with ``form="repdistiller"``).
         rate: the paraphrase rate k.
         p: the norm of the factor loss (1 in the paper).
-        task_weight: cross-entropy weight.
-        distill_weight: factor-transfer weight (200 in RepDistiller's runs).
+        form: ``"repdistiller"`` (channel-mean factor, RepDistiller's code and
+            the weight 200) or ``"paper"`` (flattened factor); see
+            `keras_kd.losses.factor_transfer_loss`.
+        init_epochs: epochs of the paraphraser stage (30 in RepDistiller).
+        task_weight, kd_weight, temperature: see `Distiller`.
 
     Reference:
         Kim, Park, Kwak, "Paraphrasing Complex Network: Network Compression
         via Factor Transfer", NeurIPS 2018.
     """
-
-    STAGES = ("paraphraser", "transfer")
-    TERMS = ("task", "reconstruction", "ft")
-    DEFAULT_STAGE = "paraphraser"
-    FEATURE_ONLY_STAGES = ("paraphraser",)
 
     def __init__(
         self,
@@ -50,61 +101,18 @@ class FactorTransfer(Distiller):
         teacher,
         student_layers,
         teacher_layers,
+        feature_weight=200.0,
         rate=0.5,
         p=1.0,
+        form="repdistiller",
+        init_epochs=30,
         task_weight=1.0,
-        distill_weight=200.0,
+        kd_weight=0.0,
+        temperature=4.0,
         **kwargs,
     ):
-        self.rate = positive_float("rate", rate)
-        self.p = positive_float("p", p)
-        super().__init__(
-            student,
-            teacher,
-            task_weight=task_weight,
-            distill_weight=distill_weight,
-            student_layers=student_layers,
-            teacher_layers=teacher_layers,
-            **kwargs,
-        )
-        require_pairs(self, exactly=1)
-        check_same_spatial_size(self)
-        t_shape = self.feature_shape("teacher", self.teacher_layers[0])
-        self.encoder, self.paraphraser = build_paraphraser(t_shape, self.rate)
-        self.translator = build_translator(
-            self.feature_shape("student", self.student_layers[0]), self.encoder.output.shape
-        )
-        self.adapters.extend([self.paraphraser, self.translator])
+        super().__init__(**method_arguments(locals()))
 
-    @property
-    def loss_weights(self):
-        if self.stage == "paraphraser":
-            return {"reconstruction": 1.0}
-        return {"task": self.task_weight, "ft": self.distill_weight}
-
-    def forward_student(self, x, y):
-        if self.stage == "paraphraser":
-            return {}
-        return super().forward_student(x, y)
-
-    def forward_teacher(self, x, y, cached=None):
-        out = dict(super().forward_teacher(x, y, cached))
-        if self.stage == "transfer":
-            out["factor"] = self.encoder(out[self.teacher_layers[0]], training=False)
-        return out
-
-    def compute_losses(self, x, y, sample_weight, teacher_out, student_out):
-        (s,), (t,) = self.student_layers, self.teacher_layers
-        if self.stage == "paraphraser":
-            reconstruction = self.paraphraser(teacher_out[t], training=True)
-            return {"reconstruction": hint_loss(teacher_out[t], reconstruction, sample_weight)}
-        student_factor = self.translator(student_out[s], training=True)
-        return {
-            "task": self.task_loss(y, student_out[OUTPUT_KEY], sample_weight),
-            "ft": factor_transfer_loss(
-                teacher_out["factor"], student_factor, self.p, sample_weight
-            ),
-        }
-
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "p": self.p}
+    def method_terms(self, student_layers, teacher_layers, feature_weight, rate, p, form):
+        factor = FactorTransferTerm(feature_weight, student_layers, teacher_layers, rate, p, form)
+        return [factor, ParaphraserTerm(factor)]

@@ -3,12 +3,9 @@
 import keras
 import tensorflow as tf
 
-from keras_kd._checks import non_negative_float, positive_float
-from keras_kd.distillers._trainer import (
-    TermTrainer,
-    check_logits_model,
-    deserialize_models,
-)
+from keras_kd._checks import index_in, non_negative_float, temperature_value
+from keras_kd.distillers._model_checks import check_distinct, check_logits_model, check_trainable
+from keras_kd.distillers._trainer import TermTrainer, deserialize_models
 from keras_kd.features import build_feature_extractor
 from keras_kd.losses.kd import kd_loss
 
@@ -19,13 +16,13 @@ class DeepMutualLearning(TermTrainer):
 
     For each peer i of N >= 2 peers trained together from scratch:
 
-    ``L_i = task_weight * CE(y, p_i) + distill_weight * mean_{j != i} KL(p_j || p_i)``
+    ``L_i = task_weight * CE(y, p_i) + kd_weight * mean_{j != i} KL(p_j || p_i)``
 
     with the other peers' predictions held constant for peer i (so one
     backward pass of ``sum_i L_i`` gives each peer its own gradient). At a
     temperature T != 1 the KL is taken between softened predictions and
     scaled by ``T^2`` (`kd_loss`). Logs ``peer{i}_task_loss``,
-    ``peer{i}_kl_loss`` and ``peer{i}_accuracy``; `evaluate` reports every
+    ``peer{i}_kd_loss`` and ``peer{i}_accuracy``; `evaluate` reports every
     peer. Peers may differ in architecture.
 
     Args:
@@ -33,7 +30,7 @@ class DeepMutualLearning(TermTrainer):
             shapes, returning logits.
         temperature: softmax temperature of the mimicry term (1 in the paper).
         task_weight: cross-entropy weight.
-        distill_weight: mimicry (KL) weight.
+        kd_weight: mimicry (KL) weight.
         deploy_index: which peer `student` returns.
 
     Reference:
@@ -45,7 +42,7 @@ class DeepMutualLearning(TermTrainer):
         peers,
         temperature=1.0,
         task_weight=1.0,
-        distill_weight=1.0,
+        kd_weight=1.0,
         deploy_index=0,
         **kwargs,
     ):
@@ -53,20 +50,19 @@ class DeepMutualLearning(TermTrainer):
             raise ValueError(
                 f"`peers` must be a list of at least 2 Keras models. Received: peers={peers!r}"
             )
-        if not 0 <= deploy_index < len(peers):
-            raise ValueError(
-                f"`deploy_index` must be in [0, {len(peers) - 1}]. Received: "
-                f"deploy_index={deploy_index}"
-            )
-        terms = [f"peer{i}_{kind}" for i in range(len(peers)) for kind in ("task", "kl")]
+        deploy_index = index_in("deploy_index", deploy_index, len(peers))
+        terms = [f"peer{i}_{kind}" for i in range(len(peers)) for kind in ("task", "kd")]
         super().__init__(terms=terms, **kwargs)
-        self.temperature = positive_float("temperature", temperature)
+        self.temperature = temperature_value("temperature", temperature)
         self.task_weight = non_negative_float("task_weight", task_weight)
-        self.distill_weight = non_negative_float("distill_weight", distill_weight)
-        self.deploy_index = int(deploy_index)
-        for i, peer in enumerate(peers):
-            build_feature_extractor(peer, [], argument=f"peers[{i}]")
-            check_logits_model(peer, f"peers[{i}]")
+        self.kd_weight = non_negative_float("kd_weight", kd_weight)
+        self.deploy_index = deploy_index
+        arguments = [f"peers[{i}]" for i in range(len(peers))]
+        for peer, argument in zip(peers, arguments, strict=True):
+            build_feature_extractor(peer, [], argument=argument)
+            check_logits_model(peer, argument)
+            check_trainable(peer, argument)
+        check_distinct(list(peers), arguments)
         shapes = [(tuple(p.inputs[0].shape[1:]), tuple(p.outputs[0].shape[1:])) for p in peers]
         if len(set(shapes)) != 1:
             listed = ", ".join(
@@ -86,7 +82,7 @@ class DeepMutualLearning(TermTrainer):
     @property
     def loss_weights(self):
         return {
-            name: self.task_weight if name.endswith("_task") else self.distill_weight
+            name: self.task_weight if name.endswith("_task") else self.kd_weight
             for name in self.terms
         }
 
@@ -101,17 +97,22 @@ class DeepMutualLearning(TermTrainer):
         for i, own in enumerate(logits):
             others = [tf.stop_gradient(z) for j, z in enumerate(logits) if j != i]
             terms[f"peer{i}_task"] = self.task_loss(y, own, sample_weight)
-            terms[f"peer{i}_kl"] = tf.add_n(
+            terms[f"peer{i}_kd"] = tf.add_n(
                 [kd_loss(other, own, self.temperature, sample_weight) for other in others]
             ) / len(others)
         return terms
 
     def train_step(self, data):
         x, y, sample_weight = self.unpack(data)
+        snapshot = self.guard.snapshot(self.peers)
         with tf.GradientTape() as tape:
             logits = [peer(x, training=True) for peer in self.peers]
-            terms, total = self.weighted_total(self._peer_terms(y, logits, sample_weight))
-        self.apply_gradients_of(tape, total)
+            terms = self._peer_terms(y, logits, sample_weight)
+            total = self.weighted_total(terms)
+        checks, detail = self.batch_checks(
+            y, [(f"peers[{i}]", z) for i, z in enumerate(logits)]
+        )
+        self.guarded_update(tape, terms, total, snapshot, checks, detail)
         logs = self.report(terms, total, x, y, logits[self.deploy_index], sample_weight)
         return {**logs, **self.accuracy_logs(y, logits, sample_weight)}
 
@@ -119,6 +120,7 @@ class DeepMutualLearning(TermTrainer):
         x, y, sample_weight = self.unpack(data)
         logits = [peer(x, training=False) for peer in self.peers]
         terms = {f"peer{i}_task": self.task_loss(y, z, sample_weight) for i, z in enumerate(logits)}
+        self.guarded_evaluation(terms, *self.batch_checks(y, []))
         logs = self.report(
             terms,
             terms[f"peer{self.deploy_index}_task"],
@@ -135,7 +137,7 @@ class DeepMutualLearning(TermTrainer):
             "peers": [keras.saving.serialize_keras_object(p) for p in self.peers],
             "temperature": self.temperature,
             "task_weight": self.task_weight,
-            "distill_weight": self.distill_weight,
+            "kd_weight": self.kd_weight,
             "deploy_index": self.deploy_index,
         }
 

@@ -3,13 +3,10 @@
 import keras
 import tensorflow as tf
 
-from keras_kd._checks import non_negative_float, positive_float, positive_int
-from keras_kd.distillers._trainer import (
-    TermTrainer,
-    check_logits_model,
-    deserialize_models,
-)
-from keras_kd.features import build_feature_extractor, model_input
+from keras_kd._checks import index_in, non_negative_float, positive_int, temperature_value
+from keras_kd.distillers._model_checks import check_logits_model, check_trainable
+from keras_kd.distillers._trainer import TermTrainer, deserialize_models
+from keras_kd.features import OUTPUT_KEY, build_feature_extractor, model_input
 from keras_kd.layers.branches import branch_copy, build_gate, split_at
 from keras_kd.losses.kd import kd_loss
 
@@ -25,11 +22,11 @@ class ONE(TermTrainer):
     With branch logits ``z_i`` and ensemble logits ``z_e = sum_i g_i z_i``:
 
     ``L = task_weight * (sum_i CE(y, z_i) + CE(y, z_e))
-          + distill_weight * T^2 * sum_i KL(p(z_e, T) || p(z_i, T))``
+          + kd_weight * T^2 * sum_i KL(p(z_e, T) || p(z_i, T))``
 
     with the ensemble held constant in the KL terms (it is the teacher). At
     deployment one branch is kept: `student` is the shared layers plus branch
-    ``deploy_branch``, a plain Keras model without the gate or other branches.
+    ``deploy_index``, a plain Keras model without the gate or other branches.
 
     Args:
         model: functional model returning logits.
@@ -37,8 +34,13 @@ class ONE(TermTrainer):
         branches: number of branches m >= 2.
         temperature: T (3 in the paper).
         task_weight: weight of the cross-entropy terms.
-        distill_weight: weight of the KL terms.
-        deploy_branch: the branch `student` keeps.
+        kd_weight: weight of the KL terms.
+        deploy_index: the branch `student` keeps.
+
+    Attributes:
+        branches: the number of branches.
+        branch_heads: the branch models (shared features in, logits out).
+        branch_models: each branch as a plain model from the input.
 
     Reference:
         Lan, Zhu, Gong, "Knowledge Distillation by On-the-Fly Native
@@ -52,44 +54,41 @@ class ONE(TermTrainer):
         branches=3,
         temperature=3.0,
         task_weight=1.0,
-        distill_weight=1.0,
-        deploy_branch=0,
+        kd_weight=1.0,
+        deploy_index=0,
         **kwargs,
     ):
         branches = positive_int("branches", branches, minimum=2)
-        if not 0 <= deploy_branch < branches:
-            raise ValueError(
-                f"`deploy_branch` must be in [0, {branches - 1}]. Received: "
-                f"deploy_branch={deploy_branch}"
-            )
+        deploy_index = index_in("deploy_index", deploy_index, branches)
         super().__init__(terms=("branch_task", "ensemble_task", "kd"), **kwargs)
         build_feature_extractor(model, [], argument="model")
         check_logits_model(model, "model")
+        check_trainable(model, "model")
         self.model = model
         self.cut_layer = cut_layer
-        self.num_branches = branches
-        self.temperature = positive_float("temperature", temperature)
+        self.branches = branches
+        self.temperature = temperature_value("temperature", temperature)
         self.task_weight = non_negative_float("task_weight", task_weight)
-        self.distill_weight = non_negative_float("distill_weight", distill_weight)
-        self.deploy_branch = int(deploy_branch)
+        self.kd_weight = non_negative_float("kd_weight", kd_weight)
+        self.deploy_index = deploy_index
         cut, tail = split_at(model, cut_layer)
-        self.branches = [tail] + [branch_copy(tail, i) for i in range(1, branches)]
+        self.branch_heads = [tail] + [branch_copy(tail, i) for i in range(1, branches)]
         self.gate = build_gate(cut.shape, branches)
         self.network = keras.Model(
             model_input(model),
-            {"logits": [b(cut) for b in self.branches], "gate": self.gate(cut)},
+            {OUTPUT_KEY: [b(cut) for b in self.branch_heads], "gate": self.gate(cut)},
             name=f"{model.name}_one",
         )
         self.branch_models = [model] + [
             keras.Model(model_input(model), b(cut), name=f"{model.name}_branch{i}")
-            for i, b in enumerate(self.branches[1:], start=1)
+            for i, b in enumerate(self.branch_heads[1:], start=1)
         ]
         self.track_accuracy([*(f"branch{i}" for i in range(branches)), "ensemble"])
 
     @property
     def student(self):
-        """Shared layers + branch ``deploy_branch``: a plain Keras model."""
-        return self.branch_models[self.deploy_branch]
+        """Shared layers + branch ``deploy_index``: a plain Keras model."""
+        return self.branch_models[self.deploy_index]
 
     deployable = student
 
@@ -98,7 +97,7 @@ class ONE(TermTrainer):
         return {
             "branch_task": self.task_weight,
             "ensemble_task": self.task_weight,
-            "kd": self.distill_weight,
+            "kd": self.kd_weight,
         }
 
     def trained_models(self):
@@ -116,9 +115,10 @@ class ONE(TermTrainer):
 
     def train_step(self, data):
         x, y, sample_weight = self.unpack(data)
+        snapshot = self.guard.snapshot([self.network])
         with tf.GradientTape() as tape:
             out = self.network(x, training=True)
-            logits = out["logits"]
+            logits = out[OUTPUT_KEY]
             ensemble = self.ensemble_logits(logits, out["gate"])
             teacher = tf.stop_gradient(ensemble)
             raw = {
@@ -128,19 +128,21 @@ class ONE(TermTrainer):
                     [kd_loss(teacher, z, self.temperature, sample_weight) for z in logits]
                 ),
             }
-            terms, total = self.weighted_total(raw)
-        self.apply_gradients_of(tape, total)
-        logs = self.report(terms, total, x, y, logits[self.deploy_branch], sample_weight)
+            total = self.weighted_total(raw)
+        checks, detail = self.batch_checks(y, [("model", z) for z in logits])
+        self.guarded_update(tape, raw, total, snapshot, checks, detail)
+        logs = self.report(raw, total, x, y, logits[self.deploy_index], sample_weight)
         return {**logs, **self.accuracy_logs(y, [*logits, ensemble], sample_weight)}
 
     def test_step(self, data):
         x, y, sample_weight = self.unpack(data)
         out = self.network(x, training=False)
-        logits = out["logits"]
+        logits = out[OUTPUT_KEY]
         ensemble = self.ensemble_logits(logits, out["gate"])
-        task = self.task_loss(y, logits[self.deploy_branch], sample_weight)
+        task = self.task_loss(y, logits[self.deploy_index], sample_weight)
+        self.guarded_evaluation({"branch_task": task}, *self.batch_checks(y, []))
         logs = self.report(
-            {"branch_task": task}, task, x, y, logits[self.deploy_branch], sample_weight
+            {"branch_task": task}, task, x, y, logits[self.deploy_index], sample_weight
         )
         return {**logs, **self.accuracy_logs(y, [*logits, ensemble], sample_weight)}
 
@@ -149,11 +151,11 @@ class ONE(TermTrainer):
             **super().get_config(),
             "model": keras.saving.serialize_keras_object(self.model),
             "cut_layer": self.cut_layer,
-            "branches": self.num_branches,
+            "branches": self.branches,
             "temperature": self.temperature,
             "task_weight": self.task_weight,
-            "distill_weight": self.distill_weight,
-            "deploy_branch": self.deploy_branch,
+            "kd_weight": self.kd_weight,
+            "deploy_index": self.deploy_index,
         }
 
     @classmethod

@@ -3,72 +3,35 @@
 import keras
 
 from keras_kd._checks import non_negative_float
-from keras_kd.distillers._pairs import require_pairs
-from keras_kd.distillers.base import Distiller
-from keras_kd.features import OUTPUT_KEY
+from keras_kd.distillers._terms import Term, register_term
+from keras_kd.distillers.base import Distiller, method_arguments
 from keras_kd.losses.rkd import rkd_loss
 
 
-@keras.saving.register_keras_serializable(package="keras_kd")
-class RKD(Distiller):
-    """RKD: ``task_weight * CE + distill_weight * rkd_loss`` on embeddings.
+@register_term
+class RKDTerm(Term):
+    """``rkd_loss(t, s, distance_weight, angle_weight)`` on one embedding pair
+    (flattened per sample). The loss is relational (pairs and triples of the
+    batch), so sample weights do not apply to it."""
 
-    The embeddings are one tapped layer of each network (typically the
-    penultimate vector, e.g. ``pool``), flattened per sample. The loss is
-    relational (pairs and triples of the batch), so sample weights apply to
-    the cross-entropy only.
-
-    Args:
-        student, teacher: functional models returning logits.
-        student_layers, teacher_layers: one embedding layer each.
-        distance_weight: weight of the distance term (25 in the paper).
-        angle_weight: weight of the angle term (50 in the paper).
-        task_weight: cross-entropy weight.
-        distill_weight: overall RKD weight (1 in RepDistiller).
-
-    Reference:
-        Park, Kim, Lu, Cho, "Relational Knowledge Distillation", CVPR 2019.
-    """
-
-    TERMS = ("task", "rkd")
+    name = "rkd"
+    pairs_required = (1, 1)
 
     def __init__(
         self,
-        student,
-        teacher,
-        student_layers,
-        teacher_layers,
+        weight=1.0,
+        student_layers=None,
+        teacher_layers=None,
         distance_weight=25.0,
         angle_weight=50.0,
-        task_weight=1.0,
-        distill_weight=1.0,
-        **kwargs,
     ):
+        super().__init__(weight, student_layers, teacher_layers)
         self.distance_weight = non_negative_float("distance_weight", distance_weight)
         self.angle_weight = non_negative_float("angle_weight", angle_weight)
-        super().__init__(
-            student,
-            teacher,
-            task_weight=task_weight,
-            distill_weight=distill_weight,
-            student_layers=student_layers,
-            teacher_layers=teacher_layers,
-            **kwargs,
-        )
-        require_pairs(self, exactly=1)
 
-    @property
-    def loss_weights(self):
-        return {"task": self.task_weight, "rkd": self.distill_weight}
-
-    def compute_losses(self, x, y, sample_weight, teacher_out, student_out):
-        (s,), (t,) = self.student_layers, self.teacher_layers
-        return {
-            "task": self.task_loss(y, student_out[OUTPUT_KEY], sample_weight),
-            "rkd": rkd_loss(
-                teacher_out[t], student_out[s], self.distance_weight, self.angle_weight
-            ),
-        }
+    def __call__(self, teacher, student, y, sample_weight):
+        (s, t), = self.pairs
+        return rkd_loss(teacher[t], student[s], self.distance_weight, self.angle_weight)
 
     def get_config(self):
         return {
@@ -76,3 +39,44 @@ class RKD(Distiller):
             "distance_weight": self.distance_weight,
             "angle_weight": self.angle_weight,
         }
+
+
+@keras.saving.register_keras_serializable(package="keras_kd")
+class RKD(Distiller):
+    """RKD: ``task_weight * CE + feature_weight * rkd_loss`` on embeddings.
+
+    Args:
+        student, teacher: models returning logits.
+        student_layers, teacher_layers: one embedding layer each (typically
+            the penultimate vector, e.g. ``pool``).
+        feature_weight: overall RKD weight (1 in RepDistiller).
+        distance_weight: weight of the distance term (25 in the paper).
+        angle_weight: weight of the angle term (50 in the paper).
+        task_weight, kd_weight, temperature: see `Distiller`.
+
+    Reference:
+        Park, Kim, Lu, Cho, "Relational Knowledge Distillation", CVPR 2019.
+    """
+
+    def __init__(
+        self,
+        student,
+        teacher,
+        student_layers,
+        teacher_layers,
+        feature_weight=1.0,
+        distance_weight=25.0,
+        angle_weight=50.0,
+        task_weight=1.0,
+        kd_weight=0.0,
+        temperature=4.0,
+        **kwargs,
+    ):
+        super().__init__(**method_arguments(locals()))
+
+    def method_terms(
+        self, student_layers, teacher_layers, feature_weight, distance_weight, angle_weight
+    ):
+        return [
+            RKDTerm(feature_weight, student_layers, teacher_layers, distance_weight, angle_weight)
+        ]

@@ -36,6 +36,12 @@ def build_gate(feature_shape, branches, name="gate"):
 def build_bottleneck(feature_shape, target_shape, name):
     """BYOT bottleneck: a 1x1 conv to the target's channels, then stride-2 3x3
     convs (each with BatchNorm and ReLU) down to the target's spatial size."""
+    if len(feature_shape) != 4 or len(target_shape) != 4:
+        raise ValueError(
+            "A BYOT exit and the deepest feature must be 4-D (batch, height, width, "
+            "channels) feature maps; tap a convolutional layer. Received: exit shape "
+            f"{tuple(feature_shape)}, deepest shape {tuple(target_shape)} ({name})"
+        )
     (h, w, _), (th, tw, tc) = feature_shape[1:], target_shape[1:]
     factor = h // th
     if h % th or w % tw or factor != w // tw or factor & (factor - 1):

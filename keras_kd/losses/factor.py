@@ -2,29 +2,47 @@
 
 import tensorflow as tf
 
-from keras_kd._checks import positive_float
+from keras_kd._checks import one_of, positive_float
 from keras_kd.losses._reduce import batch_mean, flatten_per_sample
 
 
-def factor_transfer_per_sample(teacher_factor, student_factor, p=1.0):
-    """Mean over elements of ``|F_S/||F_S|| - F_T/||F_T|||^p``, shape (batch,)."""
-    t = tf.math.l2_normalize(flatten_per_sample(teacher_factor), axis=-1)
-    s = tf.math.l2_normalize(flatten_per_sample(student_factor), axis=-1)
+FORMS = ("paper", "repdistiller")
+
+
+def _factor(f, form):
+    """The normalized factor: flattened (paper) or its channel mean of squares."""
+    f = tf.cast(f, tf.float32)
+    if form == "repdistiller":
+        f = tf.reduce_mean(tf.square(f), axis=-1)
+    return tf.math.l2_normalize(flatten_per_sample(f), axis=-1)
+
+
+def factor_transfer_per_sample(teacher_factor, student_factor, p=1.0, form="paper"):
+    """Mean over elements of ``|factor(F_S) - factor(F_T)|^p``, shape (batch,)."""
+    t, s = _factor(teacher_factor, form), _factor(student_factor, form)
     return tf.reduce_mean(tf.pow(tf.abs(s - t), p), axis=-1)
 
 
-def factor_transfer_loss(teacher_factor, student_factor, p=1, sample_weight=None):
+def factor_transfer_loss(teacher_factor, student_factor, p=1, sample_weight=None, form="paper"):
     """Factor transfer loss between normalized factors.
 
-    ``loss = mean over all elements of |F_S/||F_S||_2 - F_T/||F_T||_2|^p``,
-    each factor flattened and l2-normalized per sample. Invariant to a
-    positive scaling of either factor.
+    ``form="paper"`` (the paper's factor): ``loss = mean over all elements of
+    |F_S/||F_S||_2 - F_T/||F_T||_2|^p``, each factor flattened and
+    l2-normalized per sample.
+
+    ``form="repdistiller"`` (RepDistiller's ``distiller_zoo/FT.py``, whose
+    CIFAR weight is 200): each factor is first reduced to the H*W map of its
+    channel mean of squares, ``mean_c F^2``, which is then l2-normalized per
+    sample; the loss is the mean of ``|.|^p`` over the map. On the same input
+    the two forms give different values. Both are invariant to a positive
+    scaling of either factor.
 
     Args:
         teacher_factor: the paraphraser's encoder output (batch, H, W, k*C).
         student_factor: the translator's output, same shape.
         p: 1 (the paper's choice) or 2.
         sample_weight: optional (batch,) weights.
+        form: ``"paper"`` or ``"repdistiller"``.
 
     Returns:
         A float32 scalar.
@@ -34,4 +52,6 @@ def factor_transfer_loss(teacher_factor, student_factor, p=1, sample_weight=None
         via Factor Transfer", NeurIPS 2018.
     """
     p = positive_float("p", p)
-    return batch_mean(factor_transfer_per_sample(teacher_factor, student_factor, p), sample_weight)
+    form = one_of("form", form, FORMS)
+    per_sample = factor_transfer_per_sample(teacher_factor, student_factor, p, form)
+    return batch_mean(per_sample, sample_weight)

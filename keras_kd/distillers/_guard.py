@@ -1,0 +1,189 @@
+"""The step guard: a faulty step changes nothing, and `fit` says why.
+
+Each train step computes one fault code from its checks (labels, outputs
+that are probabilities, a stale teacher cache, a NaN or infinite loss term
+or gradient). The update is applied only when the code is 0 and no earlier
+step of the run failed: otherwise no trainable weight, optimizer slot or
+iteration count changes, and the state that the forward pass wrote
+(BatchNorm statistics) is put back. `GuardCallback` then raises the typed
+exception that the code stands for. The same path runs in graph mode and
+under XLA, where in-graph assertions are dropped.
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_kd import labels
+from keras_kd.errors import (
+    LabelError,
+    NonFiniteLossError,
+    ProbabilityOutputError,
+    TeacherCacheMismatchError,
+)
+
+OK, BAD_LABELS, PROBABILITIES, CACHE_MISMATCH = 0, 1, 2, 3
+TERM_BASE, GRADIENT_BASE = 1_000, 1_000_000
+_SUM_TOLERANCE = 1e-3
+
+
+def first_fault(candidates):
+    """The first non-zero code of ``[(condition, code), ...]``, else 0."""
+    code = tf.constant(OK, tf.int32)
+    for condition, value in reversed(candidates):
+        code = tf.where(condition, tf.cast(value, tf.int32), code)
+    return code
+
+
+def are_probabilities(outputs):
+    """True when every row is non-negative and sums to 1 (for C > 1 outputs)."""
+    if outputs.shape[-1] == 1:
+        return tf.constant(False)
+    outputs = tf.cast(outputs, tf.float32)
+    sums = tf.reduce_sum(outputs, axis=-1)
+    return (tf.reduce_min(outputs) >= 0.0) & tf.reduce_all(tf.abs(sums - 1.0) <= _SUM_TOLERANCE)
+
+
+class StepGuard:
+    """Sticky fault code and details of the current run (not saved)."""
+
+    def __init__(self):
+        aggregation = tf.VariableAggregation.ONLY_FIRST_REPLICA
+        self.code = tf.Variable(OK, dtype=tf.int32, trainable=False, aggregation=aggregation)
+        self.detail = tf.Variable(
+            tf.zeros([2]), dtype=tf.float32, trainable=False, aggregation=aggregation
+        )
+        self.names = {}
+
+    def reset(self):
+        self.code.assign(OK)
+        self.detail.assign(tf.zeros([2]))
+
+    @staticmethod
+    def snapshot(models):
+        """The non-trainable state (BatchNorm statistics) of ``models``."""
+        variables, seen = [], set()
+        for model in models:
+            for v in model.non_trainable_variables:
+                if id(v) not in seen and "float" in str(v.dtype):
+                    seen.add(id(v))
+                    variables.append(v)
+        return [(v, tf.identity(v.value)) for v in variables]
+
+    def label_checks(self, y, num_outputs):
+        """``[(fault, code)]`` for a batch of labels, recording their range."""
+        fault, low, high = labels.label_fault(y, num_outputs)
+        return [(fault, BAD_LABELS)], tf.stack([low, high])
+
+    def apply_if_clean(self, code, detail, apply_update, snapshot):
+        """Runs ``apply_update`` only when ``code`` is 0 and the run is clean;
+        otherwise restores ``snapshot`` and records the first fault."""
+        clean = tf.equal(self.code, OK) & tf.equal(code, OK)
+
+        def apply():
+            apply_update()
+            return tf.constant(True)
+
+        tf.cond(clean, apply, lambda: tf.constant(False))
+        for variable, before in snapshot:
+            variable.assign(tf.where(clean, variable.value, before))
+        first = tf.equal(self.code, OK) & tf.not_equal(code, OK)
+        self.detail.assign(tf.where(first, tf.cast(detail, tf.float32), self.detail))
+        self.code.assign(tf.where(first, code, self.code))
+
+
+def term_faults(names, values):
+    """``[(fault, code)]``: a NaN or infinite raw loss term."""
+    return [
+        (tf.logical_not(tf.reduce_all(tf.math.is_finite(v))), TERM_BASE + i)
+        for i, v in enumerate(values)
+    ]
+
+
+def gradient_fault(grads):
+    """``(fault, code)``: the first variable whose gradient is NaN or infinite."""
+    flags = [
+        tf.logical_not(tf.reduce_all(tf.math.is_finite(g))) if g is not None else False
+        for g in grads
+    ]
+    flags = tf.stack([tf.convert_to_tensor(f) for f in flags]) if flags else tf.zeros([0], bool)
+    index = tf.argmax(tf.cast(flags, tf.int32), output_type=tf.int32)
+    return tf.reduce_any(flags), GRADIENT_BASE + index
+
+
+class GuardCallback(keras.callbacks.Callback):
+    """Raises the typed exception for the fault a step recorded (the step
+    itself was not applied)."""
+
+    def __init__(self, trainer):
+        super().__init__()
+        self.trainer = trainer
+
+    def on_train_begin(self, logs=None):
+        self.trainer.guard.reset()
+
+    on_test_begin = on_train_begin
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._raise_recorded(batch, "training")
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._raise_recorded(batch, "validation")
+
+    def _raise_recorded(self, batch, phase):
+        guard = self.trainer.guard
+        code = int(guard.code.numpy())
+        if code == OK:
+            return
+        low, high = (float(v) for v in guard.detail.numpy())
+        guard.reset()
+        raise self.trainer.describe_fault(code, low, high, batch, phase) from None
+
+
+def fault_error(trainer, code, low, high, batch, phase):
+    """The exception for a fault ``code`` of ``trainer`` (see `GuardCallback`)."""
+    step = int(trainer.optimizer.iterations.numpy()) if trainer.optimizer else 0
+    where = f"{phase} batch {batch} (optimizer step {step})"
+    untouched = (
+        "Nothing was updated with it: weights, BatchNorm statistics and optimizer state "
+        "are as before this batch."
+        if phase == "training"
+        else "Validation stopped."
+    )
+    num_outputs = trainer.deployable.outputs[0].shape[-1]
+    if code == BAD_LABELS:
+        return LabelError(
+            f"`y` must be {labels.accepted(num_outputs)}. Received: at {where}, labels from "
+            f"{low:g} to {high:g} (or NaN, or rows not summing to 1). {untouched}"
+        )
+    if code == PROBABILITIES:
+        return ProbabilityOutputError(
+            f"`{trainer.probability_source}` must output logits, but at {where} every output "
+            "row is non-negative and sums to 1: these are probabilities (a softmax in the "
+            "model, however it is written). Temperature scaling and the cross-entropy need "
+            "the values before the softmax: remove it from the model and apply it at "
+            f"inference. {untouched}"
+        )
+    if code == CACHE_MISMATCH:
+        return TeacherCacheMismatchError(
+            "The inputs no longer match the teacher cache (`x` differs from the input its "
+            "teacher outputs were computed on): the pipeline is not deterministic, e.g. a "
+            "random augmentation before or after `cache_teacher_outputs`, or the dataset "
+            f"changed. Remove the augmentation or do not cache the teacher. Received: at "
+            f"{where}, {low:.0%} of the batch differs from its cached fingerprint. {untouched}"
+        )
+    if code >= GRADIENT_BASE:
+        variables = trainer.trained_variables()
+        index = code - GRADIENT_BASE
+        name = variables[index].path if index < len(variables) else f"#{index}"
+        what = f"the gradient of {name}"
+    else:
+        names = list(trainer.guard.names.get(phase, ()))
+        index = code - TERM_BASE
+        term = names[index] if index < len(names) else f"#{index}"
+        what = f"loss term '{term}' ({term}_loss)"
+    return NonFiniteLossError(
+        f"{phase.capitalize()} stopped: {what} is NaN or infinite at {where}. {untouched} "
+        "Check the inputs and labels for NaN/inf, lower the learning rate or this term's "
+        "weight."
+    )
+

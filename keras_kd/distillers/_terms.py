@@ -1,0 +1,145 @@
+"""Loss terms: the pieces a distiller is declared from.
+
+A term is one named scalar of the total loss: its weight, the stages in
+which it is active, the layers it taps on each network and the trainable
+adapters it owns. `Distiller` takes a list of terms, taps every layer they
+name in one pass per network, and logs each as ``{name}_loss``. A method is
+a preset list of terms; terms from different methods compose in one
+distiller (``Distiller(student, teacher, terms=[...])``).
+"""
+
+import keras
+
+from keras_kd._checks import layer_name_list, non_negative_float, temperature_value
+from keras_kd.features import OUTPUT_KEY
+from keras_kd.labels import task_loss_per_sample
+from keras_kd.losses._align import check_alignable
+from keras_kd.losses._reduce import batch_mean
+from keras_kd.losses.kd import kd_loss
+
+INIT, MAIN = "init", "main"
+
+
+class Term:
+    """One named loss term.
+
+    Subclasses set ``name`` (the log key), ``stages`` (where the term is
+    active: ``("main",)``, ``("init",)`` or both) and ``uses_logits``, and
+    implement ``__call__(teacher, student, y, sample_weight)``, where
+    ``teacher`` and ``student`` map ``"output"`` and each tapped layer name to
+    its tensor. `build` creates adapters once the feature shapes are known.
+
+    Args:
+        weight: the term's weight in the total loss (a free float >= 0).
+        student_layers: names of the student layers the term taps.
+        teacher_layers: names of the matching teacher layers.
+    """
+
+    name = "term"
+    stages = (MAIN,)
+    uses_logits = False
+    uses_input_gradient = False
+    pairs_required = (0, None)  # (minimum, exactly)
+
+    def __init__(self, weight=1.0, student_layers=None, teacher_layers=None):
+        self.weight = non_negative_float(f"{self.name}_weight", weight)
+        self.student_layers = layer_name_list("student_layers", student_layers)
+        self.teacher_layers = layer_name_list("teacher_layers", teacher_layers)
+        if len(self.student_layers) != len(self.teacher_layers):
+            raise ValueError(
+                "`student_layers` and `teacher_layers` must have the same length "
+                "(one teacher layer per student layer). Received: "
+                f"student_layers={self.student_layers}, teacher_layers={self.teacher_layers}"
+            )
+        minimum, exactly = self.pairs_required
+        count = len(self.student_layers)
+        if count < minimum or (exactly is not None and count != exactly):
+            wanted = f"exactly {exactly}" if exactly is not None else f"at least {minimum}"
+            raise ValueError(
+                f"{type(self).__name__} needs {wanted} (student layer, teacher layer) "
+                f"pair(s). Received: student_layers={self.student_layers}, "
+                f"teacher_layers={self.teacher_layers}"
+            )
+        self.adapters = []
+
+    @property
+    def pairs(self):
+        """``(student_layer, teacher_layer)`` tuples."""
+        return list(zip(self.student_layers, self.teacher_layers, strict=True))
+
+    def build(self, shapes):
+        """Checks the tapped shapes and creates adapters.
+
+        Args:
+            shapes: callable ``(network, layer) -> static shape``, network being
+                ``"student"`` or ``"teacher"``.
+        """
+
+    def __call__(self, teacher, student, y, sample_weight):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {
+            "weight": self.weight,
+            "student_layers": self.student_layers,
+            "teacher_layers": self.teacher_layers,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class TaskTerm(Term):
+    """The student's cross-entropy on the labels."""
+
+    name = "task"
+    uses_logits = True
+
+    def __call__(self, teacher, student, y, sample_weight):
+        return batch_mean(task_loss_per_sample(y, student[OUTPUT_KEY]), sample_weight)
+
+    def get_config(self):
+        return {"weight": self.weight}
+
+
+class KDTerm(Term):
+    """Hinton KD between the logits: ``kd_loss(t, s, temperature)``."""
+
+    name = "kd"
+    uses_logits = True
+
+    def __init__(self, weight=0.9, temperature=4.0):
+        super().__init__(weight)
+        self.temperature = temperature_value("temperature", temperature)
+
+    def __call__(self, teacher, student, y, sample_weight):
+        return kd_loss(teacher[OUTPUT_KEY], student[OUTPUT_KEY], self.temperature, sample_weight)
+
+    def get_config(self):
+        return {"weight": self.weight, "temperature": self.temperature}
+
+
+def check_pairs_alignable(term, shapes):
+    """Raises unless every pair of 4-D maps can be spatially aligned."""
+    for s, t in term.pairs:
+        check_alignable(
+            shapes("teacher", t), shapes("student", s), f"teacher layer {t!r}", f"student layer {s!r}"
+        )
+
+
+def check_same_spatial_size(term, shapes):
+    """Raises unless every pair has 4-D maps of equal height and width."""
+    for s, t in term.pairs:
+        s_shape, t_shape = shapes("student", s), shapes("teacher", t)
+        if len(s_shape) != 4 or len(t_shape) != 4 or s_shape[1:3] != t_shape[1:3]:
+            raise ValueError(
+                f"{type(term).__name__} needs 4-D feature maps of the same height and "
+                f"width in each pair. Received: student layer {s!r} shape {s_shape}, "
+                f"teacher layer {t!r} shape {t_shape}"
+            )
+
+
+def register_term(cls):
+    """Registers a term class for saving (package ``keras_kd``)."""
+    return keras.saving.register_keras_serializable(package="keras_kd")(cls)

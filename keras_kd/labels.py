@@ -1,0 +1,156 @@
+"""What a label is, decided in one place for training, checks, evaluation and export.
+
+A model with C > 1 outputs takes class indices (shape ``(n,)`` or ``(n, 1)``,
+integer values in ``[0, C)``) or rows of C class probabilities (one-hot or
+soft, non-negative, summing to 1). A model with a single output is a binary
+classifier on a sigmoid logit and takes labels in ``[0, 1]`` (0/1, or soft).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+SPARSE, DENSE, BINARY = "class indices", "probability rows", "binary"
+_SUM_TOLERANCE = 1e-3
+
+
+def label_kind(label_shape, num_outputs):
+    """``BINARY``, ``DENSE`` or ``SPARSE`` for labels of ``label_shape``."""
+    if num_outputs == 1:
+        return BINARY
+    rank = len(label_shape)
+    if rank >= 2 and label_shape[-1] == num_outputs:
+        return DENSE
+    return SPARSE
+
+
+def _kind(y, logits):
+    return label_kind(tuple(y.shape), logits.shape[-1])
+
+
+def task_loss_per_sample(y, logits):
+    """Cross-entropy of each sample from logits (sparse, dense or binary labels)."""
+    logits = tf.cast(logits, tf.float32)
+    kind = _kind(y, logits)
+    if kind == BINARY:
+        y = tf.reshape(tf.cast(y, tf.float32), tf.shape(logits))
+        return tf.reduce_mean(
+            tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits), axis=-1
+        )
+    if kind == DENSE:
+        return tf.nn.softmax_cross_entropy_with_logits(labels=tf.cast(y, tf.float32), logits=logits)
+    labels = tf.cast(tf.reshape(y, tf.shape(logits)[:-1]), tf.int32)
+    labels = tf.clip_by_value(labels, 0, logits.shape[-1] - 1)  # range checked by the guard
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
+def top1_correct(y, logits):
+    """1.0 where the prediction is the label, else 0.0 (binary: logit > 0)."""
+    logits = tf.cast(logits, tf.float32)
+    kind = _kind(y, logits)
+    if kind == BINARY:
+        predicted = tf.cast(tf.reshape(logits, [-1]) > 0, tf.int32)
+        labels = tf.cast(tf.reshape(tf.cast(y, tf.float32), [-1]) > 0.5, tf.int32)
+    else:
+        predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        if kind == DENSE:
+            labels = tf.argmax(y, axis=-1, output_type=tf.int32)
+        else:
+            labels = tf.cast(tf.reshape(y, tf.shape(predicted)), tf.int32)
+    return tf.cast(tf.equal(predicted, labels), tf.float32)
+
+
+def label_fault(y, num_outputs):
+    """In-graph check of a batch of labels: ``(fault, low, high)``.
+
+    ``fault`` is True when a label is not of the accepted kind: a class index
+    out of range or not an integer, a probability row that is negative or does
+    not sum to 1, a binary label outside [0, 1] or NaN.
+    """
+    values = tf.cast(y, tf.float32)
+    kind = label_kind(tuple(y.shape), num_outputs)
+    low, high = tf.reduce_min(values), tf.reduce_max(values)
+    finite = tf.reduce_all(tf.math.is_finite(values))
+    if kind == BINARY:
+        ok = (low >= 0.0) & (high <= 1.0)
+    elif kind == DENSE:
+        sums = tf.reduce_sum(values, axis=-1)
+        ok = (low >= 0.0) & tf.reduce_all(tf.abs(sums - 1.0) <= _SUM_TOLERANCE)
+    else:
+        integral = tf.reduce_all(tf.equal(values, tf.round(values)))
+        ok = integral & (low >= 0.0) & (high <= num_outputs - 1)
+    return tf.logical_not(ok & finite), low, high
+
+
+def accepted(num_outputs):
+    """What labels a model with ``num_outputs`` outputs accepts, in words."""
+    if num_outputs == 1:
+        return "labels in [0, 1] (0/1 for a single-logit binary classifier)"
+    return (
+        f"class indices in [0, {num_outputs - 1}] of shape (n,) or (n, 1), or rows of "
+        f"{num_outputs} class probabilities (one-hot or soft, non-negative, summing to 1)"
+    )
+
+
+def check_label_array(y, num_outputs, argument="y"):
+    """Raises a ValueError unless the NumPy labels ``y`` suit the model."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "biuf":
+        raise ValueError(
+            f"`{argument}` must hold numbers: {accepted(num_outputs)}. Received: "
+            f"{argument} of dtype {y.dtype} (e.g. {y.ravel()[:1].tolist()}); map class "
+            "names to indices first"
+        )
+    if y.size == 0:
+        return
+    values = y.astype("float64")
+    kind = label_kind(y.shape, num_outputs)
+    if kind == SPARSE and y.ndim >= 2 and y.shape[-1] != 1:
+        raise ValueError(
+            f"`{argument}` must be {accepted(num_outputs)}. Received: {argument} of shape "
+            f"{y.shape} for a model with {num_outputs} outputs"
+        )
+    if kind == BINARY and y.ndim >= 2 and y.shape[-1] != 1:
+        raise ValueError(
+            f"`{argument}` for a single-logit model must have shape (n,) or (n, 1) with "
+            f"{accepted(1)}. Received: {argument} of shape {y.shape}"
+        )
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"`{argument}` must not contain NaN or inf. Received: {argument} with NaN")
+    if kind == BINARY:
+        bad = (values < 0) | (values > 1)
+    elif kind == DENSE:
+        row_bad = (values.min(axis=-1) < 0) | (np.abs(values.sum(axis=-1) - 1) > _SUM_TOLERANCE)
+        if np.any(row_bad):
+            row = values[np.argmax(row_bad)]
+            raise ValueError(
+                f"`{argument}` rows must be class probabilities (non-negative, summing to "
+                f"1): {accepted(num_outputs)}. Received: a row {np.round(row, 4).tolist()} "
+                f"summing to {row.sum():.4g}"
+            )
+        return
+    else:
+        bad = (values != np.round(values)) | (values < 0) | (values > num_outputs - 1)
+    if np.any(bad):
+        raise ValueError(
+            f"`{argument}` must be {accepted(num_outputs)}. Received: {argument} from "
+            f"{values.min():g} to {values.max():g}, e.g. {values[bad].ravel()[0]:g}"
+        )
+
+
+def label_indices(y, num_outputs):
+    """NumPy class indices (binary: 0/1) of a batch of labels, for evaluation."""
+    y = np.asarray(y)
+    kind = label_kind(y.shape, num_outputs)
+    if kind == BINARY:
+        return (y.reshape(len(y)) > 0.5).astype("int64")
+    if kind == DENSE:
+        return y.reshape(len(y), -1).argmax(-1)
+    return y.reshape(len(y)).astype("int64")
+
+
+def predicted_indices(logits):
+    """NumPy predicted classes from logits (binary: logit > 0)."""
+    logits = np.asarray(logits)
+    if logits.shape[-1] == 1:
+        return (logits.reshape(len(logits)) > 0).astype("int64")
+    return logits.argmax(-1)
