@@ -40,9 +40,10 @@ class Term:
     uses_logits = False
     uses_input_gradient = False
     pairs_required = (0, None)  # (minimum, exactly)
+    weight_argument = "weight"
 
     def __init__(self, weight=1.0, student_layers=None, teacher_layers=None):
-        self.weight = non_negative_float(f"{self.name}_weight", weight)
+        self.weight = non_negative_float(self.weight_argument, weight)
         self.student_layers = layer_name_list("student_layers", student_layers)
         self.teacher_layers = layer_name_list("teacher_layers", teacher_layers)
         if len(self.student_layers) != len(self.teacher_layers):
@@ -95,6 +96,7 @@ class TaskTerm(Term):
 
     name = "task"
     uses_logits = True
+    weight_argument = "task_weight"
 
     def __call__(self, teacher, student, y, sample_weight):
         return batch_mean(task_loss_per_sample(y, student[OUTPUT_KEY]), sample_weight)
@@ -108,6 +110,7 @@ class KDTerm(Term):
 
     name = "kd"
     uses_logits = True
+    weight_argument = "kd_weight"
 
     def __init__(self, weight=0.9, temperature=4.0):
         super().__init__(weight)

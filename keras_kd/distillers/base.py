@@ -5,7 +5,7 @@ import inspect
 import keras
 import tensorflow as tf
 
-from keras_kd._checks import non_negative_int, one_of
+from keras_kd._checks import non_negative_float, non_negative_int, one_of
 from keras_kd.distillers import _guard
 from keras_kd.distillers._cached import mismatch_fraction, split_cached
 from keras_kd.distillers._model_checks import check_distinct, check_logits_model, check_trainable
@@ -96,6 +96,8 @@ class Distiller(TermTrainer):
     ):
         keras_kwargs = {k: method_args.pop(k) for k in _KERAS_ARGUMENTS if k in method_args}
         self._refuse_old_arguments(method_args)
+        if "feature_weight" in method_args:
+            non_negative_float("feature_weight", method_args["feature_weight"])
         self.extra_terms = list(terms or [])
         own = self._method_terms(method_args)
         self.all_terms = [TaskTerm(task_weight), KDTerm(kd_weight, temperature), *own]

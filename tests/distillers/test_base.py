@@ -95,7 +95,7 @@ def test_student_regularization_losses_are_in_the_total():
     """Defect 4: the student's regularization losses count."""
     student, teacher = tiny_pair(weight_decay=0.5)
     x, y = tiny_data(8)
-    d = keras_kd.KD(student=student, teacher=teacher, task_weight=0.1, distill_weight=0.9)
+    d = keras_kd.KD(student=student, teacher=teacher, task_weight=0.1, kd_weight=0.9)
     d.compile(optimizer=keras.optimizers.SGD(0.0))
     logs = d.train_on_batch(x, y, return_dict=True)
     regularization = float(tf.add_n(student.losses))
@@ -132,7 +132,7 @@ def test_loss_weights_are_free_non_negative_floats():
     """Defect 6: weights are not forced into [0, 1]."""
     student, teacher = tiny_pair()
     x, y = tiny_data(8)
-    d = keras_kd.KD(student=student, teacher=teacher, task_weight=2.0, distill_weight=1000.0)
+    d = keras_kd.KD(student=student, teacher=teacher, task_weight=2.0, kd_weight=1000.0)
     d.compile(optimizer=keras.optimizers.SGD(0.0))
     logs = d.train_on_batch(x, y, return_dict=True)
     assert logs["loss"] == pytest.approx(2 * logs["task_loss"] + 1000 * logs["kd_loss"], rel=1e-4)
@@ -148,8 +148,8 @@ def test_teacher_is_bit_identical_and_student_changes_after_fit():
     assert_same(teacher_before, snapshot(teacher))
     assert changed(student_before, snapshot(student))
     assert {"loss", "task_loss", "kd_loss", "accuracy"} <= set(history.history)
-    assert not d.teacher.trainable
-    assert {id(v) for v in d.trainable_variables} == {id(v) for v in student.trainable_variables}
+    assert d.teacher.trainable, "the user's flag is theirs: the distiller freezes internally"
+    assert {id(v) for v in d.trained_variables()} == {id(v) for v in student.trainable_variables}
 
 
 def test_one_hot_labels_give_the_same_task_loss_as_integer_labels():
@@ -166,14 +166,14 @@ def test_one_hot_labels_give_the_same_task_loss_as_integer_labels():
 def test_save_load_round_trip_and_fit_continues(tmp_path):
     student, teacher = tiny_pair()
     x, y = tiny_data(16)
-    d = keras_kd.KD(student=student, teacher=teacher, temperature=3.0, distill_weight=2.0)
+    d = keras_kd.KD(student=student, teacher=teacher, temperature=3.0, kd_weight=2.0)
     d.compile(optimizer="adam", metrics=["accuracy"])
     d.fit(x, y, epochs=1, verbose=0)
     path = tmp_path / "kd.keras"
     d.save(path)
     loaded = keras.saving.load_model(path)
     assert type(loaded) is keras_kd.KD
-    assert loaded.temperature == 3.0 and loaded.distill_weight == 2.0
+    assert loaded.temperature == 3.0 and loaded.kd_weight == 2.0
     np.testing.assert_allclose(loaded.predict(x, verbose=0), d.predict(x, verbose=0), atol=1e-6)
     history = loaded.fit(x, y, epochs=1, verbose=0)
     assert "kd_loss" in history.history
@@ -192,24 +192,21 @@ def test_student_saves_alone_without_keras_kd_objects(tmp_path):
     np.testing.assert_allclose(keras.saving.load_model(path).predict(x, verbose=0), student(x))
 
 
-def test_non_finite_term_stops_training_naming_the_term():
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_non_finite_term_stops_training_naming_the_term_and_changes_nothing(jit_compile):
     student, teacher = tiny_pair()
     x, y = tiny_data(8)
     x[0, 0, 0, 0] = np.nan
     d = keras_kd.KD(student=student, teacher=teacher)
-    d.compile(optimizer="sgd")
-    with pytest.raises(FloatingPointError, match="loss term '(task|kd)'.*at optimizer step 0"):
+    d.compile(optimizer="adam", jit_compile=jit_compile)
+    before, slots = snapshot(student), [v.numpy() for v in d.optimizer.variables]
+    with pytest.raises(
+        keras_kd.errors.NonFiniteLossError,
+        match="loss term '(task|kd)'.*training batch 0 \\(optimizer step 0\\).*Nothing was updated",
+    ):
         d.fit(x, y, epochs=1, verbose=0)
-
-
-def test_non_finite_term_stops_training_under_xla_too():
-    student, teacher = tiny_pair()
-    x, y = tiny_data(8)
-    x[0, 0, 0, 0] = np.nan
-    d = keras_kd.KD(student=student, teacher=teacher)
-    d.compile(optimizer="sgd", jit_compile=True)
-    with pytest.raises(FloatingPointError, match="loss term '(task|kd)'.*at optimizer step 1"):
-        d.fit(x, y, epochs=1, verbose=0)
+    assert_same(before, snapshot(student))
+    assert_same(slots, [v.numpy() for v in d.optimizer.variables])
 
 
 def test_softmax_outputs_are_rejected_with_a_clear_message():
@@ -230,8 +227,9 @@ def test_softmax_outputs_are_rejected_with_a_clear_message():
         ({"temperature": 0.0}, "temperature.*Received: temperature=0.0"),
         ({"temperature": -2}, "temperature.*Received: temperature=-2"),
         ({"task_weight": -0.1}, "task_weight.*Received: task_weight=-0.1"),
-        ({"distill_weight": float("nan")}, "distill_weight.*Received: distill_weight=nan"),
-        ({"distill_weight": "0.9"}, "distill_weight.*Received: distill_weight='0.9'"),
+        ({"kd_weight": float("nan")}, "kd_weight.*Received: kd_weight=nan"),
+        ({"kd_weight": "0.9"}, "kd_weight.*Received: kd_weight='0.9'"),
+        ({"temperature": 1e20}, "temperature.*Received: temperature=1e\\+20"),
     ],
 )
 def test_bad_hyperparameters_are_rejected(kwargs, match):
@@ -250,10 +248,9 @@ def test_mismatched_input_and_class_counts_are_rejected():
         keras_kd.KD(student=student, teacher=tiny_cnn("t5", num_classes=5))
 
 
-def test_the_base_class_alone_says_what_to_implement():
+def test_the_base_class_alone_trains_on_the_task_and_any_given_terms():
     student, teacher = tiny_pair()
     base = keras_kd.Distiller(student=student, teacher=teacher)
     base.compile(optimizer="sgd")
     x, y = tiny_data(8)
-    with pytest.raises(TypeError, match="overrides compute_losses"):
-        base.fit(x, y, epochs=1, verbose=0)
+    assert set(base.fit(x, y, epochs=1, verbose=0).history) == {"loss", "task_loss"}
