@@ -1,0 +1,255 @@
+"""keras_kd's losses against numbers computed outside keras_kd.
+
+The expected values were computed with the reference PyTorch code (RepDistiller's
+``distiller_zoo`` and the authors' repositories) or the paper's closed form, by
+``tests/reference/make_reference_values.py``; see each case's ``source`` in
+``tests/reference/values.json``. These tests only read the stored numbers.
+
+Inputs are float32, the reference values float64 on the same inputs, so the
+tolerance only covers float32 rounding. Where keras_kd's reduction differs from
+the reference code by a documented convention, the conversion is written out
+here next to its reason.
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_kd.distillers.attention import _input_gradient
+from keras_kd.distillers.base import task_loss_per_sample
+from keras_kd.distillers.one import ONE
+from keras_kd.features import OUTPUT_KEY
+from keras_kd.losses import (
+    activation_boundary_loss,
+    attention_transfer_loss,
+    factor_transfer_loss,
+    fsp_loss,
+    fsp_matrix,
+    gradient_attention_loss,
+    hint_loss,
+    kd_loss,
+    nst_loss,
+    rkd_loss,
+)
+from tests.reference import (
+    reference_case,
+    reference_inputs,
+    reference_params,
+    reference_value,
+)
+
+RTOL = 2e-6  # float32 evaluation against float64 reference values (1e-6 passes today)
+
+
+def assert_close(actual, expected, rtol=RTOL, atol=0.0):
+    np.testing.assert_allclose(float(actual), expected, rtol=rtol, atol=atol)
+
+
+def task_ce(labels, logits):
+    return tf.reduce_mean(task_loss_per_sample(tf.constant(labels), tf.constant(logits)))
+
+
+def test_every_case_names_its_source():
+    for name in ("kd_loss", "rkd_loss", "dml", "one", "byot", "gradient_attention_loss"):
+        source = reference_case(name)["source"]
+        assert source.get("commit") or source.get("paper"), name
+
+
+@pytest.mark.parametrize("name", ["kd_loss", "kd_loss_t1"])
+def test_kd_loss(name):
+    x = reference_inputs(name)
+    got = kd_loss(x["teacher_logits"], x["student_logits"], **reference_params(name))
+    assert_close(got, reference_value(name))
+
+
+def test_task_cross_entropy_sparse_and_one_hot():
+    x = reference_inputs("task_cross_entropy")
+    expected = reference_value("task_cross_entropy")
+    assert_close(task_ce(x["labels"], x["logits"]), expected)
+    one_hot = np.eye(x["logits"].shape[-1], dtype="float32")[x["labels"]]
+    assert_close(task_ce(one_hot, x["logits"]), expected)
+
+
+def test_hint_loss():
+    x = reference_inputs("hint_loss")
+    assert_close(hint_loss(x["teacher_feat"], x["student_feat"]), reference_value("hint_loss"))
+
+
+@pytest.mark.parametrize("name", ["attention_transfer_loss", "attention_transfer_loss_pooled"])
+def test_attention_transfer_loss(name):
+    # RepDistiller's at() uses f.pow(p), keras_kd |f|^p (the paper's); equal for p = 2.
+    x = reference_inputs(name)
+    got = attention_transfer_loss(x["teacher_feat"], x["student_feat"], **reference_params(name))
+    assert_close(got, reference_value(name))
+
+
+def test_attention_transfer_summed_over_pairs():
+    # RepDistiller returns one loss per pair and its training loop sums them;
+    # the AttentionTransfer distiller's "at" term is the same sum.
+    x = reference_inputs("attention_transfer_two_pairs")
+    per_pair = [
+        float(attention_transfer_loss(x[f"teacher_feat{i}"], x[f"student_feat{i}"], p=2))
+        for i in range(2)
+    ]
+    np.testing.assert_allclose(
+        per_pair, reference_value("attention_transfer_two_pairs", "per_pair"), rtol=RTOL
+    )
+    assert_close(sum(per_pair), reference_value("attention_transfer_two_pairs"))
+
+
+def test_gradient_attention_loss():
+    x = reference_inputs("gradient_attention_loss")
+    got = gradient_attention_loss(x["teacher_input_grad"], x["student_input_grad"])
+    assert_close(got, reference_value("gradient_attention_loss"))
+
+
+def _linear_taps(kernel, bias, name):
+    inputs = keras.Input((4, 4, 3))
+    dense = keras.layers.Dense(kernel.shape[1], name=f"{name}_dense")
+    logits = dense(keras.layers.Flatten()(inputs))
+    dense.set_weights([kernel, bias])
+    return keras.Model(inputs, {OUTPUT_KEY: logits}, name=name)
+
+
+def test_gradient_attention_term_from_input_gradients():
+    # Input gradients of each network's summed CE (torch autograd on the
+    # reference side), then the distiller's logged term: beta/2 as 0.5.
+    x = reference_inputs("gradient_attention_linear")
+    grads = {}
+    for who in ("teacher", "student"):
+        taps = _linear_taps(x[f"{who}_kernel"], x[f"{who}_bias"], who)
+        out = _input_gradient(taps, tf.constant(x["x"]), tf.constant(x["y"]), False)
+        grads[who] = out["input_grad"].numpy()
+        np.testing.assert_allclose(grads[who], x[f"{who}_input_grad"], rtol=1e-5, atol=1e-6)
+        if who == "student":
+            assert_close(
+                task_ce(x["y"], out[OUTPUT_KEY].numpy()),
+                reference_value("gradient_attention_linear", "task"),
+            )
+    loss = gradient_attention_loss(grads["teacher"], grads["student"])
+    assert_close(loss, reference_value("gradient_attention_linear"))
+    assert_close(0.5 * loss, reference_value("gradient_attention_linear", "at_term"))
+
+
+@pytest.mark.parametrize("name", ["nst_loss", "nst_loss_pooled"])
+def test_nst_loss(name):
+    x = reference_inputs(name)
+    assert_close(nst_loss(x["teacher_feat"], x["student_feat"]), reference_value(name))
+
+
+def test_factor_transfer_loss_paper_form():
+    # The authors' code (Factor-Transfer-pytorch): nn.L1Loss()(FT(F_S), FT(F_T)).
+    # RepDistiller's channel-mean form is stored as "factor_transfer_repdistiller"
+    # on the same inputs; keras_kd has no function for it yet.
+    x = reference_inputs("factor_transfer_loss")
+    got = factor_transfer_loss(
+        x["teacher_factor"], x["student_factor"], **reference_params("factor_transfer_loss")
+    )
+    assert_close(got, reference_value("factor_transfer_loss"))
+
+
+@pytest.mark.parametrize("name", ["activation_boundary_loss", "activation_boundary_m05"])
+def test_activation_boundary_loss(name):
+    x = reference_inputs(name)
+    got = activation_boundary_loss(
+        x["teacher_preact"], x["student_preact"], **reference_params(name)
+    )
+    # The authors' criterion_alternative_L2(s, t, m) / batch_size ...
+    assert_close(got, reference_value(name))
+    # ... which their training loop and RepDistiller's ABLoss then scale by 3/1000;
+    # keras_kd leaves that factor to the distiller's distill_weight (3e-3).
+    assert_close(3.0 / 1000.0 * float(got), reference_value(name, "value_repdistiller"))
+
+
+def test_activation_boundary_init_term_over_layers():
+    # RepDistiller ABLoss(feat_num=2): layer weights 2^(i - n + 1) and 3/1000,
+    # the ActivationBoundary distiller's defaults for its "ab" term.
+    name = "activation_boundary_two_layers"
+    x = reference_inputs(name)
+    params = reference_params(name)
+    per_layer = [
+        params["distill_weight"]
+        * weight
+        * float(
+            activation_boundary_loss(
+                x[f"teacher_preact{i}"], x[f"student_preact{i}"], params["margin"]
+            )
+        )
+        for i, weight in enumerate(params["layer_weights"])
+    ]
+    np.testing.assert_allclose(per_layer, reference_value(name, "per_layer"), rtol=RTOL)
+    assert_close(sum(per_layer), reference_value(name))
+
+
+def test_fsp_matrix_and_loss():
+    x = reference_inputs("fsp_loss")
+    teacher = [x[f"teacher_feat{i}"] for i in range(3)]
+    student = [x[f"student_feat{i}"] for i in range(3)]
+    # RepDistiller's compute_fsp is (B, C2, C1); the stored copy is transposed
+    # to keras_kd's (B, C1, C2).
+    np.testing.assert_allclose(
+        fsp_matrix(teacher[0], teacher[1]).numpy(), x["teacher_fsp01"], rtol=1e-5, atol=1e-7
+    )
+    np.testing.assert_allclose(
+        fsp_matrix(teacher[1], teacher[2]).numpy(), x["teacher_fsp12"], rtol=1e-5, atol=1e-7
+    )
+    # RepDistiller returns one loss per pair; keras_kd's fsp_loss is their sum.
+    assert_close(fsp_loss(teacher, student), reference_value("fsp_loss"))
+
+
+@pytest.mark.parametrize("name", ["rkd_loss", "rkd_loss_maps"])
+def test_rkd_loss(name):
+    x = reference_inputs(name)
+    t, s = x["teacher_emb"], x["student_emb"]
+    assert_close(rkd_loss(t, s, **reference_params(name)), reference_value(name))
+    assert_close(rkd_loss(t, s, 1.0, 0.0), reference_value(name, "distance"))
+    assert_close(rkd_loss(t, s, 0.0, 1.0), reference_value(name, "angle"))
+
+
+# Scheme terms, from fixed logits, with the loss functions the distillers use.
+
+
+def test_dml_peer_terms():
+    x = reference_inputs("dml")
+    temperature = reference_params("dml")["temperature"]
+    logits = [x[f"peer{i}_logits"] for i in range(3)]
+    for i, own in enumerate(logits):
+        others = [z for j, z in enumerate(logits) if j != i]
+        kl = np.mean([float(kd_loss(other, own, temperature)) for other in others])
+        assert_close(task_ce(x["labels"], own), reference_value("dml", f"peer{i}_task"))
+        # The paper's mean over the other peers (the authors' code sums; see the case note).
+        assert_close(kl, reference_value("dml", f"peer{i}_kl"))
+
+
+def test_one_terms():
+    x = reference_inputs("one")
+    temperature = reference_params("one")["temperature"]
+    logits = [x[f"branch{i}_logits"] for i in range(3)]
+    ensemble = ONE.ensemble_logits([tf.constant(z) for z in logits], tf.constant(x["gate"]))
+    np.testing.assert_allclose(ensemble.numpy(), x["ensemble_logits"], rtol=1e-5, atol=1e-6)
+    branch_task = sum(float(task_ce(x["labels"], z)) for z in logits)
+    ensemble_task = float(task_ce(x["labels"], ensemble.numpy()))
+    kd = sum(float(kd_loss(ensemble, z, temperature)) for z in logits)
+    assert_close(branch_task, reference_value("one", "branch_task"))
+    assert_close(ensemble_task, reference_value("one", "ensemble_task"))
+    assert_close(kd, reference_value("one", "kd"))
+    assert_close(branch_task + ensemble_task + kd, reference_value("one", "total"))
+
+
+def test_byot_terms():
+    x = reference_inputs("byot")
+    params = reference_params("byot")
+    deep_task = float(task_ce(x["labels"], x["deep_logits"]))
+    assert_close(deep_task, reference_value("byot", "deep_task"))
+    total = deep_task
+    for i in range(2):
+        task = float(task_ce(x["labels"], x[f"exit{i}_logits"]))
+        kd = float(kd_loss(x["deep_logits"], x[f"exit{i}_logits"], params["temperature"]))
+        feature = float(hint_loss(x["deep_feature"], x[f"exit{i}_feature"]))
+        assert_close(task, reference_value("byot", f"exit{i}_task"))
+        assert_close(kd, reference_value("byot", f"exit{i}_kd"))
+        assert_close(feature, reference_value("byot", f"exit{i}_feature"))
+        total += (1 - params["alpha"]) * task + params["alpha"] * kd
+        total += params["feature_weight"] * feature
+    assert_close(total, reference_value("byot", "total"))
