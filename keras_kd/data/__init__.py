@@ -13,11 +13,11 @@ from keras_kd.data.cifar10 import (
 )
 from keras_kd.data.folder import load_image_folder
 from keras_kd.data.pipeline import batch_for_training
-from keras_kd.data.tfds import load_tfds
+from keras_kd.data.tfds import load_tfds, tfds_dataset
 from keras_kd.data.tfrecord import load_tfrecord
 
 
-def load(source, split="train", data_dir=None):
+def load(source, split="train", data_dir=None, download=False):
     """Loads a dataset from a name or a local path.
 
     Args:
@@ -26,7 +26,9 @@ def load(source, split="train", data_dir=None):
             (``split`` picks its train or validation part), or an image folder
             ``root/<class>/<image>`` (``split`` is ignored).
         split: ``"train"`` or ``"validation"`` (a TFDS split expression for TFDS).
-        data_dir: TFDS data folder.
+        data_dir: TFDS data folder (``tfds:NAME`` only). None: TFDS's default.
+        download: let TFDS download and prepare a dataset that is not in
+            ``data_dir`` (``tfds:NAME`` only).
 
     Returns:
         An unbatched `tf.data.Dataset` of ``(image, label)``.
@@ -39,7 +41,8 @@ def load(source, split="train", data_dir=None):
     if source == "sample":
         return load_sample(split)
     if source.startswith("tfds:"):
-        return load_tfds(source[len("tfds:") :], split=split, data_dir=data_dir)
+        name = source[len("tfds:") :]
+        return tfds_dataset(name, split, data_dir, download, received=f"source={source!r}")
     if os.path.isdir(source):
         return load_image_folder(source)[0]
     if os.path.isfile(source):

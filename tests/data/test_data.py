@@ -1,3 +1,6 @@
+import inspect
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -85,3 +88,23 @@ def test_corrupt_tfrecord_is_rejected(tmp_path):
 def test_bad_split_is_rejected():
     with pytest.raises(ValueError, match="split.*Received: split='test'"):
         data.load("sample", "test")
+
+
+def test_unknown_tfds_name_is_refused_without_a_download(tmp_path):
+    pytest.importorskip("tensorflow_datasets")
+    with pytest.raises(ValueError) as info:
+        data.load("tfds:no_such_dataset_xyz", data_dir=str(tmp_path))
+    message = str(info.value)
+    assert "list_builders" in message and "download" not in message
+    assert message.endswith("Received: source='tfds:no_such_dataset_xyz'")
+    assert not any(tmp_path.iterdir())
+
+
+def test_unprepared_tfds_advice_names_arguments_that_load_accepts(tmp_path):
+    pytest.importorskip("tensorflow_datasets")
+    with pytest.raises(ValueError, match="Received: source='tfds:mnist', data_dir=") as info:
+        data.load("tfds:mnist", data_dir=str(tmp_path))
+    advised = set(re.findall(r"pass `?(\w+)=", str(info.value)))
+    assert "data_dir" in advised
+    assert advised <= set(inspect.signature(data.load).parameters)
+    assert not any(tmp_path.iterdir())  # nothing was downloaded or prepared
