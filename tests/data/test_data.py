@@ -6,25 +6,7 @@ import pytest
 import tensorflow as tf
 
 from keras_kd import data
-
-
-def _write_records(path, n, size=(32, 32)):
-    rng = np.random.default_rng(0)
-    options = tf.io.TFRecordOptions(compression_type="GZIP")
-    with tf.io.TFRecordWriter(str(path), options) as writer:
-        for i in range(n):
-            image = rng.integers(0, 255, (*size, 3), dtype=np.uint8)
-            example = tf.train.Example(
-                features=tf.train.Features(
-                    feature={
-                        "image": tf.train.Feature(
-                            bytes_list=tf.train.BytesList(value=[tf.io.encode_png(image).numpy()])
-                        ),
-                        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 10])),
-                    }
-                )
-            )
-            writer.write(example.SerializeToString())
+from tests.data.writers import write_records
 
 
 def test_embedded_sample_is_balanced_and_in_the_documented_format():
@@ -39,7 +21,7 @@ def test_embedded_sample_is_balanced_and_in_the_documented_format():
 
 def test_tfrecord_start_and_count(tmp_path):
     path = tmp_path / "d.tfrecord.gz"
-    _write_records(path, 12)
+    write_records(path, [(32, 32)] * 12)
     labels = [int(y) for _, y in data.load_tfrecord(str(path), start=3, count=4)]
     assert labels == [3, 4, 5, 6]
 
