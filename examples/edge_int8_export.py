@@ -29,8 +29,7 @@ import os
 
 import keras
 
-from keras_kd import data, distillers, models, quantization, recipes
-from keras_kd.demo import PRETRAINED_TEACHER
+from keras_kd import data, distillers, models, pretrained, quantization, recipes
 from keras_kd.evaluation import top1_accuracy
 from keras_kd.export import to_tflite
 
@@ -43,7 +42,7 @@ train_raw = data.load("sample", "train")
 train = data.batch_for_training(train_raw, BATCH_SIZE)
 val = data.load("sample", "validation").batch(250)
 calibration = train_raw.batch(100).take(2)
-teacher = keras.saving.load_model(PRETRAINED_TEACHER)
+teacher = pretrained.load_teacher()
 steps = math.ceil(5000 / BATCH_SIZE)
 
 """

@@ -30,8 +30,7 @@ import os
 
 import keras
 
-from keras_kd import data, distillers, models, recipes
-from keras_kd.demo import PRETRAINED_TEACHER
+from keras_kd import data, distillers, models, pretrained, recipes
 from keras_kd.evaluation import top1_accuracy
 
 EPOCHS = int(os.environ.get("KERAS_KD_EXAMPLE_EPOCHS", 4))
@@ -40,7 +39,7 @@ STAGES = ["stage1", "stage2", "stage3"]
 
 train = data.batch_for_training(data.load("sample", "train"), BATCH_SIZE)
 val = data.load("sample", "validation").batch(250)
-teacher = keras.saving.load_model(PRETRAINED_TEACHER)
+teacher = pretrained.load_teacher()
 
 
 def optimizer(epochs):

@@ -30,8 +30,7 @@ import os
 
 import keras
 
-from keras_kd import data, distillers, models, recipes
-from keras_kd.demo import PRETRAINED_TEACHER
+from keras_kd import data, distillers, models, pretrained, recipes
 from keras_kd.evaluation import top1_accuracy
 
 EPOCHS = int(os.environ.get("KERAS_KD_EXAMPLE_EPOCHS", 10))
@@ -55,7 +54,7 @@ The teacher must output logits (no softmax): the distiller applies the
 temperature itself and rejects models that end in a softmax.
 """
 
-teacher = keras.saving.load_model(PRETRAINED_TEACHER)
+teacher = pretrained.load_teacher()
 print(f"teacher: {teacher.count_params():,} parameters, {top1_accuracy(teacher, val):.2%}")
 
 """

@@ -30,8 +30,7 @@ import tempfile
 
 import keras
 
-from keras_kd import data, distillers, models
-from keras_kd.demo import PRETRAINED_TEACHER
+from keras_kd import data, distillers, models, pretrained
 from keras_kd.evaluation import top1_accuracy
 
 EPOCHS = int(os.environ.get("KERAS_KD_EXAMPLE_EPOCHS", 3))
@@ -80,7 +79,7 @@ Each finished generation is saved, so an interrupted run resumes at the next.
 """
 
 ban = distillers.BornAgain(
-    keras.saving.load_model(PRETRAINED_TEACHER),
+    pretrained.load_teacher(),
     models.mlperf_tiny_resnet8,
     generations=2,
     directory=tempfile.mkdtemp(),

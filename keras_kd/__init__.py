@@ -17,6 +17,7 @@ from keras_kd import (  # noqa: E402
     features,
     losses,
     models,
+    pretrained,
     quantization,
 )
 from keras_kd.cache import cache_teacher_outputs  # noqa: E402
@@ -38,6 +39,7 @@ __all__ = [
     "features",
     "losses",
     "models",
+    "pretrained",
     "quantization",
     "to_tflite",
 ]

@@ -33,6 +33,9 @@ def test_public_names_are_re_exported():
         "features",
         "losses",
         "models",
+        "pretrained",
         "quantization",
     ):
         assert hasattr(keras_kd, module)
+        assert module in keras_kd.__all__
+    assert callable(keras_kd.pretrained.load_teacher)

@@ -10,7 +10,7 @@ import os
 
 import tensorflow as tf
 
-from keras_kd.data.tfrecord import load_tfrecord
+from keras_kd.data.tfrecord import check_tfrecord, count_records, load_tfrecord
 
 CIFAR10_CLASSES = (
     "airplane",
@@ -44,11 +44,27 @@ def load_cifar10_split(path, split="train", count=None):
     """Loads the train (first 45,000) or validation (last 5,000) split.
 
     Args:
-        path: the shared ``cifar10-train.tfrecord.gz``.
+        path: the shared ``cifar10-train.tfrecord.gz`` (50,000 records).
         split: ``"train"`` or ``"validation"``.
         count: read only the first ``count`` records of the split.
+
+    Returns:
+        A `tf.data.Dataset` of ``(float32 image in 0..255, int32 label)``.
+
+    Example:
+
+    >>> val = load_cifar10_split("cifar10-train.tfrecord.gz", "validation")  # doctest: +SKIP
     """
     _check_split(split)
+    check_tfrecord(path)
+    total = count_records(path)
+    if total != SHARED_TRAIN_SIZE + SHARED_VALIDATION_SIZE:
+        raise ValueError(
+            f"`path` must be the shared CIFAR-10 file of "
+            f"{SHARED_TRAIN_SIZE + SHARED_VALIDATION_SIZE:,} records; for another "
+            "file use keras_kd.data.load(path, split, validation_split=...). "
+            f"Received: path={path!r} ({total} records)"
+        )
     start = 0 if split == "train" else SHARED_TRAIN_SIZE
     size = SHARED_TRAIN_SIZE if split == "train" else SHARED_VALIDATION_SIZE
     count = min(count or size, size)

@@ -8,22 +8,37 @@ def load_tfds(name, split="train", data_dir=None, download=False):
         name: the TFDS name, e.g. ``cifar10`` or ``cifar100``.
         split: a TFDS split expression, e.g. ``train``, ``test``, ``train[:90%]``.
         data_dir: folder holding prepared TFDS data (no network is used when
-            the data is already there).
+            the data is already there). None: TFDS's default folder.
         download: allow TFDS to download and prepare the data.
 
     Returns:
         A `tf.data.Dataset` of ``(float32 image in 0..255, int32 label)``.
+
+    Example:
+
+    >>> ds = load_tfds("cifar10", split="test", data_dir="/data/tfds")  # doctest: +SKIP
     """
+    return tfds_dataset(name, split, data_dir, download, received=f"name={name!r}")
+
+
+def tfds_dataset(name, split, data_dir, download, received):
+    """`load_tfds` with the ``Received:`` part of its errors given by the caller."""
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
     try:
         ds = tfds.load(name, split=split, data_dir=data_dir, as_supervised=True, download=download)
-    except (tfds.core.registered.DatasetNotFoundError, AssertionError, OSError) as err:
+    except tfds.core.registered.DatasetNotFoundError as err:
         raise ValueError(
-            f"Could not load TFDS dataset {name!r} (split={split!r}) from "
-            f"data_dir={data_dir!r} without downloading; prepare it there first or "
-            f"pass download=True. Received: name={name!r} "
-            f"({type(err).__name__}: {str(err).splitlines()[0]})"
-        ) from None
+            f"There is no TFDS dataset named {name!r}; `tfds.list_builders()` lists "
+            f"the names (e.g. 'cifar10', 'cifar100'). Received: {received}"
+        ) from err
+    except (AssertionError, OSError) as err:
+        where = "TFDS's default folder" if data_dir is None else repr(data_dir)
+        raise ValueError(
+            f"TFDS dataset {name!r} is not prepared in {where}. Prepare it once "
+            f"(`tfds build {name} --data_dir DIR`) and pass `data_dir=DIR`, or pass "
+            f"`download=True` to let TFDS download it. Received: {received}, "
+            f"data_dir={data_dir!r}"
+        ) from err
     return ds.map(lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.int32)))

@@ -1,27 +1,12 @@
+import inspect
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from keras_kd import data
-
-
-def _write_records(path, n, size=(32, 32)):
-    rng = np.random.default_rng(0)
-    options = tf.io.TFRecordOptions(compression_type="GZIP")
-    with tf.io.TFRecordWriter(str(path), options) as writer:
-        for i in range(n):
-            image = rng.integers(0, 255, (*size, 3), dtype=np.uint8)
-            example = tf.train.Example(
-                features=tf.train.Features(
-                    feature={
-                        "image": tf.train.Feature(
-                            bytes_list=tf.train.BytesList(value=[tf.io.encode_png(image).numpy()])
-                        ),
-                        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 10])),
-                    }
-                )
-            )
-            writer.write(example.SerializeToString())
+from tests.data.writers import write_records
 
 
 def test_embedded_sample_is_balanced_and_in_the_documented_format():
@@ -36,7 +21,7 @@ def test_embedded_sample_is_balanced_and_in_the_documented_format():
 
 def test_tfrecord_start_and_count(tmp_path):
     path = tmp_path / "d.tfrecord.gz"
-    _write_records(path, 12)
+    write_records(path, [(32, 32)] * 12)
     labels = [int(y) for _, y in data.load_tfrecord(str(path), start=3, count=4)]
     assert labels == [3, 4, 5, 6]
 
@@ -85,3 +70,23 @@ def test_corrupt_tfrecord_is_rejected(tmp_path):
 def test_bad_split_is_rejected():
     with pytest.raises(ValueError, match="split.*Received: split='test'"):
         data.load("sample", "test")
+
+
+def test_unknown_tfds_name_is_refused_without_a_download(tmp_path):
+    pytest.importorskip("tensorflow_datasets")
+    with pytest.raises(ValueError) as info:
+        data.load("tfds:no_such_dataset_xyz", data_dir=str(tmp_path))
+    message = str(info.value)
+    assert "list_builders" in message and "download" not in message
+    assert message.endswith("Received: source='tfds:no_such_dataset_xyz'")
+    assert not any(tmp_path.iterdir())
+
+
+def test_unprepared_tfds_advice_names_arguments_that_load_accepts(tmp_path):
+    pytest.importorskip("tensorflow_datasets")
+    with pytest.raises(ValueError, match="Received: source='tfds:mnist', data_dir=") as info:
+        data.load("tfds:mnist", data_dir=str(tmp_path))
+    advised = set(re.findall(r"pass `?(\w+)=", str(info.value)))
+    assert "data_dir" in advised
+    assert advised <= set(inspect.signature(data.load).parameters)
+    assert not any(tmp_path.iterdir())  # nothing was downloaded or prepared
