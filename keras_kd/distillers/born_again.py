@@ -113,7 +113,9 @@ class BornAgain:
         """BAN-E: a plain Keras model averaging the generations' predictions.
 
         It returns ``log(mean_g softmax(z_g))``, logits whose softmax is the
-        average of the generations' class probabilities.
+        average of the generations' class probabilities. It is built from
+        Keras layers and `keras.ops` only (no `Lambda`), so once saved it
+        loads with the default ``safe_mode=True`` without keras_kd.
         """
         if not self.models:
             raise RuntimeError("Call `fit` before `ensemble`.")
@@ -126,5 +128,5 @@ class BornAgain:
         probs = [keras.layers.Softmax()(m(inputs)) for m in named]
         mean = keras.layers.Average()(probs) if len(probs) > 1 else probs[0]
         eps = float(np.finfo("float32").tiny)
-        logits = keras.layers.Lambda(lambda p: keras.ops.log(keras.ops.maximum(p, eps)))(mean)
+        logits = keras.ops.log(keras.ops.maximum(mean, eps))
         return keras.Model(inputs, logits, name=name)
