@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_kd.distillers.attention import _input_gradient
+from keras_kd.distillers.base import INPUT_GRADIENT_KEY, _input_gradient
 from keras_kd.distillers.base import task_loss_per_sample
 from keras_kd.distillers.one import ONE
 from keras_kd.features import OUTPUT_KEY
@@ -120,7 +120,7 @@ def test_gradient_attention_term_from_input_gradients():
     for who in ("teacher", "student"):
         taps = _linear_taps(x[f"{who}_kernel"], x[f"{who}_bias"], who)
         out = _input_gradient(taps, tf.constant(x["x"]), tf.constant(x["y"]), False)
-        grads[who] = out["input_grad"].numpy()
+        grads[who] = out[INPUT_GRADIENT_KEY].numpy()
         np.testing.assert_allclose(grads[who], x[f"{who}_input_grad"], rtol=1e-5, atol=1e-6)
         if who == "student":
             assert_close(
@@ -140,13 +140,19 @@ def test_nst_loss(name):
 
 def test_factor_transfer_loss_paper_form():
     # The authors' code (Factor-Transfer-pytorch): nn.L1Loss()(FT(F_S), FT(F_T)).
-    # RepDistiller's channel-mean form is stored as "factor_transfer_repdistiller"
-    # on the same inputs; keras_kd has no function for it yet.
     x = reference_inputs("factor_transfer_loss")
     got = factor_transfer_loss(
         x["teacher_factor"], x["student_factor"], **reference_params("factor_transfer_loss")
     )
     assert_close(got, reference_value("factor_transfer_loss"))
+
+
+def test_factor_transfer_loss_repdistiller_form():
+    # RepDistiller's FactorTransfer(p1=2, p2=1) on the same inputs: mean_c F^2,
+    # l2-normalized over H*W, mean |difference|.
+    x = reference_inputs("factor_transfer_repdistiller")
+    got = factor_transfer_loss(x["teacher_factor"], x["student_factor"], p=1, form="repdistiller")
+    assert_close(got, reference_value("factor_transfer_repdistiller"))
 
 
 @pytest.mark.parametrize("name", ["activation_boundary_loss", "activation_boundary_m05"])
@@ -158,7 +164,7 @@ def test_activation_boundary_loss(name):
     # The authors' criterion_alternative_L2(s, t, m) / batch_size ...
     assert_close(got, reference_value(name))
     # ... which their training loop and RepDistiller's ABLoss then scale by 3/1000;
-    # keras_kd leaves that factor to the distiller's distill_weight (3e-3).
+    # keras_kd leaves that factor to the distiller's feature_weight (3e-3).
     assert_close(3.0 / 1000.0 * float(got), reference_value(name, "value_repdistiller"))
 
 
