@@ -11,7 +11,7 @@ OUTPUT_KEY = "output"
 _MAX_LISTED = 80
 
 
-def _require_functional(model, argument):
+def require_functional(model, argument):
     if not isinstance(model, keras.Model):
         raise ValueError(
             f"`{argument}` must be a keras.Model. Received: {argument}={model!r} "
@@ -113,7 +113,7 @@ def build_feature_extractor(model, layer_names, name=None, argument="layer_names
         >>> taps = build_feature_extractor(resnet20(), ["stage1", "stage3"])
         >>> out = taps(images)  # out["output"], out["stage1"], out["stage3"]
     """
-    _require_functional(model, "model" if argument == "layer_names" else argument)
+    require_functional(model, "model" if argument == "layer_names" else argument)
     if isinstance(layer_names, str) or not all(isinstance(n, str) for n in layer_names):
         raise ValueError(
             f"`{argument}` must be a list of layer names (strings). Received: "

@@ -27,6 +27,26 @@ def deserialize_models(config, keys):
     return config
 
 
+RENAMED = {
+    "distill_weight": "feature_weight (a method's own term) or kd_weight (KD's)",
+    "deploy_branch": "deploy_index",
+    "alpha": "task_weight and kd_weight",
+    "mode": "GradientAttentionTransfer (a class of its own)",
+    "stage": "set_stage('init' | 'main')",
+}
+
+
+def refuse_renamed(owner, arguments):
+    """Raises a TypeError naming the new names of arguments renamed in 0.2."""
+    old = [k for k in arguments if k in RENAMED]
+    if old:
+        raise TypeError(
+            f"{owner} got arguments renamed in keras_kd 0.2: "
+            f"{'; '.join(f'{k} -> {RENAMED[k]}' for k in old)}. Received: "
+            f"{', '.join(f'{k}={arguments[k]!r}' for k in old)}"
+        )
+
+
 def _binary_accuracy_for_logits(metrics, num_outputs):
     """``"accuracy"`` on a single logit means logit > 0, not probability > 0.5."""
     if num_outputs != 1 or metrics is None:
@@ -52,6 +72,7 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
     """
 
     def __init__(self, check_finite=True, terms=("task",), **kwargs):
+        refuse_renamed(type(self).__name__, kwargs)
         super().__init__(**kwargs)
         self._compiled_metrics = None
         self.check_finite = bool(check_finite)

@@ -10,19 +10,12 @@ from keras_kd.distillers import _guard
 from keras_kd.distillers._cached import mismatch_fraction, split_cached
 from keras_kd.distillers._model_checks import check_distinct, check_logits_model, check_trainable
 from keras_kd.distillers._terms import INIT, MAIN, KDTerm, TaskTerm
-from keras_kd.distillers._trainer import TermTrainer, deserialize_models
-from keras_kd.features import OUTPUT_KEY, build_feature_extractor, model_input
+from keras_kd.distillers._trainer import RENAMED, TermTrainer, deserialize_models, refuse_renamed
+from keras_kd.features import OUTPUT_KEY, build_feature_extractor, model_input, require_functional
 from keras_kd.labels import task_loss_per_sample
 
 INPUT_GRADIENT_KEY = "input_gradient"
 _KERAS_ARGUMENTS = ("name", "dtype", "trainable")
-_RENAMED = {
-    "distill_weight": "feature_weight (a method's own term) or kd_weight (KD's)",
-    "deploy_branch": "deploy_index",
-    "alpha": "task_weight and kd_weight",
-    "mode": "GradientAttentionTransfer (a class of its own)",
-    "stage": "set_stage('init' | 'main')",
-}
 
 
 def method_arguments(frame_locals):
@@ -139,14 +132,13 @@ class Distiller(TermTrainer):
         )
 
     def _refuse_old_arguments(self, method_args):
+        refuse_renamed(type(self).__name__, method_args)
         signature = inspect.signature(self.method_terms).parameters
         unknown = [k for k in method_args if k not in signature]
         if not unknown:
             return
-        renamed = [f"{k} -> {_RENAMED[k]}" for k in unknown if k in _RENAMED]
-        hint = f" Renamed in keras_kd 0.2: {'; '.join(renamed)}." if renamed else ""
         raise TypeError(
-            f"{type(self).__name__} got unexpected arguments {unknown}.{hint} Accepted: "
+            f"{type(self).__name__} got unexpected arguments {unknown}. Accepted: "
             f"student, teacher, terms, task_weight, kd_weight, temperature, init_epochs, "
             f"teacher_input, check_finite{''.join(', ' + k for k in signature)}. "
             f"Received: {', '.join(f'{k}={method_args[k]!r}' for k in unknown)}"
@@ -160,6 +152,8 @@ class Distiller(TermTrainer):
         return []
 
     def _check_models(self):
+        require_functional(self.student, "student")
+        require_functional(self.teacher, "teacher")
         check_logits_model(self.student, "student")
         check_logits_model(self.teacher, "teacher")
         check_distinct([self.student, self.teacher], ["student", "teacher"])
@@ -181,6 +175,7 @@ class Distiller(TermTrainer):
         s_in = [tuple(t.shape[1:]) for t in self.student.inputs]
         t_in = [tuple(t.shape[1:]) for t in self.teacher.inputs]
         if s_in != t_in:
+            s_in, t_in = (v[0] if len(v) == 1 else v for v in (s_in, t_in))
             raise ValueError(
                 "`student` and `teacher` must take inputs of the same shape, or "
                 "`teacher_input` must map the student's batch to the teacher's input (e.g. "
@@ -374,11 +369,11 @@ class Distiller(TermTrainer):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        old = sorted(k for k in config if k in _RENAMED)
-        if old or config.get("keras_kd_version") is None and "distill_weight" in config:
+        old = sorted(k for k in config if k in RENAMED)
+        if old:
             raise ValueError(
                 f"This {cls.__name__} was saved by keras_kd 0.1, whose arguments were renamed "
-                f"in 0.2 ({'; '.join(f'{k} -> {_RENAMED[k]}' for k in old)}). Rebuild the "
+                f"in 0.2 ({'; '.join(f'{k} -> {RENAMED[k]}' for k in old)}). Rebuild the "
                 "distiller with the new names and load its weights, or load the saved "
                 f"student alone. Received: a config with {old}"
             )
