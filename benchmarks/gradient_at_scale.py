@@ -18,15 +18,14 @@ from keras_kd.demo import PRETRAINED_TEACHER
 def main():
     teacher = keras.saving.load_model(PRETRAINED_TEACHER)
     keras.utils.set_random_seed(0)
-    distiller = distillers.AttentionTransfer(
-        student=models.mlperf_tiny_resnet8(), teacher=teacher, mode="gradient", distill_weight=1.0
+    distiller = distillers.GradientAttentionTransfer(
+        student=models.mlperf_tiny_resnet8(), teacher=teacher, feature_weight=1.0
     )
     x, y = next(iter(data.load("sample").batch(256)))
     x = tf.ensure_shape(x, [None, 32, 32, 3])
-    terms = distiller.compute_losses(
-        x, y, None, distiller.forward_teacher(x, y), distiller.forward_student(x, y)
-    )
-    at, ce = float(terms["at"]), float(terms["task"])
+    distiller.compile(optimizer=keras.optimizers.SGD(0.0))
+    terms = distiller.train_on_batch(x, y, return_dict=True)  # learning rate 0: no update
+    at, ce = float(terms["gradient_at_loss"]), float(terms["task_loss"])
     print(f"gradient-AT term at beta=1 (with the 1/2): {at:.5f}")
     print(f"cross-entropy at initialization:          {ce:.3f}")
     print(f"beta making them equal:                   {ce / at:.0f}")

@@ -84,42 +84,34 @@ for name, build in one_stage.items():
 
 Activation boundaries, FSP and factor transfer first run an initialization
 stage (the student's lower layers, or the teacher's paraphraser), then train
-on the task. `fit_stages` runs the stages through `fit`, each with a fresh
-optimizer when one is given.
+on the task. `fit` runs the init stage by itself first, for `init_epochs`
+epochs (RepDistiller runs 30; one here), then the main stage. `fit_stages`
+gives full control (a fresh optimizer per stage, for instance).
 """
 
 two_stage = {
-    "AB": (
-        lambda s: distillers.ActivationBoundary(
-            student=s,
-            teacher=teacher,
-            student_layers=[f"{x}_preact" for x in STAGES],
-            teacher_layers=[f"{x}_preact" for x in STAGES],
-        ),
-        ["init", "train"],
+    "AB": lambda s: distillers.ActivationBoundary(
+        student=s,
+        teacher=teacher,
+        student_layers=[f"{x}_preact" for x in STAGES],
+        teacher_layers=[f"{x}_preact" for x in STAGES],
+        init_epochs=1,
     ),
-    "FSP": (
-        lambda s: distillers.FSP(
-            student=s, teacher=teacher, student_layers=STAGES, teacher_layers=STAGES
-        ),
-        ["fsp", "train"],
+    "FSP": lambda s: distillers.FSP(
+        student=s, teacher=teacher, student_layers=STAGES, teacher_layers=STAGES, init_epochs=1
     ),
-    "FT": (
-        lambda s: distillers.FactorTransfer(
-            student=s, teacher=teacher, student_layers=["stage3"], teacher_layers=["stage3"]
-        ),
-        ["paraphraser", "transfer"],
+    "FT": lambda s: distillers.FactorTransfer(
+        student=s,
+        teacher=teacher,
+        student_layers=["stage3"],
+        teacher_layers=["stage3"],
+        init_epochs=1,
     ),
 }
-for name, (build, stages) in two_stage.items():
+for name, build in two_stage.items():
     distiller = build(fresh_student())
-    distiller.compile(optimizer="sgd", metrics=["accuracy"])
-    distiller.fit_stages(
-        [(stages[0], 1), (stages[1], EPOCHS)],
-        optimizer=lambda stage, epochs: optimizer(epochs),
-        x=train,
-        verbose=2,
-    )
+    distiller.compile(optimizer=optimizer(EPOCHS), metrics=["accuracy"])
+    distiller.fit(train, epochs=EPOCHS, verbose=2)
     results[name] = top1_accuracy(distiller.student, val)
 
 """

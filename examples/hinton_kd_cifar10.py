@@ -73,7 +73,7 @@ alone.fit(train, epochs=EPOCHS, verbose=2, shuffle=False)
 """
 ## The same student, distilled
 
-`task_weight` weighs the cross-entropy on the labels and `distill_weight` the
+`task_weight` weighs the cross-entropy on the labels and `kd_weight` the
 `T^2`-scaled KL divergence between the softened predictions (RepDistiller's
 CIFAR settings: T = 4, 0.1 and 0.9). Each term is logged on its own.
 """
@@ -81,7 +81,7 @@ CIFAR settings: T = 4, 0.1 and 0.9). Each term is logged on its own.
 keras.utils.set_random_seed(0)
 student = models.mlperf_tiny_resnet8()
 distiller = distillers.KD(
-    student=student, teacher=teacher, temperature=4.0, task_weight=0.1, distill_weight=0.9
+    student=student, teacher=teacher, temperature=4.0, task_weight=0.1, kd_weight=0.9
 )
 distiller.compile(optimizer=recipes.cifar_sgd(0.05, steps), metrics=["accuracy"])
 distiller.fit(train, epochs=EPOCHS, validation_data=val, verbose=2)

@@ -29,8 +29,9 @@ INIT_LEARNING_RATES = {"ft": 0.01}
 
 
 def _offline(cls, **kwargs):
-    def build(teacher, student):
-        return cls(student=student(), teacher=teacher, **kwargs)
+    def build(teacher, student, init_epochs=None):
+        extra = {} if init_epochs is None else {"init_epochs": init_epochs}
+        return cls(student=student(), teacher=teacher, **kwargs, **extra)
 
     return build
 
@@ -41,7 +42,7 @@ ROWS = {
     "student_alone": (None, None, False, {}),
     "student_alone_augmented": (None, None, True, {"augmentation": "pad-4 crop + flip"}),
     "kd": (
-        _offline(distillers.KD, temperature=4.0, task_weight=0.1, distill_weight=0.9),
+        _offline(distillers.KD, temperature=4.0, task_weight=0.1, kd_weight=0.9),
         None,
         False,
         {"T": 4, "ce": 0.1, "kd": 0.9},
@@ -51,7 +52,7 @@ ROWS = {
             distillers.FitNet,
             student_layers=["stage2"],
             teacher_layers=["stage2"],
-            distill_weight=100.0,
+            feature_weight=100.0,
         ),
         None,
         False,
@@ -68,14 +69,14 @@ ROWS = {
             distillers.AttentionTransfer,
             student_layers=STAGES,
             teacher_layers=STAGES,
-            distill_weight=1000.0,
+            feature_weight=1000.0,
         ),
         None,
         False,
         {"layers": STAGES, "ce": 1, "beta": 1000},
     ),
     "at_gradient": (
-        _offline(distillers.AttentionTransfer, mode="gradient", distill_weight=GRADIENT_AT_WEIGHT),
+        _offline(distillers.GradientAttentionTransfer, feature_weight=GRADIENT_AT_WEIGHT),
         None,
         False,
         {"ce": 1, "beta": GRADIENT_AT_WEIGHT, "term": "beta/2 * ||J_S - J_T||"},
@@ -85,7 +86,7 @@ ROWS = {
             distillers.NST,
             student_layers=["stage3"],
             teacher_layers=["stage3"],
-            distill_weight=50.0,
+            feature_weight=50.0,
         ),
         None,
         False,
@@ -96,11 +97,19 @@ ROWS = {
             distillers.FactorTransfer,
             student_layers=["stage3"],
             teacher_layers=["stage3"],
-            distill_weight=200.0,
+            feature_weight=200.0,
+            form="repdistiller",
         ),
-        "paraphraser",
+        "init",
         False,
-        {"layers": "stage3", "ce": 1, "ft": 200, "rate": 0.5, "init_lr": 0.01},
+        {
+            "layers": "stage3",
+            "ce": 1,
+            "ft": 200,
+            "form": "repdistiller",
+            "rate": 0.5,
+            "init_lr": 0.01,
+        },
     ),
     "ab": (
         _offline(distillers.ActivationBoundary, student_layers=PREACTS, teacher_layers=PREACTS),
@@ -110,7 +119,7 @@ ROWS = {
     ),
     "fsp": (
         _offline(distillers.FSP, student_layers=STAGES, teacher_layers=STAGES),
-        "fsp",
+        "init",
         False,
         {"layers": STAGES, "fsp_init": 1},
     ),

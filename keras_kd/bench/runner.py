@@ -36,7 +36,6 @@ def _backup(out, row, stage):
 def _fit_trainer(trainer, row, init_stage, train, protocol, steps, out):
     """Runs the optional init stage, then the main stage, each resumable."""
     marker = os.path.join(out, f"{row}-init.weights.h5")
-    main_stage = trainer.stage
     if init_stage is not None:
         if os.path.exists(marker):
             trainer.load_weights(marker)
@@ -48,8 +47,7 @@ def _fit_trainer(trainer, row, init_stage, train, protocol, steps, out):
             trainer.fit(train, epochs=n, callbacks=[_backup(out, row, "init")], verbose=2)
             with atomic_path(marker, suffix=".weights.h5") as tmp:
                 trainer.save_weights(tmp)
-        main_stage = trainer.STAGES[-1]
-    trainer.set_stage(main_stage)
+    trainer.set_stage("main")
     trainer.compile(optimizer=_row_optimizer(protocol, steps), metrics=["accuracy"])
     trainer.fit(train, epochs=protocol.epochs, callbacks=[_backup(out, row, "main")], verbose=2)
     if os.path.exists(marker):
@@ -90,7 +88,11 @@ def _train_row(row, teacher, train_raw, protocol, out):
     if builder is None:
         model = protocol.build_student()
         return _fit_alone(model, train, protocol.epochs, optimizer, backup), {}
-    trainer = builder(teacher, protocol.build_student)
+    if init_stage is None:
+        trainer = builder(teacher, protocol.build_student)
+    else:
+        n = protocol.init_stage_epochs(protocol.epochs)
+        trainer = builder(teacher, protocol.build_student, init_epochs=n)
     deployable = _fit_trainer(trainer, row, init_stage, train, protocol, steps, out)
     extra = {}
     if row == "byot":

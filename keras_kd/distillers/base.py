@@ -240,10 +240,16 @@ class Distiller(TermTrainer):
         self.train_function = self.test_function = self.predict_function = None
 
     def fit(self, *args, **kwargs):
-        """`keras.Model.fit` on the main stage; when the method has an init
-        stage that has not run its ``init_epochs`` yet, those epochs run first
-        (once per distiller; a saved distiller remembers them)."""
-        if self.stage == MAIN and INIT in self.stages:
+        """`keras.Model.fit` on the current stage (the main one unless set).
+
+        In the main stage, when the method has an init stage that has not run
+        its ``init_epochs`` yet, those epochs run first (once per distiller:
+        `init_epochs_done` counts them and is saved with the distiller).
+        """
+        if self.stage == INIT:
+            callbacks = [*(kwargs.get("callbacks") or []), _CountInitEpochs(self.init_epochs_done)]
+            return super().fit(*args, **{**kwargs, "callbacks": callbacks})
+        if INIT in self.stages:
             remaining = self.init_epochs - int(self.init_epochs_done.numpy())
             if remaining > 0:
                 self._run_init_stage(remaining, args, kwargs)
@@ -255,7 +261,7 @@ class Distiller(TermTrainer):
             for k, v in kwargs.items()
             if k not in ("epochs", "initial_epoch", "validation_data", "validation_split")
         }
-        init_kwargs["callbacks"] = [_CountInitEpochs(self.init_epochs_done)] + [
+        init_kwargs["callbacks"] = [
             c
             for c in kwargs.get("callbacks") or []
             if not isinstance(c, keras.callbacks.BackupAndRestore | keras.callbacks.ModelCheckpoint)
@@ -264,7 +270,7 @@ class Distiller(TermTrainer):
             print(f"keras_kd: init stage of {type(self).__name__}, {epochs} epoch(s), then fit")
         self.set_stage(INIT)
         try:
-            super().fit(*args, epochs=epochs, **init_kwargs)
+            self.fit(*args, epochs=epochs, **init_kwargs)
         finally:
             self.set_stage(MAIN)
 
@@ -287,11 +293,8 @@ class Distiller(TermTrainer):
             self.set_stage(stage)
             if optimizer is not None:
                 self.compile(optimizer=optimizer(stage, epochs), metrics=self._compiled_metrics)
-            callbacks = list(fit_kwargs.get("callbacks") or [])
-            if stage == INIT:
-                callbacks.append(_CountInitEpochs(self.init_epochs_done))
-            kwargs = {**fit_kwargs, "callbacks": callbacks}
-            histories[stage] = TermTrainer.fit(self, epochs=epochs, **kwargs)
+            fit = self.fit if stage == INIT else super().fit  # no automatic init stage
+            histories[stage] = fit(epochs=epochs, **fit_kwargs)
         self.set_stage(MAIN)
         return histories
 
