@@ -32,9 +32,10 @@ def tiny_cnn(
     return keras.Model(inputs, outputs, name=name)
 
 
-def tiny_pair(student_width=4, teacher_width=8, **student_kwargs):
+def tiny_pair(student_width=4, teacher_width=8, batch_norm=True, **student_kwargs):
     keras.utils.set_random_seed(0)
-    return tiny_cnn("student", student_width, **student_kwargs), tiny_cnn("teacher", teacher_width)
+    student = tiny_cnn("student", student_width, batch_norm=batch_norm, **student_kwargs)
+    return student, tiny_cnn("teacher", teacher_width, batch_norm=batch_norm)
 
 
 def tiny_data(n=32, seed=0, one_hot=False):

@@ -124,7 +124,11 @@ CASES = {
     ),
     "unknown factor form": (
         lambda: distillers.FactorTransfer(
-            student=S, teacher=T, form="saliency", student_layers=["block2"], teacher_layers=["block2"]
+            student=S,
+            teacher=T,
+            form="saliency",
+            student_layers=["block2"],
+            teacher_layers=["block2"],
         ),
         "Received: form='saliency'",
     ),

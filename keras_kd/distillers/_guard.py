@@ -21,8 +21,8 @@ from keras_kd.errors import (
     TeacherCacheMismatchError,
 )
 
-OK, BAD_LABELS, PROBABILITIES, CACHE_MISMATCH = 0, 1, 2, 3
-TERM_BASE, GRADIENT_BASE = 1_000, 1_000_000
+OK, BAD_LABELS, CACHE_MISMATCH = 0, 1, 2
+PROBABILITIES_BASE, TERM_BASE, GRADIENT_BASE = 100, 1_000, 1_000_000
 _SUM_TOLERANCE = 1e-3
 
 
@@ -155,9 +155,12 @@ def fault_error(trainer, code, low, high, batch, phase):
             f"`y` must be {labels.accepted(num_outputs)}. Received: at {where}, labels from "
             f"{low:g} to {high:g} (or NaN, or rows not summing to 1). {untouched}"
         )
-    if code == PROBABILITIES:
+    if PROBABILITIES_BASE <= code < TERM_BASE:
+        sources = trainer.guard.names.get("outputs", ())
+        index = code - PROBABILITIES_BASE
+        source = sources[index] if index < len(sources) else "model"
         return ProbabilityOutputError(
-            f"`{trainer.probability_source}` must output logits, but at {where} every output "
+            f"`{source}` must output logits, but at {where} every output "
             "row is non-negative and sums to 1: these are probabilities (a softmax in the "
             "model, however it is written). Temperature scaling and the cross-entropy need "
             "the values before the softmax: remove it from the model and apply it at "
@@ -186,4 +189,3 @@ def fault_error(trainer, code, low, high, batch, phase):
         "Check the inputs and labels for NaN/inf, lower the learning rate or this term's "
         "weight."
     )
-

@@ -69,7 +69,6 @@ def check_logits_model(model, argument):
         )
 
 
-
 def check_distinct(models, arguments):
     """Rejects one model object (or shared weights) in two roles."""
     owners = {}

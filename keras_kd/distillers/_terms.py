@@ -127,7 +127,10 @@ def check_pairs_alignable(term, shapes):
     """Raises unless every pair of 4-D maps can be spatially aligned."""
     for s, t in term.pairs:
         check_alignable(
-            shapes("teacher", t), shapes("student", s), f"teacher layer {t!r}", f"student layer {s!r}"
+            shapes("teacher", t),
+            shapes("student", s),
+            f"teacher layer {t!r}",
+            f"student layer {s!r}",
         )
 
 

@@ -127,6 +127,8 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
         self.compile(**keras.saving.deserialize_keras_object(config))
 
     def _with_guard(self, kwargs):
+        if isinstance(kwargs.get("callbacks"), keras.callbacks.CallbackList):
+            return kwargs  # evaluate inside fit: the guard is in fit's list already
         callbacks = list(kwargs.get("callbacks") or [])
         kwargs["callbacks"] = [_guard.GuardCallback(self), *callbacks]
         return kwargs
@@ -180,9 +182,9 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
         that are probabilities rather than logits."""
         num_outputs = self.deployable.outputs[0].shape[-1]
         checks, detail = self.guard.label_checks(y, num_outputs)
-        for name, value in outputs:
-            checks.append((_guard.are_probabilities(value), _guard.PROBABILITIES))
-            self.probability_source = name
+        self.guard.names["outputs"] = [name for name, _ in outputs]
+        for i, (_, value) in enumerate(outputs):
+            checks.append((_guard.are_probabilities(value), _guard.PROBABILITIES_BASE + i))
         return checks, detail
 
     def weighted_total(self, terms):
@@ -211,7 +213,10 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
         pairs = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
         detail = tf.zeros([2]) if detail is None else detail
         self.guard.apply_if_clean(
-            _guard.first_fault(faults), detail, lambda: self.optimizer.apply_gradients(pairs), snapshot
+            _guard.first_fault(faults),
+            detail,
+            lambda: self.optimizer.apply_gradients(pairs),
+            snapshot,
         )
 
     def guarded_evaluation(self, terms, checks=(), detail=None):

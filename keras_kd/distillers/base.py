@@ -186,7 +186,10 @@ class Distiller(TermTrainer):
     def _layers_by_network(terms):
         layers = {"student": [], "teacher": []}
         for term in terms:
-            for network, names in (("student", term.student_layers), ("teacher", term.teacher_layers)):
+            for network, names in (
+                ("student", term.student_layers),
+                ("teacher", term.teacher_layers),
+            ):
                 layers[network] += [n for n in names if n not in layers[network]]
         return layers
 
@@ -206,7 +209,9 @@ class Distiller(TermTrainer):
                 taps[network] = full
             elif names:
                 taps[network] = keras.Model(
-                    model_input(full), {n: full.output[n] for n in names}, name=f"{full.name}_{stage}"
+                    model_input(full),
+                    {n: full.output[n] for n in names},
+                    name=f"{full.name}_{stage}",
                 )
             else:
                 taps[network] = None
@@ -380,7 +385,9 @@ class Distiller(TermTrainer):
                 "distiller with the new names and load its weights, or load the saved "
                 f"student alone. Received: a config with {old}"
             )
-        config["terms"] = [keras.saving.deserialize_keras_object(t) for t in config.get("terms") or []]
+        config["terms"] = [
+            keras.saving.deserialize_keras_object(t) for t in config.get("terms") or []
+        ]
         return cls(**deserialize_models(config, ("student", "teacher", "teacher_input")))
 
 

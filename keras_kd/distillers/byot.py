@@ -107,7 +107,8 @@ class BYOT(TermTrainer):
     def loss_weights(self):
         kinds = {"task": self.task_weight, "kd": self.kd_weight, "feature": self.feature_weight}
         return {
-            name: 1.0 if name == "deep_task" else kinds[name.split("_")[1]] for name in self.terms
+            name: 1.0 if name == "deep_task" else kinds[name.split("_")[1]]
+            for name in self.term_names
         }
 
     def trained_models(self):

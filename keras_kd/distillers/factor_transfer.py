@@ -24,7 +24,13 @@ class FactorTransferTerm(Term):
     pairs_required = (1, 1)
 
     def __init__(
-        self, weight=200.0, student_layers=None, teacher_layers=None, rate=0.5, p=1.0, form="repdistiller"
+        self,
+        weight=200.0,
+        student_layers=None,
+        teacher_layers=None,
+        rate=0.5,
+        p=1.0,
+        form="repdistiller",
     ):
         super().__init__(weight, student_layers, teacher_layers)
         self.rate = positive_float("rate", rate)
@@ -33,13 +39,13 @@ class FactorTransferTerm(Term):
 
     def build(self, shapes):
         check_same_spatial_size(self, shapes)
-        (s, t), = self.pairs
+        ((s, t),) = self.pairs
         self.encoder, self.paraphraser = build_paraphraser(shapes("teacher", t), self.rate)
         self.translator = build_translator(shapes("student", s), self.encoder.output.shape)
         self.adapters = [self.paraphraser, self.translator]
 
     def __call__(self, teacher, student, y, sample_weight):
-        (s, t), = self.pairs
+        ((s, t),) = self.pairs
         factor = tf.stop_gradient(self.encoder(teacher[t], training=False))
         translated = self.translator(student[s], training=True)
         return factor_transfer_loss(factor, translated, self.p, sample_weight, self.form)

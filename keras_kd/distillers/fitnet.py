@@ -36,9 +36,7 @@ class HintTerm(Term):
     ):
         super().__init__(weight, student_layers, teacher_layers)
         self.regressor = one_of("regressor", regressor, ("conv_bn_relu", "conv"))
-        self.regressor_kernel_size = one_of(
-            "regressor_kernel_size", regressor_kernel_size, (1, 3)
-        )
+        self.regressor_kernel_size = one_of("regressor_kernel_size", regressor_kernel_size, (1, 3))
 
     def build(self, shapes):
         bn_relu = self.regressor == "conv_bn_relu"

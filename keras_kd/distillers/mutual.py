@@ -83,7 +83,7 @@ class DeepMutualLearning(TermTrainer):
     def loss_weights(self):
         return {
             name: self.task_weight if name.endswith("_task") else self.kd_weight
-            for name in self.terms
+            for name in self.term_names
         }
 
     def trained_models(self):
@@ -109,9 +109,7 @@ class DeepMutualLearning(TermTrainer):
             logits = [peer(x, training=True) for peer in self.peers]
             terms = self._peer_terms(y, logits, sample_weight)
             total = self.weighted_total(terms)
-        checks, detail = self.batch_checks(
-            y, [(f"peers[{i}]", z) for i, z in enumerate(logits)]
-        )
+        checks, detail = self.batch_checks(y, [(f"peers[{i}]", z) for i, z in enumerate(logits)])
         self.guarded_update(tape, terms, total, snapshot, checks, detail)
         logs = self.report(terms, total, x, y, logits[self.deploy_index], sample_weight)
         return {**logs, **self.accuracy_logs(y, logits, sample_weight)}

@@ -30,7 +30,7 @@ class RKDTerm(Term):
         self.angle_weight = non_negative_float("angle_weight", angle_weight)
 
     def __call__(self, teacher, student, y, sample_weight):
-        (s, t), = self.pairs
+        ((s, t),) = self.pairs
         return rkd_loss(teacher[t], student[s], self.distance_weight, self.angle_weight)
 
     def get_config(self):

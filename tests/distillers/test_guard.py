@@ -1,0 +1,158 @@
+"""The step guard: a faulty step changes nothing, in graph mode and under XLA,
+for every scheme, and the error says what happened."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_kd
+from keras_kd import distillers
+from keras_kd.errors import LabelError, NonFiniteLossError, ProbabilityOutputError
+from tests.helpers import assert_same, snapshot, tiny_cnn, tiny_data, tiny_pair
+
+
+def _state(distiller, models):
+    return [s for m in models for s in snapshot(m)] + [
+        v.numpy() for v in distiller.optimizer.variables
+    ]
+
+
+def _schemes():
+    keras.utils.set_random_seed(0)
+    return {
+        "kd": lambda: distillers.KD(*tiny_pair(batch_norm=False)),
+        "dml": lambda: distillers.DeepMutualLearning([tiny_cnn("a"), tiny_cnn("b")]),
+        "one": lambda: distillers.ONE(tiny_cnn("m"), cut_layer="block1", branches=2),
+        "byot": lambda: distillers.BYOT(tiny_cnn("m"), exit_layers=["block1"], deep_layer="block2"),
+    }
+
+
+def _trained(distiller):
+    if isinstance(distiller, distillers.Distiller):
+        return [distiller.student, *distiller.adapters]
+    return distiller.trained_models()
+
+
+@pytest.mark.parametrize(
+    "scheme,jit_compile",
+    [("kd", False), ("kd", True), ("dml", True), ("one", False), ("byot", False)],
+)
+def test_a_nan_pixel_changes_no_weight_statistic_or_slot(scheme, jit_compile):
+    distiller = _schemes()[scheme]()
+    distiller.compile(optimizer="adam", jit_compile=jit_compile)
+    x, y = tiny_data(16)
+    distiller.fit(x[8:], y[8:], epochs=1, batch_size=8, verbose=0)  # slots are non-zero now
+    x[3, 5, 5, 1] = np.nan
+    before = _state(distiller, _trained(distiller))
+    step = int(distiller.optimizer.iterations.numpy())
+    with pytest.raises(NonFiniteLossError, match=f"optimizer step {step}.*Nothing was updated"):
+        distiller.fit(x[:8], y[:8], epochs=1, batch_size=8, verbose=0)
+    assert_same(before, _state(distiller, _trained(distiller)))
+
+
+def test_a_finite_loss_with_a_non_finite_gradient_is_caught_and_named():
+    student, teacher = tiny_pair(batch_norm=False)
+    d = distillers.KD(student, teacher)
+    d.compile(optimizer="sgd")
+    x, y = tiny_data(8)
+    x[0, 0, 0, 0] = np.inf
+    before = _state(d, [student])
+    with pytest.raises(NonFiniteLossError, match="(gradient of|loss term)"):
+        d.fit(x, y, epochs=1, verbose=0)
+    assert_same(before, _state(d, [student]))
+
+
+def test_batchnorm_statistics_written_by_the_faulty_forward_pass_are_restored():
+    student, teacher = tiny_pair()  # with BatchNorm
+    d = distillers.KD(student, teacher)
+    d.compile(optimizer="sgd")
+    x, y = tiny_data(8)
+    x[0, 0, 0, 0] = np.nan
+    moving = [v.numpy() for v in student.non_trainable_variables]
+    with pytest.raises(NonFiniteLossError):
+        d.fit(x, y, epochs=1, verbose=0)
+    assert_same(moving, [v.numpy() for v in student.non_trainable_variables])
+
+
+def test_later_steps_of_one_execution_are_skipped_too():
+    student, teacher = tiny_pair()
+    d = distillers.KD(student, teacher)
+    d.compile(optimizer="sgd", steps_per_execution=4)
+    x, y = tiny_data(32)
+    x[8, 0, 0, 0] = np.nan  # batch 1 of 4 inside one execution
+    with pytest.raises(NonFiniteLossError, match="training batch 3"):
+        d.fit(x, y, epochs=1, batch_size=8, verbose=0, shuffle=False)
+    assert int(d.optimizer.iterations.numpy()) == 1  # batch 0 only
+
+
+@pytest.mark.parametrize("where", ["label", "sample_weight"])
+def test_nan_label_or_sample_weight_changes_nothing_and_says_so(where):
+    student, teacher = tiny_pair()
+    d = distillers.KD(student, teacher)
+    d.compile(optimizer="adam")
+    x, y = tiny_data(8)
+    y = y.astype("float32")
+    weights = np.ones(8, "float32")
+    if where == "label":
+        y[2] = np.nan
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+        error = LabelError
+    else:
+        weights[2] = np.nan
+        ds = tf.data.Dataset.from_tensor_slices((x, y, weights)).batch(8)
+        error = NonFiniteLossError
+    before = _state(d, [student])
+    with pytest.raises(error, match="Nothing was updated"):
+        d.fit(ds, epochs=1, verbose=0)
+    assert_same(before, _state(d, [student]))
+    assert int(d.optimizer.iterations.numpy()) == 0
+
+
+def test_nan_in_validation_data_is_reported_not_averaged():
+    student, teacher = tiny_pair()
+    d = distillers.KD(student, teacher)
+    d.compile(optimizer="sgd", metrics=["accuracy"])
+    x, y = tiny_data(16)
+    xv = x[:8].copy()
+    xv[1, 2, 2, 0] = np.nan
+    with pytest.raises(NonFiniteLossError, match="Validation stopped: loss term 'task'"):
+        d.fit(x, y, epochs=1, batch_size=8, validation_data=(xv, y[:8]), verbose=0)
+    with pytest.raises(NonFiniteLossError, match="validation batch 0"):
+        d.evaluate(xv, y[:8], verbose=0)
+
+
+class HandMadeSoftmax(keras.layers.Layer):
+    """A softmax the construction-time check cannot see."""
+
+    def call(self, x):
+        e = keras.ops.exp(x - keras.ops.max(x, axis=-1, keepdims=True))
+        return e / keras.ops.sum(e, axis=-1, keepdims=True)
+
+
+def test_probabilities_are_refused_at_the_first_batch_whatever_computes_them():
+    student, teacher = tiny_pair()
+    probs = keras.Model(teacher.inputs, HandMadeSoftmax()(teacher.output))
+    d = distillers.KD(student, probs)
+    d.compile(optimizer="sgd")
+    x, y = tiny_data(8)
+    before = _state(d, [student])
+    with pytest.raises(ProbabilityOutputError, match="`teacher` must output logits.*sums to 1"):
+        d.fit(x, y, epochs=1, verbose=0)
+    assert_same(before, _state(d, [student]))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda out: keras.ops.softmax(out),
+        lambda out: keras.layers.Identity()(keras.layers.Softmax()(out)),
+        lambda out: keras.layers.Activation("sigmoid")(out),
+        lambda out: keras.layers.Dropout(0.1)(keras.layers.Activation("softmax")(out)),
+    ],
+)
+def test_softmax_however_written_is_refused_at_construction(make):
+    student, teacher = tiny_pair()
+    probs = keras.Model(teacher.inputs, make(teacher.output))
+    with pytest.raises(ValueError, match="`teacher` must output logits.*Received: teacher="):
+        distillers.KD(student, probs)
