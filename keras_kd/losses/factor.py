@@ -5,7 +5,6 @@ import tensorflow as tf
 from keras_kd._checks import one_of, positive_float
 from keras_kd.losses._reduce import batch_mean, flatten_per_sample
 
-
 FORMS = ("paper", "repdistiller")
 
 

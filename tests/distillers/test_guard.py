@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import keras_kd
 from keras_kd import distillers
 from keras_kd.errors import LabelError, NonFiniteLossError, ProbabilityOutputError
 from tests.helpers import assert_same, snapshot, tiny_cnn, tiny_data, tiny_pair
