@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_kd.distillers.base import INPUT_GRADIENT_KEY, _input_gradient
-from keras_kd.distillers.base import task_loss_per_sample
+from keras_kd.distillers.base import INPUT_GRADIENT_KEY, _input_gradient, task_loss_per_sample
 from keras_kd.distillers.one import ONE
 from keras_kd.features import OUTPUT_KEY
 from keras_kd.losses import (
