@@ -25,7 +25,7 @@ from keras_kd.distillers import KD, Distiller  # noqa: E402
 from keras_kd.export import to_tflite  # noqa: E402
 from keras_kd.features import build_feature_extractor  # noqa: E402
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "KD",

@@ -18,6 +18,7 @@ import tensorflow as tf
 from keras_kd import data
 from keras_kd._io import atomic_path, save_model_atomically, write_json_atomically
 from keras_kd.bench.protocols import PROTOCOLS, Protocol
+from keras_kd.bench.provenance import fingerprint, provenance
 from keras_kd.bench.rows import INIT_LEARNING_RATES, ROWS, SPECIAL_ROWS
 from keras_kd.demo import PRETRAINED_TEACHER
 from keras_kd.distillers import BornAgain
@@ -100,18 +101,43 @@ def _train_row(row, teacher, train_raw, protocol, out):
     return deployable, extra
 
 
-def run_row(row, teacher, train_raw, val, protocol, out, command):
-    """Trains one row unless its JSON exists; returns its record."""
+def _row_definition(row):
+    if row in ROWS:
+        _, init_stage, augment, hyperparameters = ROWS[row]
+        return {"hyperparameters": hyperparameters, "init": init_stage, "augment": augment}
+    return SPECIAL_ROWS[row]
+
+
+def run_row(row, teacher, train_raw, val, protocol, out, command, fingerprint=None):
+    """Trains one row unless its JSON exists under the same ``fingerprint``
+    (protocol, row definition, data, teacher); returns its record.
+
+    Raises:
+        ValueError: ``out`` holds a record of this row made under another
+            fingerprint (another protocol, row definition, data or teacher, or
+            an older keras_kd): it is never reused, and never overwritten.
+    """
     record_path = os.path.join(out, f"{row}.json")
     if os.path.exists(record_path):
         with open(record_path) as f:
-            return json.load(f)
+            record = json.load(f)
+        if record.get("fingerprint") != fingerprint:
+            raise ValueError(
+                f"`out` holds a record of row {row!r} made under another protocol, row "
+                "definition, data, teacher or keras_kd version, which cannot be resumed or "
+                "mixed with new rows. Use a new `--out` folder (or move the old records "
+                f"away). Received: out={out!r} with {row}.json of fingerprint "
+                f"{record.get('fingerprint')!r}, expected {fingerprint!r}"
+            )
+        return record
     start = time.time()
     try:
         deployable, extra = _train_row(row, teacher, train_raw, protocol, out)
     except FloatingPointError as err:
         record = {
             "method": row,
+            "fingerprint": fingerprint,
+            **provenance(),
             "status": "diverged",
             "error": str(err),
             "epochs": protocol.epochs,
@@ -157,6 +183,8 @@ def run_row(row, teacher, train_raw, val, protocol, out, command):
         "extra_accuracies": {name: top1_accuracy(m, val) for name, m in extra.items()},
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__}",
         "command": command,
+        "fingerprint": fingerprint,
+        **provenance(),
     }
     write_json_atomically(record, record_path)
     for folder in os.listdir(out):
@@ -199,9 +227,10 @@ def _teacher(source, protocol, teacher_path, train_raw, val, out):
             "validation_accuracy": top1_accuracy(teacher, val),
             "parameters": teacher.count_params(),
             **info,
+            **provenance(),
         }
         write_json_atomically(record, record_path)
-    return teacher
+    return teacher, teacher_path
 
 
 def run_bench(
@@ -249,8 +278,17 @@ def run_bench(
     os.makedirs(out, exist_ok=True)
     train_raw = data.load(source, "train", data_dir=data_dir).cache()
     val = data.load(source, settings.validation_split, data_dir=data_dir).batch(250).cache()
-    teacher = _teacher(source, settings, teacher_path, train_raw, val, out)
+    teacher, teacher_path = _teacher(source, settings, teacher_path, train_raw, val, out)
     return [
-        run_row(row, teacher, train_raw, val, settings, out, command)
+        run_row(
+            row,
+            teacher,
+            train_raw,
+            val,
+            settings,
+            out,
+            command,
+            fingerprint(settings, _row_definition(row), source, teacher_path),
+        )
         for row in (rows or settings.rows)
     ]

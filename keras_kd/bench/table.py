@@ -71,7 +71,24 @@ def markdown_table(folder):
             f"| {name} | {r['validation_accuracy']:.2%} | {delta} | {r['parameters']:,} | "
             f"{r['int8_bytes'] / 1024:.1f} | {int8} | {r['epochs']}{init} | {r['seconds']:.0f} |"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + ["", *provenance_lines(records)])
+
+
+def provenance_lines(records):
+    """Which command made which rows, at which commit and with which versions."""
+    groups = {}
+    for name, r in records.items():
+        versions = r.get("versions", {})
+        key = (
+            r.get("command") or "(command not recorded)",
+            r.get("git_commit") or "commit not recorded",
+            ", ".join(f"{k} {v}" for k, v in versions.items()) or "versions not recorded",
+        )
+        groups.setdefault(key, []).append(name)
+    return [
+        f"- `{command}` ({commit}; {versions}): {', '.join(sorted(names))}"
+        for (command, commit, versions), names in sorted(groups.items())
+    ]
 
 
 def write_chart(folder, path):

@@ -26,10 +26,9 @@ class BYOT(TermTrainer):
           + kd_weight * T^2 * KL(p(z_deep, T) || p(z_i, T))
           + feature_weight * ||F_i - F_deep||^2 ]``
 
-    The paper writes the first two weights as ``1 - alpha`` and ``alpha``.
-
     (the squared distance as a mean over elements), the deepest logits and
-    feature held constant in the distillation terms. `exits` are plain models
+    feature held constant in the distillation terms. The paper writes the
+    first two weights as ``1 - alpha`` and ``alpha``. `exits` are plain models
     (input to each exit's logits, shallow to deep, the model itself last);
     `student` is the deepest.
 

@@ -31,6 +31,17 @@ def test_a_row_is_recorded_once_and_never_rerun(tmp_path):
     table = markdown_table(out)
     assert "| student_alone |" in table and "| kd | not run yet |" in table
     assert "| fsp | diverged" in table and "| teacher (resnet20) |" in table
+    assert first["git_commit"] and first["date"] and first["versions"]["keras"]
+    assert f"({first['git_commit']}; keras_kd 0.2.0" in table and "student_alone" in table
+
+
+def test_a_record_made_under_another_protocol_is_never_reused(tmp_path):
+    out = str(tmp_path)
+    run_bench("sample", out, 1, 256, PRETRAINED_TEACHER, rows=["student_alone"])
+    before = (tmp_path / "student_alone.json").read_bytes()
+    with pytest.raises(ValueError, match="another protocol.*Received: out=.*student_alone.json"):
+        run_bench("sample", out, 2, 256, PRETRAINED_TEACHER, rows=["student_alone"])
+    assert (tmp_path / "student_alone.json").read_bytes() == before
 
 
 def test_unknown_rows_are_refused_before_anything_is_written(tmp_path):
