@@ -7,6 +7,8 @@ from keras_kd.distillers.attention import AttentionTerm, AttentionTransfer
 from keras_kd.distillers.base import Distiller
 from keras_kd.distillers.born_again import BornAgain
 from keras_kd.distillers.byot import BYOT
+from keras_kd.distillers.dist import DIST, DISTTerm
+from keras_kd.distillers.dkd import DKD, DKDTerm
 from keras_kd.distillers.factor_transfer import FactorTransfer, FactorTransferTerm
 from keras_kd.distillers.fitnet import FitNet, HintTerm
 from keras_kd.distillers.fsp import FSP, FSPTerm
@@ -19,6 +21,8 @@ from keras_kd.distillers.rkd import RKD, RKDTerm
 
 __all__ = [
     "BYOT",
+    "DIST",
+    "DKD",
     "FSP",
     "KD",
     "NST",
@@ -29,6 +33,8 @@ __all__ = [
     "AttentionTerm",
     "AttentionTransfer",
     "BornAgain",
+    "DISTTerm",
+    "DKDTerm",
     "DeepMutualLearning",
     "Distiller",
     "FSPTerm",

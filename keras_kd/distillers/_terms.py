@@ -76,6 +76,9 @@ class Term:
                 ``"student"`` or ``"teacher"``.
         """
 
+    def bind(self, distiller):
+        """Called once the distiller is built (e.g. to read its epoch counter)."""
+
     def __call__(self, teacher, student, y, sample_weight):
         raise NotImplementedError
 
@@ -106,21 +109,33 @@ class TaskTerm(Term):
 
 
 class KDTerm(Term):
-    """Hinton KD between the logits: ``kd_loss(t, s, temperature)``."""
+    """Hinton KD between the logits: ``kd_loss(t, s, temperature)``, optionally
+    on standardized logits (Sun et al., CVPR 2024)."""
 
     name = "kd"
     uses_logits = True
     weight_argument = "kd_weight"
 
-    def __init__(self, weight=0.9, temperature=4.0):
+    def __init__(self, weight=0.9, temperature=4.0, logit_standardization=False):
         super().__init__(weight)
         self.temperature = temperature_value("temperature", temperature)
+        self.logit_standardization = bool(logit_standardization)
 
     def __call__(self, teacher, student, y, sample_weight):
-        return kd_loss(teacher[OUTPUT_KEY], student[OUTPUT_KEY], self.temperature, sample_weight)
+        return kd_loss(
+            teacher[OUTPUT_KEY],
+            student[OUTPUT_KEY],
+            self.temperature,
+            sample_weight,
+            standardize=self.logit_standardization,
+        )
 
     def get_config(self):
-        return {"weight": self.weight, "temperature": self.temperature}
+        return {
+            "weight": self.weight,
+            "temperature": self.temperature,
+            "logit_standardization": self.logit_standardization,
+        }
 
 
 def check_pairs_alignable(term, shapes):

@@ -30,19 +30,24 @@ def deserialize_models(config, keys):
 RENAMED = {
     "distill_weight": "feature_weight (a method's own term) or kd_weight (KD's)",
     "deploy_branch": "deploy_index",
-    "alpha": "task_weight and kd_weight",
     "mode": "GradientAttentionTransfer (a class of its own)",
     "stage": "set_stage('init' | 'main')",
 }
 
 
-def refuse_renamed(owner, arguments):
+def renamed_arguments(cls):
+    """``{old name: new name}`` of a class's arguments renamed in 0.2."""
+    return {**RENAMED, **getattr(cls, "RENAMED_ARGUMENTS", {})}
+
+
+def refuse_renamed(cls, arguments):
     """Raises a TypeError naming the new names of arguments renamed in 0.2."""
-    old = [k for k in arguments if k in RENAMED]
+    renamed = renamed_arguments(cls)
+    old = [k for k in arguments if k in renamed]
     if old:
         raise TypeError(
-            f"{owner} got arguments renamed in keras_kd 0.2: "
-            f"{'; '.join(f'{k} -> {RENAMED[k]}' for k in old)}. Received: "
+            f"{cls.__name__} got arguments renamed in keras_kd 0.2: "
+            f"{'; '.join(f'{k} -> {renamed[k]}' for k in old)}. Received: "
             f"{', '.join(f'{k}={arguments[k]!r}' for k in old)}"
         )
 
@@ -72,7 +77,7 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
     """
 
     def __init__(self, check_finite=True, terms=("task",), **kwargs):
-        refuse_renamed(type(self).__name__, kwargs)
+        refuse_renamed(type(self), kwargs)
         super().__init__(**kwargs)
         self._compiled_metrics = None
         self.check_finite = bool(check_finite)

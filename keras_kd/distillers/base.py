@@ -10,11 +10,17 @@ from keras_kd.distillers import _guard
 from keras_kd.distillers._cached import mismatch_fraction, split_cached
 from keras_kd.distillers._model_checks import check_distinct, check_logits_model, check_trainable
 from keras_kd.distillers._terms import INIT, MAIN, KDTerm, TaskTerm
-from keras_kd.distillers._trainer import RENAMED, TermTrainer, deserialize_models, refuse_renamed
+from keras_kd.distillers._trainer import (
+    TermTrainer,
+    deserialize_models,
+    refuse_renamed,
+    renamed_arguments,
+)
 from keras_kd.features import OUTPUT_KEY, build_feature_extractor, model_input, require_functional
 from keras_kd.labels import task_loss_per_sample
 
 INPUT_GRADIENT_KEY = "input_gradient"
+_SHARED = ("temperature", "logit_standardization")
 _KERAS_ARGUMENTS = ("name", "dtype", "trainable")
 
 
@@ -58,6 +64,8 @@ class Distiller(TermTrainer):
         task_weight: weight of the student's cross-entropy on the labels.
         kd_weight: weight of a Hinton KD term on the logits (0: none).
         temperature: T of the KD term.
+        logit_standardization: z-score each sample's logits before the KD
+            term's softmax (Sun et al., CVPR 2024).
         init_epochs: epochs of the init stage, run by the first `fit` before
             the main stage when a term has one (once per distiller).
         teacher_input: optional layer or function applied to each batch
@@ -82,6 +90,7 @@ class Distiller(TermTrainer):
         task_weight=1.0,
         kd_weight=0.0,
         temperature=4.0,
+        logit_standardization=False,
         init_epochs=0,
         teacher_input=None,
         check_finite=True,
@@ -92,8 +101,10 @@ class Distiller(TermTrainer):
         if "feature_weight" in method_args:
             non_negative_float("feature_weight", method_args["feature_weight"])
         self.extra_terms = list(terms or [])
-        own = self._method_terms(method_args)
-        self.all_terms = [TaskTerm(task_weight), KDTerm(kd_weight, temperature), *own]
+        shared = {"temperature": temperature, "logit_standardization": logit_standardization}
+        own = self._method_terms(method_args, shared)
+        kd = KDTerm(kd_weight, temperature, logit_standardization)
+        self.all_terms = [TaskTerm(task_weight), kd, *own]
         self.all_terms += self.extra_terms
         names = [term.name for term in self.all_terms]
         duplicated = sorted({n for n in names if names.count(n) > 1})
@@ -107,6 +118,7 @@ class Distiller(TermTrainer):
             "task_weight": task_weight,
             "kd_weight": kd_weight,
             "temperature": temperature,
+            "logit_standardization": bool(logit_standardization),
             "init_epochs": non_negative_int("init_epochs", init_epochs),
             **method_args,
         }
@@ -130,22 +142,31 @@ class Distiller(TermTrainer):
         self.init_epochs_done = keras.Variable(
             0, dtype="int32", trainable=False, name="init_epochs_done"
         )
+        self.main_epochs_done = keras.Variable(
+            0, dtype="int32", trainable=False, name="main_epochs_done"
+        )
+        for term in self.all_terms:
+            term.bind(self)
 
     def _refuse_old_arguments(self, method_args):
-        refuse_renamed(type(self).__name__, method_args)
-        signature = inspect.signature(self.method_terms).parameters
+        refuse_renamed(type(self), method_args)
+        signature = [k for k in inspect.signature(self.method_terms).parameters if k not in _SHARED]
         unknown = [k for k in method_args if k not in signature]
         if not unknown:
             return
         raise TypeError(
             f"{type(self).__name__} got unexpected arguments {unknown}. Accepted: "
-            f"student, teacher, terms, task_weight, kd_weight, temperature, init_epochs, "
+            "student, teacher, terms, task_weight, kd_weight, temperature, "
+            "logit_standardization, init_epochs, "
             f"teacher_input, check_finite{''.join(', ' + k for k in signature)}. "
             f"Received: {', '.join(f'{k}={method_args[k]!r}' for k in unknown)}"
         )
 
-    def _method_terms(self, method_args):
-        return list(self.method_terms(**method_args))
+    def _method_terms(self, method_args, shared):
+        """Calls `method_terms` with the method's own arguments and any shared
+        ones (``temperature``, ``logit_standardization``) it names."""
+        names = inspect.signature(self.method_terms).parameters
+        return list(self.method_terms(**{k: method_args.get(k, shared.get(k)) for k in names}))
 
     def method_terms(self):
         """The method's own terms, from its own constructor arguments."""
@@ -251,14 +272,13 @@ class Distiller(TermTrainer):
         its ``init_epochs`` yet, those epochs run first (once per distiller:
         `init_epochs_done` counts them and is saved with the distiller).
         """
-        if self.stage == INIT:
-            callbacks = [*(kwargs.get("callbacks") or []), _CountInitEpochs(self.init_epochs_done)]
-            return super().fit(*args, **{**kwargs, "callbacks": callbacks})
-        if INIT in self.stages:
+        counter = self.init_epochs_done if self.stage == INIT else self.main_epochs_done
+        callbacks = [*(kwargs.get("callbacks") or []), _CountEpochs(counter)]
+        if self.stage == MAIN and INIT in self.stages:
             remaining = self.init_epochs - int(self.init_epochs_done.numpy())
             if remaining > 0:
                 self._run_init_stage(remaining, args, kwargs)
-        return super().fit(*args, **kwargs)
+        return super().fit(*args, **{**kwargs, "callbacks": callbacks})
 
     def _run_init_stage(self, epochs, args, kwargs):
         init_kwargs = {
@@ -298,8 +318,10 @@ class Distiller(TermTrainer):
             self.set_stage(stage)
             if optimizer is not None:
                 self.compile(optimizer=optimizer(stage, epochs), metrics=self._compiled_metrics)
-            fit = self.fit if stage == INIT else super().fit  # no automatic init stage
-            histories[stage] = fit(epochs=epochs, **fit_kwargs)
+            counter = self.init_epochs_done if stage == INIT else self.main_epochs_done
+            callbacks = [*(fit_kwargs.get("callbacks") or []), _CountEpochs(counter)]
+            # TermTrainer.fit: no automatic init stage here.
+            histories[stage] = super().fit(epochs=epochs, **{**fit_kwargs, "callbacks": callbacks})
         self.set_stage(MAIN)
         return histories
 
@@ -377,11 +399,12 @@ class Distiller(TermTrainer):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        old = sorted(k for k in config if k in RENAMED)
+        renamed = renamed_arguments(cls)
+        old = sorted(k for k in config if k in renamed)
         if old:
             raise ValueError(
                 f"This {cls.__name__} was saved by keras_kd 0.1, whose arguments were renamed "
-                f"in 0.2 ({'; '.join(f'{k} -> {RENAMED[k]}' for k in old)}). Rebuild the "
+                f"in 0.2 ({'; '.join(f'{k} -> {renamed[k]}' for k in old)}). Rebuild the "
                 "distiller with the new names and load its weights, or load the saved "
                 f"student alone. Received: a config with {old}"
             )
@@ -391,7 +414,7 @@ class Distiller(TermTrainer):
         return cls(**deserialize_models(config, ("student", "teacher", "teacher_input")))
 
 
-class _CountInitEpochs(keras.callbacks.Callback):
+class _CountEpochs(keras.callbacks.Callback):
     def __init__(self, counter):
         super().__init__()
         self.counter = counter

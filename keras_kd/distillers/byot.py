@@ -46,6 +46,8 @@ class BYOT(TermTrainer):
         Convolutional Neural Networks via Self Distillation", ICCV 2019.
     """
 
+    RENAMED_ARGUMENTS = {"alpha": "task_weight (1 - alpha) and kd_weight (alpha)"}
+
     def __init__(
         self,
         model,

@@ -6,10 +6,12 @@ from keras_kd.losses.attention import (
     gradient_attention_loss,
 )
 from keras_kd.losses.boundary import activation_boundary_loss
+from keras_kd.losses.dist import dist_loss
+from keras_kd.losses.dkd import dkd_loss
 from keras_kd.losses.factor import factor_transfer_loss
 from keras_kd.losses.fsp import fsp_loss, fsp_matrix
 from keras_kd.losses.hint import hint_loss
-from keras_kd.losses.kd import kd_loss
+from keras_kd.losses.kd import kd_loss, standardize_logits
 from keras_kd.losses.nst import nst_loss
 from keras_kd.losses.rkd import rkd_loss
 
@@ -17,6 +19,8 @@ __all__ = [
     "activation_boundary_loss",
     "attention_map",
     "attention_transfer_loss",
+    "dist_loss",
+    "dkd_loss",
     "factor_transfer_loss",
     "fsp_loss",
     "fsp_matrix",
@@ -25,4 +29,5 @@ __all__ = [
     "kd_loss",
     "nst_loss",
     "rkd_loss",
+    "standardize_logits",
 ]

@@ -12,6 +12,24 @@ def _two_class(logits):
     return tf.concat([tf.zeros_like(logits), logits], axis=-1)
 
 
+def standardize_logits(logits):
+    """Each sample's logits z-scored: ``(z - mean(z)) / (std(z) + 1e-7)``.
+
+    ``std`` is the sample standard deviation (divided by C - 1), as in the
+    authors' code (``torch.std``). The result is invariant to a shift and a
+    positive scaling of the logits.
+
+    Reference:
+        Sun, Ren, Li, Wang, Cao, "Logit Standardization in Knowledge
+        Distillation", CVPR 2024.
+    """
+    logits = tf.cast(logits, tf.float32)
+    mean = tf.reduce_mean(logits, axis=-1, keepdims=True)
+    classes = tf.cast(tf.shape(logits)[-1], tf.float32)
+    variance = tf.reduce_sum(tf.square(logits - mean), axis=-1, keepdims=True) / (classes - 1.0)
+    return (logits - mean) / (tf.sqrt(variance) + 1e-7)
+
+
 def kd_per_sample(teacher_logits, student_logits, temperature):
     """``T^2 * KL(p(t, T) || p(s, T))`` for each sample, shape (batch,).
 
@@ -27,7 +45,7 @@ def kd_per_sample(teacher_logits, student_logits, temperature):
     return temperature**2 * kl
 
 
-def kd_loss(teacher_logits, student_logits, temperature=4.0, sample_weight=None):
+def kd_loss(teacher_logits, student_logits, temperature=4.0, sample_weight=None, standardize=False):
     """Hinton distillation loss between softened teacher and student predictions.
 
     ``p_i(z, T) = exp(z_i / T) / sum_j exp(z_j / T)`` and
@@ -45,6 +63,9 @@ def kd_loss(teacher_logits, student_logits, temperature=4.0, sample_weight=None)
         temperature: T in (0, 1000].
         sample_weight: optional (batch,) weights; the result is
             ``sum(w * loss) / batch``.
+        standardize: z-score each sample's logits first (`standardize_logits`,
+            Sun et al., CVPR 2024), so the student matches the teacher's logit
+            relations rather than their range (for C > 1 classes).
 
     Returns:
         A float32 scalar.
@@ -54,4 +75,9 @@ def kd_loss(teacher_logits, student_logits, temperature=4.0, sample_weight=None)
         NIPS Deep Learning Workshop 2015.
     """
     temperature = temperature_value("temperature", temperature)
+    if standardize:
+        teacher_logits, student_logits = (
+            standardize_logits(teacher_logits),
+            standardize_logits(student_logits),
+        )
     return batch_mean(kd_per_sample(teacher_logits, student_logits, temperature), sample_weight)

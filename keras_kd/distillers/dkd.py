@@ -1,0 +1,125 @@
+"""Decoupled knowledge distillation (DKD)."""
+
+import keras
+import tensorflow as tf
+
+from keras_kd._checks import non_negative_float, non_negative_int, temperature_value
+from keras_kd.distillers._terms import Term, register_term
+from keras_kd.distillers.base import Distiller, method_arguments
+from keras_kd.features import OUTPUT_KEY
+from keras_kd.losses.dkd import dkd_loss
+
+
+@register_term
+class DKDTerm(Term):
+    """``ramp * dkd_loss(t, s, y, T, alpha, beta)``, ``ramp`` rising linearly
+    from ``1 / warmup_epochs`` in the first epoch to 1 (the authors' warm-up:
+    ``min(epoch / warmup, 1)`` with epochs counted from 1)."""
+
+    name = "dkd"
+    uses_logits = True
+
+    def __init__(
+        self,
+        weight=1.0,
+        temperature=4.0,
+        alpha=1.0,
+        beta=8.0,
+        warmup_epochs=20,
+        logit_standardization=False,
+    ):
+        super().__init__(weight)
+        self.temperature = temperature_value("temperature", temperature)
+        self.alpha = non_negative_float("alpha", alpha)
+        self.beta = non_negative_float("beta", beta)
+        self.warmup_epochs = non_negative_int("warmup_epochs", warmup_epochs)
+        self.logit_standardization = bool(logit_standardization)
+        self.epochs_done = None
+
+    def bind(self, distiller):
+        if distiller.deployable.outputs[0].shape[-1] < 2:
+            raise ValueError(
+                "DKD splits the classes into the target and the others, so it needs a model "
+                "with at least 2 outputs; use KD for a single-logit binary classifier. "
+                f"Received: a student with {distiller.deployable.outputs[0].shape[-1]} output"
+            )
+        self.epochs_done = distiller.main_epochs_done
+
+    def ramp(self):
+        if not self.warmup_epochs:
+            return 1.0
+        epoch = tf.cast(self.epochs_done, tf.float32) + 1.0
+        return tf.minimum(epoch / float(self.warmup_epochs), 1.0)
+
+    def __call__(self, teacher, student, y, sample_weight):
+        loss = dkd_loss(
+            teacher[OUTPUT_KEY],
+            student[OUTPUT_KEY],
+            y,
+            self.temperature,
+            self.alpha,
+            self.beta,
+            sample_weight,
+            standardize=self.logit_standardization,
+        )
+        return self.ramp() * loss
+
+    def get_config(self):
+        return {
+            "weight": self.weight,
+            "temperature": self.temperature,
+            "alpha": self.alpha,
+            "beta": self.beta,
+            "warmup_epochs": self.warmup_epochs,
+            "logit_standardization": self.logit_standardization,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_kd")
+class DKD(Distiller):
+    """Decoupled KD: ``task_weight * CE + feature_weight * ramp * DKD``.
+
+    DKD weighs KD's target-class part (TCKD, ``alpha``) and non-target part
+    (NCKD, ``beta``) independently (`keras_kd.losses.dkd_loss`); the DKD term
+    is ramped up linearly over ``warmup_epochs``. The defaults are the
+    authors' CIFAR-100 settings (mdistiller ``configs/cifar100/dkd``: CE 1,
+    alpha 1, beta 8, T 4, 20 warm-up epochs of 240); the paper notes that
+    beta depends on the pair (it uses 2 to 8 on CIFAR-100).
+
+    Args:
+        student, teacher: models returning logits (at least 2 classes).
+        alpha: TCKD weight.
+        beta: NCKD weight.
+        temperature: T of the DKD term (and of an added KD term).
+        warmup_epochs: epochs over which the DKD weight rises to 1 (0: none).
+        feature_weight: overall DKD weight.
+        logit_standardization: z-score the logits before the softmax (Sun et
+            al., CVPR 2024), in the DKD and any KD term.
+        task_weight, kd_weight: see `Distiller`.
+
+    Reference:
+        Zhao, Cui, Song, Qiu, Liang, "Decoupled Knowledge Distillation", CVPR 2022.
+    """
+
+    def __init__(
+        self,
+        student,
+        teacher,
+        alpha=1.0,
+        beta=8.0,
+        temperature=4.0,
+        warmup_epochs=20,
+        feature_weight=1.0,
+        logit_standardization=False,
+        task_weight=1.0,
+        kd_weight=0.0,
+        **kwargs,
+    ):
+        super().__init__(**method_arguments(locals()))
+
+    def method_terms(
+        self, alpha, beta, warmup_epochs, feature_weight, temperature, logit_standardization
+    ):
+        return [
+            DKDTerm(feature_weight, temperature, alpha, beta, warmup_epochs, logit_standardization)
+        ]
