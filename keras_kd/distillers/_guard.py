@@ -21,17 +21,19 @@ from keras_kd.errors import (
     TeacherCacheMismatchError,
 )
 
-OK, BAD_LABELS, CACHE_MISMATCH = 0, 1, 2
+OK, BAD_LABELS, CACHE_MISMATCH, INPUT_SHAPE = 0, 1, 2, 3
 PROBABILITIES_BASE, TERM_BASE, GRADIENT_BASE = 100, 1_000, 1_000_000
 _SUM_TOLERANCE = 1e-3
 
 
 def first_fault(candidates):
-    """The first non-zero code of ``[(condition, code), ...]``, else 0."""
-    code = tf.constant(OK, tf.int32)
-    for condition, value in reversed(candidates):
+    """``(code, detail)`` of the first true check of ``[(condition, code,
+    detail), ...]`` (detail: two floats for the message), else ``(0, 0)``."""
+    code, detail = tf.constant(OK, tf.int32), tf.zeros([2])
+    for condition, value, values in reversed(candidates):
         code = tf.where(condition, tf.cast(value, tf.int32), code)
-    return code
+        detail = tf.where(condition, tf.cast(values, tf.float32), detail)
+    return code, detail
 
 
 def are_probabilities(outputs):
@@ -69,14 +71,10 @@ class StepGuard:
                     variables.append(v)
         return [(v, tf.identity(v.value)) for v in variables]
 
-    def label_checks(self, y, num_outputs):
-        """``[(fault, code)]`` for a batch of labels, recording their range."""
-        fault, low, high = labels.label_fault(y, num_outputs)
-        return [(fault, BAD_LABELS)], tf.stack([low, high])
-
-    def apply_if_clean(self, code, detail, apply_update, snapshot):
+    def apply_if_clean(self, checks, apply_update, snapshot):
         """Runs ``apply_update`` only when ``code`` is 0 and the run is clean;
         otherwise restores ``snapshot`` and records the first fault."""
+        code, detail = first_fault(checks)
         clean = tf.equal(self.code, OK) & tf.equal(code, OK)
 
         def apply():
@@ -91,23 +89,57 @@ class StepGuard:
         self.code.assign(tf.where(first, code, self.code))
 
 
-def term_faults(names, values):
-    """``[(fault, code)]``: a NaN or infinite raw loss term."""
+NO_DETAIL = (0.0, 0.0)
+
+
+def label_check(y, num_outputs):
+    """``(fault, code, (low, high))`` for a batch of labels."""
+    fault, low, high = labels.label_fault(y, num_outputs)
+    return fault, BAD_LABELS, tf.stack([low, high])
+
+
+def term_faults(values):
+    """``[(fault, code, detail)]``: a NaN or infinite raw loss term."""
     return [
-        (tf.logical_not(tf.reduce_all(tf.math.is_finite(v))), TERM_BASE + i)
+        (tf.logical_not(tf.reduce_all(tf.math.is_finite(v))), TERM_BASE + i, NO_DETAIL)
         for i, v in enumerate(values)
     ]
 
 
 def gradient_fault(grads):
-    """``(fault, code)``: the first variable whose gradient is NaN or infinite."""
+    """``(fault, code, detail)``: the first variable whose gradient is NaN or infinite."""
     flags = [
         tf.logical_not(tf.reduce_all(tf.math.is_finite(g))) if g is not None else False
         for g in grads
     ]
     flags = tf.stack([tf.convert_to_tensor(f) for f in flags]) if flags else tf.zeros([0], bool)
     index = tf.argmax(tf.cast(flags, tf.int32), output_type=tf.int32)
-    return tf.reduce_any(flags), GRADIENT_BASE + index
+    return tf.reduce_any(flags), GRADIENT_BASE + index, NO_DETAIL
+
+
+def checked_input(x, expected):
+    """``(x, check)``: a single-tensor batch given the model's static input
+    shape, and the fault check of a batch whose images have another size (it
+    is then replaced by zeros of the right shape, so the step can run to its
+    guard and be skipped)."""
+    expected = list(expected)
+    static = x.shape[1:]
+    if static.is_fully_defined() and None not in expected:
+        if list(static) != expected:
+            raise ValueError(
+                f"`x` must hold inputs of shape (batch, {', '.join(map(str, expected))}) "
+                f"for this model. Received: a batch of shape {tuple(x.shape)}; resize the "
+                "images in the pipeline (e.g. `data.load(..., image_size=...)`)"
+            )
+        return x, (tf.constant(False), INPUT_SHAPE, NO_DETAIL)
+    actual = tf.shape(x)[1:]
+    known = [i for i, e in enumerate(expected) if e is not None]
+    ok = tf.reduce_all(tf.equal(tf.gather(actual, known), [expected[i] for i in known]))
+    target = [-1, *(e if e is not None else -1 for e in expected)]
+    zeros = [tf.shape(x)[0], *(e if e is not None else 1 for e in expected)]
+    fixed = tf.cond(ok, lambda: tf.reshape(x, target), lambda: tf.zeros(zeros, dtype=x.dtype))
+    size = tf.cast(actual[:2], tf.float32) if len(expected) >= 2 else tf.zeros([2])
+    return tf.ensure_shape(fixed, [None, *expected]), (tf.logical_not(ok), INPUT_SHAPE, size)
 
 
 class GuardCallback(keras.callbacks.Callback):
@@ -150,6 +182,14 @@ def fault_error(trainer, code, low, high, batch, phase):
         else "Validation stopped."
     )
     num_outputs = trainer.deployable.outputs[0].shape[-1]
+    if code == INPUT_SHAPE:
+        expected = tuple(trainer.deployable.inputs[0].shape[1:])
+        return ValueError(
+            f"`x` must hold inputs of shape (batch, {', '.join(map(str, expected))}) for this "
+            f"model. Received: at {where}, images of height {low:g} and width {high:g} (the "
+            "dataset's images change size); resize them in the pipeline (e.g. "
+            f"`data.load(..., image_size=...)`). {untouched}"
+        )
     if code == BAD_LABELS:
         return LabelError(
             f"`y` must be {labels.accepted(num_outputs)}. Received: at {where}, labels from "

@@ -164,14 +164,17 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
         return _guard.fault_error(self, code, low, high, batch, phase)
 
     def unpack(self, data):
-        """``(x, y, sample_weight)`` of a batch; a single-tensor ``x`` gets the
-        static shape of the model's input (checked at run time): pipelines that
-        decode images have unknown height and width, which alignment needs."""
+        """``(x, y, sample_weight, checks)`` of a batch. A single-tensor ``x``
+        gets the static shape of the model's input (pipelines that decode
+        images have unknown height and width, which alignment needs); a batch
+        of another size is a fault of the step (see `_guard.checked_input`)."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         inputs = self.deployable.inputs
+        checks = []
         if keras.ops.is_tensor(x) and len(inputs) == 1:
-            x = tf.ensure_shape(x, [None, *inputs[0].shape[1:]])
-        return x, y, sample_weight
+            x, check = _guard.checked_input(x, inputs[0].shape[1:])
+            checks.append(check)
+        return x, y, sample_weight, checks
 
     def task_loss(self, y, logits, sample_weight=None):
         """Cross-entropy of ``logits`` on the labels (sample-weighted mean)."""
@@ -183,14 +186,14 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
         return tf.add_n([tf.cast(loss, tf.float32) for loss in losses]) if losses else 0.0
 
     def batch_checks(self, y, outputs):
-        """``([(fault, code)], detail)``: labels of the wrong kind, or outputs
+        """``[(fault, code, detail)]``: labels of the wrong kind, or outputs
         that are probabilities rather than logits."""
-        num_outputs = self.deployable.outputs[0].shape[-1]
-        checks, detail = self.guard.label_checks(y, num_outputs)
+        checks = [_guard.label_check(y, self.deployable.outputs[0].shape[-1])]
         self.guard.names["outputs"] = [name for name, _ in outputs]
         for i, (_, value) in enumerate(outputs):
-            checks.append((_guard.are_probabilities(value), _guard.PROBABILITIES_BASE + i))
-        return checks, detail
+            fault = _guard.are_probabilities(value)
+            checks.append((fault, _guard.PROBABILITIES_BASE + i, _guard.NO_DETAIL))
+        return checks
 
     def weighted_total(self, terms):
         """``sum(weight * term)`` over the raw terms plus regularization."""
@@ -198,7 +201,7 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
         total = tf.add_n([weights[name] * value for name, value in terms.items()])
         return total + self.regularization_loss()
 
-    def guarded_update(self, tape, terms, total, snapshot, checks=(), detail=None):
+    def guarded_update(self, tape, terms, total, snapshot, checks=()):
         """Differentiates ``total`` and applies the update unless a check, a
         term or a gradient is faulty (then ``snapshot`` is restored).
 
@@ -212,26 +215,19 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
         faults = list(checks)
         self.guard.names["training"] = list(terms)
         if self.check_finite:
-            faults += _guard.term_faults(list(terms), list(terms.values()))
+            faults += _guard.term_faults(list(terms.values()))
             if not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
                 faults.append(_guard.gradient_fault(grads))  # it skips those steps itself
         pairs = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
-        detail = tf.zeros([2]) if detail is None else detail
-        self.guard.apply_if_clean(
-            _guard.first_fault(faults),
-            detail,
-            lambda: self.optimizer.apply_gradients(pairs),
-            snapshot,
-        )
+        self.guard.apply_if_clean(faults, lambda: self.optimizer.apply_gradients(pairs), snapshot)
 
-    def guarded_evaluation(self, terms, checks=(), detail=None):
+    def guarded_evaluation(self, terms, checks=()):
         """Records a faulty validation batch (non-finite terms, bad labels)."""
         self.guard.names["validation"] = list(terms)
         faults = list(checks)
         if self.check_finite:
-            faults += _guard.term_faults(list(terms), list(terms.values()))
-        detail = tf.zeros([2]) if detail is None else detail
-        self.guard.apply_if_clean(_guard.first_fault(faults), detail, lambda: None, [])
+            faults += _guard.term_faults(list(terms.values()))
+        self.guard.apply_if_clean(faults, lambda: None, [])
 
     def get_metrics_result(self):
         """Metric values, skipping compiled metrics not built yet (a stage

@@ -344,7 +344,7 @@ class Distiller(TermTrainer):
         return taps(x, training=training)
 
     def train_step(self, data):
-        x, y, sample_weight = self.unpack(data)
+        x, y, sample_weight, input_checks = self.unpack(data)
         y, cached, prints = split_cached(y)
         snapshot = self.guard.snapshot(self.trained_models())
         if cached is not None:
@@ -361,23 +361,21 @@ class Distiller(TermTrainer):
             total = self.weighted_total(terms)
         logits = student_out.get(OUTPUT_KEY)
         outputs = [("teacher", teacher_out), ("student", student_out)]
-        checks, detail = self.batch_checks(
+        checks = input_checks + self.batch_checks(
             y, [(name, out[OUTPUT_KEY]) for name, out in outputs if OUTPUT_KEY in out]
         )
         if cached is not None:
             mismatch = mismatch_fraction(x, prints)
-            checks.append((mismatch > 0.0, _guard.CACHE_MISMATCH))
-            detail = tf.where(mismatch > 0.0, tf.stack([mismatch, 0.0]), detail)
-        self.guarded_update(tape, terms, total, snapshot, checks, detail)
+            checks.append((mismatch > 0.0, _guard.CACHE_MISMATCH, tf.stack([mismatch, 0.0])))
+        self.guarded_update(tape, terms, total, snapshot, checks)
         return self.report(terms, total, x, y, logits, sample_weight)
 
     def test_step(self, data):
-        x, y, sample_weight = self.unpack(data)
+        x, y, sample_weight, input_checks = self.unpack(data)
         y = split_cached(y)[0]
         logits = self.deployable(x, training=False)
         task = self.task_loss(y, logits, sample_weight)
-        checks, detail = self.batch_checks(y, [])
-        self.guarded_evaluation({"task": task}, checks, detail)
+        self.guarded_evaluation({"task": task}, input_checks + self.batch_checks(y, []))
         return self.report({"task": task}, task, x, y, logits, sample_weight)
 
     def get_config(self):

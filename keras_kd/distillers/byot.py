@@ -122,7 +122,7 @@ class BYOT(TermTrainer):
         return [out[f"exit{i}_logits"] for i in range(len(self.exit_layers))] + [out[OUTPUT_KEY]]
 
     def train_step(self, data):
-        x, y, sample_weight = self.unpack(data)
+        x, y, sample_weight, input_checks = self.unpack(data)
         snapshot = self.guard.snapshot([self.network])
         with tf.GradientTape() as tape:
             out = self.network(x, training=True)
@@ -137,16 +137,16 @@ class BYOT(TermTrainer):
                     deep_feature, out[f"exit{i}_feature"], sample_weight
                 )
             total = self.weighted_total(raw)
-        checks, detail = self.batch_checks(y, [("model", z) for z in self._exit_logits(out)])
-        self.guarded_update(tape, raw, total, snapshot, checks, detail)
+        checks = input_checks + self.batch_checks(y, [("model", z) for z in self._exit_logits(out)])
+        self.guarded_update(tape, raw, total, snapshot, checks)
         logs = self.report(raw, total, x, y, out[OUTPUT_KEY], sample_weight)
         return {**logs, **self.accuracy_logs(y, self._exit_logits(out), sample_weight)}
 
     def test_step(self, data):
-        x, y, sample_weight = self.unpack(data)
+        x, y, sample_weight, input_checks = self.unpack(data)
         out = self.network(x, training=False)
         task = self.task_loss(y, out[OUTPUT_KEY], sample_weight)
-        self.guarded_evaluation({"deep_task": task}, *self.batch_checks(y, []))
+        self.guarded_evaluation({"deep_task": task}, input_checks + self.batch_checks(y, []))
         logs = self.report({"deep_task": task}, task, x, y, out[OUTPUT_KEY], sample_weight)
         return {**logs, **self.accuracy_logs(y, self._exit_logits(out), sample_weight)}
 

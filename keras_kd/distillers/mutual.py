@@ -103,22 +103,24 @@ class DeepMutualLearning(TermTrainer):
         return terms
 
     def train_step(self, data):
-        x, y, sample_weight = self.unpack(data)
+        x, y, sample_weight, input_checks = self.unpack(data)
         snapshot = self.guard.snapshot(self.peers)
         with tf.GradientTape() as tape:
             logits = [peer(x, training=True) for peer in self.peers]
             terms = self._peer_terms(y, logits, sample_weight)
             total = self.weighted_total(terms)
-        checks, detail = self.batch_checks(y, [(f"peers[{i}]", z) for i, z in enumerate(logits)])
-        self.guarded_update(tape, terms, total, snapshot, checks, detail)
+        checks = input_checks + self.batch_checks(
+            y, [(f"peers[{i}]", z) for i, z in enumerate(logits)]
+        )
+        self.guarded_update(tape, terms, total, snapshot, checks)
         logs = self.report(terms, total, x, y, logits[self.deploy_index], sample_weight)
         return {**logs, **self.accuracy_logs(y, logits, sample_weight)}
 
     def test_step(self, data):
-        x, y, sample_weight = self.unpack(data)
+        x, y, sample_weight, input_checks = self.unpack(data)
         logits = [peer(x, training=False) for peer in self.peers]
         terms = {f"peer{i}_task": self.task_loss(y, z, sample_weight) for i, z in enumerate(logits)}
-        self.guarded_evaluation(terms, *self.batch_checks(y, []))
+        self.guarded_evaluation(terms, input_checks + self.batch_checks(y, []))
         logs = self.report(
             terms,
             terms[f"peer{self.deploy_index}_task"],

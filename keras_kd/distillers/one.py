@@ -114,7 +114,7 @@ class ONE(TermTrainer):
         )
 
     def train_step(self, data):
-        x, y, sample_weight = self.unpack(data)
+        x, y, sample_weight, input_checks = self.unpack(data)
         snapshot = self.guard.snapshot([self.network])
         with tf.GradientTape() as tape:
             out = self.network(x, training=True)
@@ -129,18 +129,18 @@ class ONE(TermTrainer):
                 ),
             }
             total = self.weighted_total(raw)
-        checks, detail = self.batch_checks(y, [("model", z) for z in logits])
-        self.guarded_update(tape, raw, total, snapshot, checks, detail)
+        checks = input_checks + self.batch_checks(y, [("model", z) for z in logits])
+        self.guarded_update(tape, raw, total, snapshot, checks)
         logs = self.report(raw, total, x, y, logits[self.deploy_index], sample_weight)
         return {**logs, **self.accuracy_logs(y, [*logits, ensemble], sample_weight)}
 
     def test_step(self, data):
-        x, y, sample_weight = self.unpack(data)
+        x, y, sample_weight, input_checks = self.unpack(data)
         out = self.network(x, training=False)
         logits = out[OUTPUT_KEY]
         ensemble = self.ensemble_logits(logits, out["gate"])
         task = self.task_loss(y, logits[self.deploy_index], sample_weight)
-        self.guarded_evaluation({"branch_task": task}, *self.batch_checks(y, []))
+        self.guarded_evaluation({"branch_task": task}, input_checks + self.batch_checks(y, []))
         logs = self.report(
             {"branch_task": task}, task, x, y, logits[self.deploy_index], sample_weight
         )

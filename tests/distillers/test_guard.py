@@ -155,3 +155,21 @@ def test_softmax_however_written_is_refused_at_construction(make):
     probs = keras.Model(teacher.inputs, make(teacher.output))
     with pytest.raises(ValueError, match="`teacher` must output logits.*Received: teacher="):
         distillers.KD(student, probs)
+
+
+def test_a_dataset_whose_images_change_size_is_stopped_at_that_batch():
+    student, teacher = tiny_pair()
+    d = distillers.KD(student, teacher)
+    d.compile(optimizer="sgd")
+    x, y = tiny_data(8)
+    bigger = np.zeros((4, 20, 20, 3), "float32")
+
+    def batches():
+        yield x[:4], y[:4]
+        yield bigger, y[4:]
+
+    spec = (tf.TensorSpec((None, None, None, 3), tf.float32), tf.TensorSpec((None,), tf.int32))
+    ds = tf.data.Dataset.from_generator(batches, output_signature=spec)
+    with pytest.raises(ValueError, match="Received: at training batch 1.*height 20 and width 20"):
+        d.fit(ds, epochs=1, verbose=0)
+    assert int(d.optimizer.iterations.numpy()) == 1
