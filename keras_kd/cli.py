@@ -1,98 +1,94 @@
-"""The `keras-kd` command line."""
+"""The `keras-kd` command line.
 
-import argparse
+Arguments are parsed, and the checks that need no model are made, before Keras
+or TensorFlow is imported, so ``--help`` and usage errors answer at once. Each
+command then imports what it needs inside `keras_kd._quiet.tensorflow_quiet`:
+no TensorFlow logging unless ``--verbose``.
+"""
+
 import sys
+import traceback
 
+from keras_kd._cli_parser import EXIT_FAILURE, EXIT_OK, UsageError, build_parser
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1 (received {text!r})")
-    return value
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="keras-kd", description="Knowledge distillation for Keras 3, down to TFLite."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser(
-        "demo", help="distill a CIFAR-10 student on the embedded sample (offline)"
-    )
-    demo.add_argument("--epochs", type=_positive_int, default=12, help="epochs per run")
-    demo.add_argument("--out", default="demo-output", help="folder for the distilled student")
-    demo.add_argument(
-        "--train-teacher",
-        action="store_true",
-        help="train the teacher on the sample instead of loading the shipped one",
-    )
-    from keras_kd.export import cli as export_cli
-
-    export_cli.add_parser(commands, _positive_int)
-    bench = commands.add_parser("bench", help="run the resumable method benchmark")
-    bench.add_argument(
-        "--data",
-        default="sample",
-        help="'sample', the shared cifar10-train.tfrecord.gz or tfds:cifar100",
-    )
-    bench.add_argument(
-        "--protocol",
-        default="cpu",
-        choices=["cpu", "cifar100"],
-        help="cpu: ResNet-20 -> MLPerf Tiny ResNet-8, 10 epochs; cifar100: RepDistiller's "
-        "240-epoch ResNet-56 -> ResNet-20 recipe (keras_kd.bench.protocols)",
-    )
-    bench.add_argument("--data-dir", default=None, help="TFDS data folder (with tfds:NAME)")
-    bench.add_argument(
-        "--out", default="benchmarks/results/sample", help="folder for JSON/.keras/.tflite"
-    )
-    bench.add_argument(
-        "--teacher",
-        default=None,
-        help="teacher .keras (default: trained once by the runner into --out; the shipped "
-        "ResNet-20 for the sample)",
-    )
-    bench.add_argument("--epochs", type=_positive_int, default=None, help="default: protocol's")
-    bench.add_argument("--batch-size", type=_positive_int, default=None, help="default: protocol's")
-    bench.add_argument("--rows", default=None, help="comma-separated rows (default: all)")
-    bench.add_argument(
-        "--table-only", action="store_true", help="only print the table of recorded rows"
-    )
-    return parser
+__all__ = ["UsageError", "build_parser", "main"]
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        from keras_kd.demo import run_demo
+    """Runs ``keras-kd`` with ``argv`` (default: the process's arguments).
 
-        run_demo(epochs=args.epochs, out=args.out, train_teacher=args.train_teacher)
-        return 0
-    if args.command == "bench":
-        return _bench(args, argv)
-    if args.command == "export":
-        from keras_kd.export import cli as export_cli
+    Returns:
+        The exit code: 0 on success, 1 when ``export --target mcu`` finds a
+        budget exceeded, 3 after printing why the command failed. A usage error
+        exits with 2 through `SystemExit`, as argparse does.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    from keras_kd._quiet import tensorflow_quiet
 
-        return export_cli.run(args, parser)
-    return 0
+    try:
+        if args.command == "export":
+            _check_export_arguments(args)
+        with tensorflow_quiet(args.verbose):
+            return COMMANDS[args.command](args)
+    except UsageError as err:
+        args.command_parser.error(str(err))
+    except Exception as err:  # any other error is the command's failure (exit 3)
+        if args.verbose:
+            traceback.print_exc()
+        lines = str(err).strip().splitlines() or [""]
+        hint = "" if args.verbose else "\n(run again with --verbose for details)"
+        print(
+            f"keras-kd {args.command}: failed: {type(err).__name__}: {lines[0]}{hint}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
 
 
-def _bench(args, argv):
+def _check_export_arguments(args):
+    """The export checks that need neither the model nor TensorFlow."""
+    if args.target == "mcu" and args.quantize != "int8":
+        raise UsageError(
+            f"--target mcu needs --quantize int8. Received: --quantize={args.quantize}"
+        )
+    if args.quantize == "int8" and args.data is None:
+        raise UsageError(
+            "--quantize int8 needs --data to calibrate on (e.g. --data sample). "
+            "Received: --data=None"
+        )
+    budgets = [f"--{name}-kb" for name in ("flash", "ram") if getattr(args, f"{name}_kb")]
+    if budgets and args.target != "mcu":
+        raise UsageError(
+            f"{' and '.join(budgets)} only apply with --target mcu. "
+            f"Received: --target={args.target}"
+        )
+
+
+def _run_demo(args):
+    from keras_kd.demo import run_demo
+
+    run_demo(epochs=args.epochs, out=args.out, train_teacher=args.train_teacher)
+    return EXIT_OK
+
+
+def _run_export(args):
+    from keras_kd.export import cli as export_cli
+
+    return export_cli.run(args)
+
+
+def _run_bench(args):
     from keras_kd.bench.protocols import PROTOCOLS
     from keras_kd.bench.runner import run_bench
     from keras_kd.bench.table import markdown_table, write_chart
 
     if not args.table_only:
-        command = "keras-kd " + " ".join(argv if argv is not None else sys.argv[1:])
         rows = args.rows.split(",") if args.rows else None
         allowed = PROTOCOLS[args.protocol].rows
         unknown = sorted(set(rows or []) - set(allowed))
         if unknown:
-            build_parser().error(f"--rows must be among {allowed}: unknown rows {unknown}")
+            raise UsageError(f"--rows must be among {allowed}: unknown rows {unknown}")
         run_bench(
             args.data,
             args.out,
@@ -100,14 +96,16 @@ def _bench(args, argv):
             args.batch_size,
             args.teacher,
             rows,
-            command,
+            "keras-kd " + " ".join(args.argv),
             protocol=args.protocol,
             data_dir=args.data_dir,
         )
     print(markdown_table(args.out))
     write_chart(args.out, f"{args.out.rstrip('/')}/accuracy.png")
-    return 0
+    return EXIT_OK
 
+
+COMMANDS = {"demo": _run_demo, "export": _run_export, "bench": _run_bench}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,69 +1,63 @@
-"""`keras-kd export`: convert a saved model and print the export report."""
+"""`keras-kd export`: convert a saved model and print the export report.
+
+The arguments were parsed and checked by `keras_kd.cli` before this module
+(and TensorFlow) was imported.
+"""
 
 import keras
 
-from keras_kd import data
-from keras_kd.export import QUANTIZATIONS, to_tflite
+from keras_kd import data, distillers, quantization  # noqa: F401 (registers their classes)
+from keras_kd._cli_parser import (
+    DEFAULT_FLASH_KB,
+    DEFAULT_RAM_KB,
+    EXIT_BUDGET_EXCEEDED,
+    EXIT_OK,
+    UsageError,
+)
+from keras_kd.export import to_tflite
+from keras_kd.export.convert import deployable_model
 
-DEFAULT_FLASH_KB = 1024  # nRF52840 (REFERENCES.md)
-DEFAULT_RAM_KB = 256
 CALIBRATION_BATCH = 100
+CHECK_BATCH = 250
 
 
-def add_parser(commands, positive_int):
-    parser = commands.add_parser("export", help="convert a .keras model to a checked .tflite file")
-    parser.add_argument(
-        "model", help="a saved .keras model (a saved distiller exports its student)"
-    )
-    parser.add_argument("out", help="output .tflite path")
-    parser.add_argument(
-        "--quantize",
-        choices=["none", *[q for q in QUANTIZATIONS if q]],
-        default="none",
-        help="quantization mode (int8 is full integer with int8 input and output)",
-    )
-    parser.add_argument(
-        "--data",
-        default=None,
-        help="'sample', 'tfds:NAME', a .tfrecord.gz split file or an image folder: its train "
-        "split calibrates int8, its validation split checks accuracy",
-    )
-    parser.add_argument(
-        "--target", choices=["mcu"], default=None, help="check microcontroller budgets"
-    )
-    parser.add_argument("--flash-kb", type=positive_int, default=DEFAULT_FLASH_KB)
-    parser.add_argument("--ram-kb", type=positive_int, default=DEFAULT_RAM_KB)
-    return parser
-
-
-def run(args, parser):
-    quantization = None if args.quantize == "none" else args.quantize
-    if args.target == "mcu" and quantization != "int8":
-        parser.error(f"--target mcu needs --quantize int8 (received --quantize {args.quantize})")
-    if quantization == "int8" and args.data is None:
-        parser.error("--quantize int8 needs --data for calibration (e.g. --data sample)")
+def load_model(path):
+    """Loads ``path``; a file Keras cannot load is a `UsageError`."""
     try:
-        model = keras.saving.load_model(args.model)
+        model = keras.saving.load_model(path)
     except (OSError, ValueError) as err:
-        parser.error(f"cannot load MODEL {args.model!r}: {str(err).splitlines()[0]}")
+        raise UsageError(f"cannot load MODEL {path!r}: {str(err).splitlines()[0]}") from None
+    return deployable_model(model)
+
+
+def _load_data(source):
+    """The calibration and check datasets of ``--data``."""
+    try:
+        train = data.load(source, "train")
+        validation = data.load(source, "validation")
+    except ValueError as err:
+        raise UsageError(f"--data: {err}") from None
+    return train.batch(CALIBRATION_BATCH).take(2), validation.batch(CHECK_BATCH)
+
+
+def run(args):
+    """Runs ``keras-kd export`` on parsed arguments; returns the exit code."""
+    model = load_model(args.model)
     representative = check = None
     if args.data is not None:
-        try:
-            representative = data.load(args.data, "train").batch(CALIBRATION_BATCH).take(2)
-            check = data.load(args.data, "validation").batch(250)
-        except ValueError as err:
-            parser.error(f"--data: {err}")
+        representative, check = _load_data(args.data)
     report = to_tflite(
         model,
         args.out,
-        quantization=quantization,
+        quantization=None if args.quantize == "none" else args.quantize,
         representative_data=representative,
         check_data=check,
     )
     print(report.as_table())
     if args.target == "mcu":
-        return _check_budgets(report, args.flash_kb, args.ram_kb)
-    return 0
+        flash_kb, ram_kb = args.flash_kb or DEFAULT_FLASH_KB, args.ram_kb or DEFAULT_RAM_KB
+        return _check_budgets(report, flash_kb, ram_kb)
+    return EXIT_OK
 
 
 def _check_budgets(report, flash_kb, ram_kb):
@@ -82,6 +76,6 @@ def _check_budgets(report, flash_kb, ram_kb):
         )
     if problems:
         print("\nMCU check FAILED:\n- " + "\n- ".join(problems))
-        return 1
+        return EXIT_BUDGET_EXCEEDED
     print(f"\nMCU check passed: fits {flash_kb} KiB flash / {ram_kb} KiB RAM.")
-    return 0
+    return EXIT_OK

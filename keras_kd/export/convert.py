@@ -1,5 +1,7 @@
 """Keras -> TFLite conversion with built-in ops only, batch size 1."""
 
+import contextlib
+import io
 import re
 
 import keras
@@ -98,7 +100,9 @@ def convert(model, quantization=None, representative_data=None):
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     try:
-        return converter.convert()
+        # The converter saves a temporary SavedModel and prints its endpoints to stdout.
+        with contextlib.redirect_stdout(io.StringIO()):
+            return converter.convert()
     except Exception as err:  # the converter raises several private error types
         ops = _flex_ops(str(err))
         if ops:
