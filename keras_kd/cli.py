@@ -6,8 +6,10 @@ command then imports what it needs inside `keras_kd._quiet.tensorflow_quiet`:
 no TensorFlow logging unless ``--verbose``.
 """
 
+import os
 import sys
 import traceback
+import zipfile
 
 from keras_kd._cli_parser import EXIT_FAILURE, EXIT_OK, UsageError, build_parser
 
@@ -62,6 +64,24 @@ def _check_export_arguments(args):
         raise UsageError(
             f"{' and '.join(budgets)} only apply with --target mcu. "
             f"Received: --target={args.target}"
+        )
+    if not os.path.exists(args.model):
+        raise UsageError(f"cannot load MODEL: no such file. Received: MODEL={args.model!r}")
+    if os.path.isdir(args.model):
+        raise UsageError(
+            "cannot load MODEL: it is a folder; give a .keras file (model.save('name.keras')). "
+            f"Received: MODEL={args.model!r}"
+        )
+    if not args.model.endswith(".h5") and not zipfile.is_zipfile(args.model):
+        raise UsageError(
+            "cannot load MODEL: it is corrupt or not a Keras file (a .keras file is a zip "
+            f"archive and this file is not one: truncated, or another format). "
+            f"Received: MODEL={args.model!r}"
+        )
+    if os.path.isdir(args.out):
+        raise UsageError(
+            "OUT is a folder; give the .tflite file to write, e.g. "
+            f"{os.path.join(args.out, 'model.tflite')}. Received: OUT={args.out!r}"
         )
 
 

@@ -92,7 +92,7 @@ def test_help_and_usage_errors_import_neither_keras_nor_tensorflow():
         "import sys\n"
         "from keras_kd import cli\n"
         "for argv in (['--help'], ['export', '--help'], ['export', 'x.keras'],\n"
-        "             ['export', 'x.keras', 'o.tflite', '--target', 'mcu']):\n"
+        "             ['export', 'no.keras', 'out.tflite']):\n"
         "    try:\n"
         "        cli.main(argv)\n"
         "    except SystemExit:\n"
@@ -168,3 +168,76 @@ def test_a_failure_exits_3_with_the_reason_on_stderr(tmp_path, capsys, monkeypat
     assert "keras-kd export: failed: RuntimeError: the converter broke" in err
     assert "--verbose" in err and "second line" not in err
     assert not (tmp_path / "m.tflite").exists()
+
+
+# The export command refuses what it cannot use, and writes nothing (issue 12 §7, issue 16).
+
+
+def _saved_cnn(path, size):
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    keras.Model(inputs, keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(x))).save(path)
+    return path
+
+
+def _usage_error(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: keras-kd export" in err and "Traceback" not in err
+    return err.splitlines()[-1]
+
+
+def test_export_says_a_truncated_keras_file_is_corrupt(tmp_path, capsys):
+    content = _saved_cnn(tmp_path / "m.keras", 8).read_bytes()
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(content[: len(content) // 2])
+    out = tmp_path / "m.tflite"
+    error = _usage_error(["export", str(truncated), str(out)], capsys)
+    assert "corrupt or not a Keras file" in error and "MODEL=" in error
+    assert "File not found" not in error
+    assert not out.exists()
+
+
+def test_export_refuses_a_folder_as_out_before_converting(tmp_path, capsys, monkeypatch):
+    model = _saved_cnn(tmp_path / "m.keras", 8)
+    folder = tmp_path / "out"
+    folder.mkdir()
+
+    def never(*args, **kwargs):
+        pytest.fail("the model was converted")
+
+    monkeypatch.setattr(export_cli, "to_tflite", never)
+    error = _usage_error(["export", str(model), str(folder)], capsys)
+    assert "OUT is a folder" in error and f"Received: OUT={str(folder)!r}" in error
+    assert list(folder.iterdir()) == []
+
+
+def test_export_says_data_that_do_not_fit_the_model(tmp_path, capsys):
+    model = _saved_cnn(tmp_path / "m8.keras", 8)  # the sample's images are 32x32x3
+    out = tmp_path / "m.tflite"
+    error = _usage_error(["export", str(model), str(out), "--data", "sample"], capsys)
+    assert "--data images do not fit MODEL's input" in error
+    assert "(32, 32, 3)" in error and "(8, 8, 3)" in error
+    assert not out.exists()
+
+
+def test_export_loads_in_safe_mode_and_says_why_it_refuses_a_lambda(tmp_path, capsys, monkeypatch):
+    inputs = keras.Input((4,))
+    unsafe = keras.Model(inputs, keras.layers.Lambda(lambda t: 2.0 * t)(inputs))
+    unsafe.save(tmp_path / "unsafe.keras")
+    calls = []
+    load_model = keras.saving.load_model
+
+    def recording_load_model(*args, **kwargs):
+        calls.append(kwargs)
+        return load_model(*args, **kwargs)
+
+    monkeypatch.setattr(keras.saving, "load_model", recording_load_model)
+    out = tmp_path / "unsafe.tflite"
+    error = _usage_error(["export", str(tmp_path / "unsafe.keras"), str(out)], capsys)
+    assert "cannot load MODEL" in error and "refused it in safe mode" in error
+    assert "Lambda" in error
+    assert calls and all(call.get("safe_mode", True) is True for call in calls)
+    assert not out.exists()

@@ -4,6 +4,9 @@ The arguments were parsed and checked by `keras_kd.cli` before this module
 (and TensorFlow) was imported.
 """
 
+import zipfile
+import zlib
+
 import keras
 
 from keras_kd import data, distillers, quantization  # noqa: F401 (registers their classes)
@@ -16,27 +19,60 @@ from keras_kd._cli_parser import (
 )
 from keras_kd.export import to_tflite
 from keras_kd.export.convert import deployable_model
+from keras_kd.export.inputs import fits, input_shape
 
 CALIBRATION_BATCH = 100
 CHECK_BATCH = 250
+# What reading a damaged .keras archive raises, besides Keras's own ValueError.
+_CORRUPT_FILE_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError)
 
 
 def load_model(path):
-    """Loads ``path``; a file Keras cannot load is a `UsageError`."""
+    """Loads ``path`` with Keras's default safe mode; a file it refuses is a `UsageError`."""
     try:
-        model = keras.saving.load_model(path)
-    except (OSError, ValueError) as err:
-        raise UsageError(f"cannot load MODEL {path!r}: {str(err).splitlines()[0]}") from None
-    return deployable_model(model)
+        model = keras.saving.load_model(path, safe_mode=True)
+    except ValueError as err:
+        first_line = (str(err).strip().splitlines() or [""])[0]
+        if "safe_mode" in first_line:  # Keras names the override in its refusal
+            raise UsageError(
+                "cannot load MODEL: Keras refused it in safe mode, which keras-kd always "
+                "uses, because it holds Python code that would run on loading (e.g. a Lambda "
+                f"layer with a Python function). Keras said: {first_line} keras-kd has no "
+                "option to turn safe mode off: if you trust the file, load it in Python and "
+                f"call keras_kd.export.to_tflite. Received: MODEL={path!r}"
+            ) from None
+        raise UsageError(f"cannot load MODEL: {first_line} Received: MODEL={path!r}") from None
+    except _CORRUPT_FILE_ERRORS as err:
+        raise UsageError(
+            f"cannot load MODEL: it is corrupt or not a Keras file ({type(err).__name__}: "
+            f"{err}). Received: MODEL={path!r}"
+        ) from None
+    except TypeError as err:  # e.g. a class that is not registered
+        raise UsageError(f"cannot load MODEL: {err} Received: MODEL={path!r}") from None
+    try:
+        return deployable_model(model)
+    except ValueError:
+        raise UsageError(
+            f"MODEL holds a {type(model).__name__}, not a Keras model. Received: MODEL={path!r}"
+        ) from None
 
 
-def _load_data(source):
-    """The calibration and check datasets of ``--data``."""
+def _load_data(source, model):
+    """The calibration and check datasets of ``--data``, checked against the model's input."""
     try:
         train = data.load(source, "train")
         validation = data.load(source, "validation")
     except ValueError as err:
         raise UsageError(f"--data: {err}") from None
+    image_shape = tuple(train.element_spec[0].shape)
+    if None in image_shape:  # e.g. an image folder of several sizes: look at the first one
+        image_shape = tuple(next(iter(train.take(1)))[0].shape)
+    expected = input_shape(model)
+    if not fits(image_shape, expected):
+        raise UsageError(
+            f"--data images do not fit MODEL's input: they have shape {image_shape}, "
+            f"MODEL {model.name!r} takes {expected}. Received: --data={source!r}"
+        )
     return train.batch(CALIBRATION_BATCH).take(2), validation.batch(CHECK_BATCH)
 
 
@@ -45,7 +81,7 @@ def run(args):
     model = load_model(args.model)
     representative = check = None
     if args.data is not None:
-        representative, check = _load_data(args.data)
+        representative, check = _load_data(args.data, model)
     report = to_tflite(
         model,
         args.out,

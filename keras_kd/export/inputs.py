@@ -20,14 +20,15 @@ def input_shape(model):
     return tuple(model.inputs[0].shape[1:])
 
 
-def _fits(shape, expected):
+def fits(shape, expected):
+    """Whether an image ``shape`` fits a model input shape (None matches any size)."""
     return len(shape) == len(expected) and all(
         want is None or got == want for got, want in zip(shape, expected, strict=True)
     )
 
 
 def _check_shape(name, shape, expected):
-    if not _fits(tuple(shape), expected):
+    if not fits(tuple(shape), expected):
         raise ValueError(
             f"`{name}` images must have the model's input shape {expected} (without the "
             f"batch axis). Received: {name} with images of shape {tuple(shape)}"
