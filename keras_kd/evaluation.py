@@ -12,10 +12,10 @@ def predict_labels(model, ds):
     probability rows, or 0/1 for a single-logit model (`keras_kd.labels`).
     """
     predicted, true = [], []
-    num_outputs = model.outputs[0].shape[-1]
     for x, y in ds:
-        predicted.append(labels.predicted_indices(model(x, training=False)))
-        true.append(labels.label_indices(y, num_outputs))
+        logits = model(x, training=False)
+        predicted.append(labels.predicted_indices(logits))
+        true.append(labels.label_indices(y, logits.shape[-1]))
     return np.concatenate(predicted), np.concatenate(true)
 
 

@@ -82,9 +82,10 @@ class DKD(Distiller):
     DKD weighs KD's target-class part (TCKD, ``alpha``) and non-target part
     (NCKD, ``beta``) independently (`keras_kd.losses.dkd_loss`); the DKD term
     is ramped up linearly over ``warmup_epochs``. The defaults are the
-    authors' CIFAR-100 settings (mdistiller ``configs/cifar100/dkd``: CE 1,
-    alpha 1, beta 8, T 4, 20 warm-up epochs of 240); the paper notes that
-    beta depends on the pair (it uses 2 to 8 on CIFAR-100).
+    authors' CIFAR-100 settings (mdistiller ``engine/cfg.py``: CE 1, alpha 1,
+    beta 8, T 4, 20 warm-up epochs of 240); its per-pair configs
+    (``configs/cifar100/dkd``) lower beta to 2 (ResNet-56 -> ResNet-20) or 6
+    for some pairs.
 
     Args:
         student, teacher: models returning logits (at least 2 classes).

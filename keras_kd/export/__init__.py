@@ -1,37 +1,22 @@
 """Export a student to TFLite and check it in LiteRT and TFLite-Micro."""
 
 import numpy as np
-import tensorflow as tf
 
+from keras_kd._checks import one_of
 from keras_kd._io import atomic_path
-from keras_kd.export.convert import QUANTIZATIONS, convert, deployable_model, representative_images
+from keras_kd.export.convert import QUANTIZATIONS, convert, deployable_model, float32_model
+from keras_kd.export.inputs import (
+    check_path,
+    check_samples_count,
+    input_shape,
+    labelled,
+    representative_images,
+)
 from keras_kd.export.litert import op_names, quantize_input, run_litert
 from keras_kd.export.micro import KNOWN_UNSUPPORTED_OPS, MicroError, run_micro
 from keras_kd.export.report import ExportReport
 
 CHECK_SAMPLES = 1000
-
-
-def _labelled(check_data, limit=CHECK_SAMPLES):
-    """``(images, labels)`` arrays from (x, y) arrays or a dataset of pairs."""
-    if isinstance(check_data, tf.data.Dataset):
-        xs, ys = [], []
-        for x, y in check_data:
-            x, y = np.asarray(x, np.float32), np.asarray(y)
-            xs.append(x if x.ndim == 4 else x[None])
-            ys.append(y.reshape(len(xs[-1]), -1) if y.ndim > 1 or x.ndim == 4 else y.reshape(1, -1))
-        if not xs:
-            raise ValueError("`check_data` must not be empty. Received: an empty dataset")
-        x, y = np.concatenate(xs)[:limit], np.concatenate(ys)[:limit]  # limit None: all
-    else:
-        if not isinstance(check_data, tuple | list) or len(check_data) != 2:
-            raise ValueError(
-                "`check_data` must be an (images, labels) pair or a dataset of pairs. "
-                f"Received: check_data of type {type(check_data).__name__}"
-            )
-        x, y = np.asarray(check_data[0], np.float32)[:limit], np.asarray(check_data[1])[:limit]
-    y = y.argmax(-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(-1)
-    return x, y.astype(np.int64)
 
 
 def _accuracy(outputs, labels):
@@ -52,7 +37,10 @@ def to_tflite(
     Built-in TFLite ops only, batch size 1. The file is written atomically.
     With ``check_data`` the file runs in the LiteRT interpreter and, for
     ``"int8"``, in the TFLite-Micro interpreter (in a subprocess), and the
-    report compares both with the Keras model.
+    report compares both with the Keras model. A model that computes in
+    float16 (``mixed_float16`` policy) is converted through a float32 copy.
+    Arguments are checked before anything is converted, and nothing is
+    written when they are refused.
 
     Args:
         model: a plain Keras model or a keras_kd distiller (its deployable
@@ -71,8 +59,10 @@ def to_tflite(
         An `ExportReport`.
 
     Raises:
-        ValueError: bad arguments, ops without TFLite built-in kernels, or a
-            converted file that gives non-finite outputs.
+        ValueError: bad arguments (among them a folder as ``path``, images of
+            another shape than the model's input, check images and labels of
+            different lengths, ``check_samples`` < 1), ops without TFLite
+            built-in kernels, or a converted file that gives non-finite outputs.
 
     Example:
         >>> report = to_tflite(distiller, "student.tflite", quantization="int8",
@@ -80,7 +70,20 @@ def to_tflite(
         >>> print(report.as_table())
     """
     model = deployable_model(model)
-    model_bytes = convert(model, quantization, representative_data)
+    one_of("quantization", quantization, QUANTIZATIONS)
+    check_path(path)
+    shape = input_shape(model)
+    calibration = None
+    if representative_data is not None:
+        calibration = representative_images(representative_data, shape)
+    if check_data is None:
+        smoke = calibration[:1] if calibration is not None else None
+        if smoke is None:
+            smoke = np.random.default_rng(0).uniform(0, 255, (1, *shape))
+        x, y = smoke.astype(np.float32), None
+    else:
+        x, y = labelled(check_data, shape, check_samples_count(check_samples))
+    model_bytes = convert(float32_model(model), quantization, calibration)
     ops = op_names(model_bytes)
     report = ExportReport(
         path=str(path),
@@ -89,17 +92,6 @@ def to_tflite(
         ops=[op for op in ops if op != "DELEGATE"],
         micro_unsupported_ops=sorted(set(ops) & KNOWN_UNSUPPORTED_OPS),
     )
-    if check_data is None:
-        smoke = (
-            representative_images(representative_data)[:1]
-            if representative_data is not None
-            else None
-        )
-        if smoke is None:
-            smoke = np.random.default_rng(0).uniform(0, 255, (1, *model.inputs[0].shape[1:]))
-        x, y = smoke.astype(np.float32), None
-    else:
-        x, y = _labelled(check_data, check_samples)
     keras_out = np.asarray(model.predict(x, batch_size=256, verbose=0), np.float32)
     litert_out, input_detail, _ = run_litert(model_bytes, x)
     if not np.all(np.isfinite(litert_out)):

@@ -1,48 +1,65 @@
 """Runs a .tflite model in the TFLite-Micro interpreter, in its own process.
 
-Usage: ``python -m keras_kd.export._micro_worker MODEL.tflite INPUTS.npy OUT.npz ARENA``
+Arguments: ``MODEL.tflite INPUTS.npy OUT.npz START_ARENA MARGIN``
 
-A bad model or a too-small arena can crash the interpreter, so the parent
-runs this module as a subprocess. It writes the raw outputs and the arena
-bytes that the interpreter's allocation recorder reports.
+A bad model can crash the interpreter, so the parent runs this file as a
+subprocess, by its path (`keras_kd.export.micro`): it imports no keras_kd module,
+hence no TensorFlow.
+It finds the smallest arena in which the interpreter allocates the model's
+tensors, then runs every input with that arena plus ``MARGIN`` bytes and
+writes the outputs and that arena size, the one that ran.
+
+The allocation recorder's "arena allocation total" is not that size: it is
+the arena after memory planning, and leaves out the temporary tensors the
+kernels take from the arena while they prepare. For tiny models (e.g. 8x8x3
+input, 4 filters) those exceed the planned activations, and an arena of the
+recorded size fails to allocate.
 """
 
-import os
-import re
 import sys
-import tempfile
 
 import numpy as np
 from tflite_micro import runtime
 
-
-def _recorded_arena(interpreter):
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            interpreter.print_allocations()
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        capture.seek(0)
-        text = capture.read().decode(errors="replace")
-    found = re.search(r"Arena allocation total (\d+) bytes", text)
-    return int(found.group(1)) if found else -1
+MAX_ARENA_BYTES = 256 * 1024 * 1024
 
 
-def main(model_path, inputs_path, out_path, arena_size):
+def _allocates(model_bytes, arena_size):
+    try:
+        runtime.Interpreter.from_bytes(model_bytes, arena_size=arena_size)
+    except RuntimeError:  # "TFLM failed to allocate tensors"
+        return False
+    return True
+
+
+def smallest_arena(model_bytes, start):
+    """The smallest arena size (bytes) in which ``model_bytes`` allocates."""
+    high = start
+    while not _allocates(model_bytes, high):
+        if high >= MAX_ARENA_BYTES:
+            raise RuntimeError(f"TFLM failed to allocate tensors even in a {high}-byte arena")
+        high *= 2
+    low = 1  # low fails (or is the answer), high allocates
+    while low < high:
+        middle = (low + high) // 2
+        if _allocates(model_bytes, middle):
+            high = middle
+        else:
+            low = middle + 1
+    return high
+
+
+def main(model_path, inputs_path, out_path, start_arena, margin):
     with open(model_path, "rb") as f:
         model_bytes = f.read()
-    interpreter = runtime.Interpreter.from_bytes(model_bytes, arena_size=int(arena_size))
-    inputs = np.load(inputs_path)
+    arena = smallest_arena(model_bytes, int(start_arena)) + int(margin)
+    interpreter = runtime.Interpreter.from_bytes(model_bytes, arena_size=arena)
     outputs = []
-    for x in inputs:
+    for x in np.load(inputs_path):
         interpreter.set_input(x[None], 0)
         interpreter.invoke()
         outputs.append(np.array(interpreter.get_output(0)))
-    np.savez(out_path, outputs=np.concatenate(outputs), arena=_recorded_arena(interpreter))
+    np.savez(out_path, outputs=np.concatenate(outputs), arena=arena)
 
 
 if __name__ == "__main__":

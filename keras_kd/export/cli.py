@@ -1,69 +1,99 @@
-"""`keras-kd export`: convert a saved model and print the export report."""
+"""`keras-kd export`: convert a saved model and print the export report.
+
+The arguments were parsed and checked by `keras_kd_cli` before this module
+(and TensorFlow) was imported.
+"""
+
+import zipfile
+import zlib
 
 import keras
 
-from keras_kd import data
-from keras_kd.export import QUANTIZATIONS, to_tflite
+from keras_kd import data, distillers, quantization  # noqa: F401 (registers their classes)
+from keras_kd.export import to_tflite
+from keras_kd.export.convert import deployable_model
+from keras_kd.export.inputs import fits, input_shape
+from keras_kd_cli.parser import (
+    DEFAULT_FLASH_KB,
+    DEFAULT_RAM_KB,
+    EXIT_BUDGET_EXCEEDED,
+    EXIT_OK,
+    UsageError,
+)
 
-DEFAULT_FLASH_KB = 1024  # nRF52840 (REFERENCES.md)
-DEFAULT_RAM_KB = 256
 CALIBRATION_BATCH = 100
+CHECK_BATCH = 250
+# What reading a damaged .keras archive raises, besides Keras's own ValueError.
+_CORRUPT_FILE_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError)
 
 
-def add_parser(commands, positive_int):
-    parser = commands.add_parser("export", help="convert a .keras model to a checked .tflite file")
-    parser.add_argument(
-        "model", help="a saved .keras model (a saved distiller exports its student)"
-    )
-    parser.add_argument("out", help="output .tflite path")
-    parser.add_argument(
-        "--quantize",
-        choices=["none", *[q for q in QUANTIZATIONS if q]],
-        default="none",
-        help="quantization mode (int8 is full integer with int8 input and output)",
-    )
-    parser.add_argument(
-        "--data",
-        default=None,
-        help="'sample', 'tfds:NAME', a .tfrecord.gz split file or an image folder: its train "
-        "split calibrates int8, its validation split checks accuracy",
-    )
-    parser.add_argument(
-        "--target", choices=["mcu"], default=None, help="check microcontroller budgets"
-    )
-    parser.add_argument("--flash-kb", type=positive_int, default=DEFAULT_FLASH_KB)
-    parser.add_argument("--ram-kb", type=positive_int, default=DEFAULT_RAM_KB)
-    return parser
-
-
-def run(args, parser):
-    quantization = None if args.quantize == "none" else args.quantize
-    if args.target == "mcu" and quantization != "int8":
-        parser.error(f"--target mcu needs --quantize int8 (received --quantize {args.quantize})")
-    if quantization == "int8" and args.data is None:
-        parser.error("--quantize int8 needs --data for calibration (e.g. --data sample)")
+def load_model(path):
+    """Loads ``path`` with Keras's default safe mode; a file it refuses is a `UsageError`."""
     try:
-        model = keras.saving.load_model(args.model)
-    except (OSError, ValueError) as err:
-        parser.error(f"cannot load MODEL {args.model!r}: {str(err).splitlines()[0]}")
+        model = keras.saving.load_model(path, safe_mode=True)
+    except ValueError as err:
+        first_line = (str(err).strip().splitlines() or [""])[0]
+        if "safe_mode" in first_line:  # Keras names the override in its refusal
+            raise UsageError(
+                "cannot load MODEL: Keras refused it in safe mode, which keras-kd always "
+                "uses, because it holds Python code that would run on loading (e.g. a Lambda "
+                f"layer with a Python function). Keras said: {first_line} keras-kd has no "
+                "option to turn safe mode off: if you trust the file, load it in Python and "
+                f"call keras_kd.export.to_tflite. Received: MODEL={path!r}"
+            ) from None
+        raise UsageError(f"cannot load MODEL: {first_line} Received: MODEL={path!r}") from None
+    except _CORRUPT_FILE_ERRORS as err:
+        raise UsageError(
+            f"cannot load MODEL: it is corrupt or not a Keras file ({type(err).__name__}: "
+            f"{err}). Received: MODEL={path!r}"
+        ) from None
+    except TypeError as err:  # e.g. a class that is not registered
+        raise UsageError(f"cannot load MODEL: {err} Received: MODEL={path!r}") from None
+    try:
+        return deployable_model(model)
+    except ValueError:
+        raise UsageError(
+            f"MODEL holds a {type(model).__name__}, not a Keras model. Received: MODEL={path!r}"
+        ) from None
+
+
+def _load_data(source, model):
+    """The calibration and check datasets of ``--data``, checked against the model's input."""
+    try:
+        train = data.load(source, "train")
+        validation = data.load(source, "validation")
+    except ValueError as err:
+        raise UsageError(f"--data: {err}") from None
+    image_shape = tuple(train.element_spec[0].shape)
+    if None in image_shape:  # e.g. an image folder of several sizes: look at the first one
+        image_shape = tuple(next(iter(train.take(1)))[0].shape)
+    expected = input_shape(model)
+    if not fits(image_shape, expected):
+        raise UsageError(
+            f"--data images do not fit MODEL's input: they have shape {image_shape}, "
+            f"MODEL {model.name!r} takes {expected}. Received: --data={source!r}"
+        )
+    return train.batch(CALIBRATION_BATCH).take(2), validation.batch(CHECK_BATCH)
+
+
+def run(args):
+    """Runs ``keras-kd export`` on parsed arguments; returns the exit code."""
+    model = load_model(args.model)
     representative = check = None
     if args.data is not None:
-        try:
-            representative = data.load(args.data, "train").batch(CALIBRATION_BATCH).take(2)
-            check = data.load(args.data, "validation").batch(250)
-        except ValueError as err:
-            parser.error(f"--data: {err}")
+        representative, check = _load_data(args.data, model)
     report = to_tflite(
         model,
         args.out,
-        quantization=quantization,
+        quantization=None if args.quantize == "none" else args.quantize,
         representative_data=representative,
         check_data=check,
     )
     print(report.as_table())
     if args.target == "mcu":
-        return _check_budgets(report, args.flash_kb, args.ram_kb)
-    return 0
+        flash_kb, ram_kb = args.flash_kb or DEFAULT_FLASH_KB, args.ram_kb or DEFAULT_RAM_KB
+        return _check_budgets(report, flash_kb, ram_kb)
+    return EXIT_OK
 
 
 def _check_budgets(report, flash_kb, ram_kb):
@@ -82,6 +112,6 @@ def _check_budgets(report, flash_kb, ram_kb):
         )
     if problems:
         print("\nMCU check FAILED:\n- " + "\n- ".join(problems))
-        return 1
+        return EXIT_BUDGET_EXCEEDED
     print(f"\nMCU check passed: fits {flash_kb} KiB flash / {ram_kb} KiB RAM.")
-    return 0
+    return EXIT_OK

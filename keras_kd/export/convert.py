@@ -1,5 +1,7 @@
 """Keras -> TFLite conversion with built-in ops only, batch size 1."""
 
+import contextlib
+import io
 import re
 
 import keras
@@ -7,9 +9,11 @@ import numpy as np
 import tensorflow as tf
 
 from keras_kd._checks import one_of
+from keras_kd.export.inputs import input_shape, representative_images
 
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
-REPRESENTATIVE_SAMPLES = 200
+LOW_PRECISION = frozenset({"float16", "bfloat16", "mixed_float16", "mixed_bfloat16"})
+FLOAT_POLICY_CLASSES = ("DTypePolicy", "FloatDTypePolicy")
 
 
 def deployable_model(model):
@@ -25,6 +29,55 @@ def deployable_model(model):
     return model
 
 
+def _float32_config(config):
+    """``config`` with every float16/bfloat16 dtype (policy) made float32, and whether any was."""
+    if isinstance(config, list):
+        items = [_float32_config(item) for item in config]
+        return [item for item, _ in items], any(changed for _, changed in items)
+    if not isinstance(config, dict):
+        return config, False
+    if config.get("class_name") in FLOAT_POLICY_CLASSES:
+        name = config.get("config", {}).get("name")
+        return ("float32", True) if name in LOW_PRECISION else (config, False)
+    result, changed = {}, False
+    for key, value in config.items():
+        if key == "dtype" and isinstance(value, str) and value in LOW_PRECISION:
+            result[key], changed = "float32", True
+            continue
+        result[key], changed_here = _float32_config(value)
+        changed = changed or changed_here
+    return result, changed
+
+
+def _as_float32(weight):
+    low = weight.dtype.kind == "f" or weight.dtype.name == "bfloat16"
+    return weight.astype(np.float32) if low else weight
+
+
+def float32_model(model):
+    """A float32 copy of a mixed-precision or float16 model, or the model itself.
+
+    TFLite's float kernels take float32; a model whose layers compute in
+    float16 (e.g. under the ``mixed_float16`` policy) converts into ops
+    without built-in kernels. The copy is rebuilt from the model's config
+    with float32 policies, in Keras's safe mode, and takes its weights.
+    """
+    config, changed = _float32_config(keras.saving.serialize_keras_object(model))
+    if not changed:
+        return model
+    try:
+        copy = keras.saving.deserialize_keras_object(config)
+        copy.set_weights([_as_float32(w) for w in model.get_weights()])
+    except Exception as err:  # whatever rebuilding a user's model raises
+        raise ValueError(
+            f"`model` {model.name!r} computes in float16 and is exported through a float32 "
+            f"copy rebuilt from its config, which failed ({type(err).__name__}: {err}). "
+            "Build the model under keras.config.set_dtype_policy('float32'), load its "
+            f"weights and export that. Received: model={model.name!r}"
+        ) from None
+    return copy
+
+
 def fixed_batch(model):
     """Wraps ``model`` with a batch-size-1 input (TFLite-Micro needs static shapes)."""
     if len(model.inputs) != 1:
@@ -34,32 +87,6 @@ def fixed_batch(model):
         )
     inputs = keras.Input(model.inputs[0].shape[1:], batch_size=1, name="input")
     return keras.Model(inputs, model(inputs, training=False), name=f"{model.name}_b1")
-
-
-def _images(data):
-    """Yields single float32 images from arrays, (x, y) pairs or datasets."""
-    if isinstance(data, tf.data.Dataset):
-        for element in data:
-            x = element[0] if isinstance(element, tuple | list) else element
-            x = np.asarray(x, dtype=np.float32)
-            yield from (x if x.ndim == 4 else x[None])
-    else:
-        x = data[0] if isinstance(data, tuple | list) else data
-        yield from np.asarray(x, dtype=np.float32)
-
-
-def representative_images(data, limit=REPRESENTATIVE_SAMPLES):
-    """Up to ``limit`` calibration images as a (N, H, W, C) float32 array."""
-    images = []
-    for image in _images(data):
-        images.append(image)
-        if len(images) == limit:
-            break
-    if not images:
-        raise ValueError(
-            "`representative_data` must contain at least one image. Received: an empty dataset"
-        )
-    return np.stack(images)
 
 
 def _flex_ops(message):
@@ -92,13 +119,15 @@ def convert(model, quantization=None, representative_data=None):
     if quantization == "float16":
         converter.target_spec.supported_types = [tf.float16]
     if quantization == "int8":
-        calibration = representative_images(representative_data)
+        calibration = representative_images(representative_data, input_shape(model))
         converter.representative_dataset = lambda: ([image[None]] for image in calibration)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     try:
-        return converter.convert()
+        # The converter saves a temporary SavedModel and prints its endpoints to stdout.
+        with contextlib.redirect_stdout(io.StringIO()):
+            return converter.convert()
     except Exception as err:  # the converter raises several private error types
         ops = _flex_ops(str(err))
         if ops:

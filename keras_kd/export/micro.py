@@ -1,4 +1,4 @@
-"""TFLite-Micro checks: outputs and the smallest arena, run in a subprocess."""
+"""TFLite-Micro checks: outputs in the smallest arena that runs, in a subprocess."""
 
 import os
 import subprocess
@@ -10,26 +10,27 @@ import numpy as np
 # Ops that TFLite-Micro has no kernel for and that Keras models commonly
 # produce (REFERENCES.md): GELU, TILE (nearest UpSampling2D), REDUCE_PROD.
 KNOWN_UNSUPPORTED_OPS = frozenset({"GELU", "TILE", "REDUCE_PROD"})
-ARENA_ALIGNMENT_MARGIN = 16
+ARENA_ALIGNMENT_MARGIN = 16  # TFLite-Micro aligns the arena's start to 16 bytes
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_micro_worker.py")
 
 
 class MicroError(RuntimeError):
     """The TFLite-Micro interpreter could not load or run the model."""
 
 
-def _run_worker(model_path, inputs, arena_size, folder):
-    inputs_path = os.path.join(folder, "inputs.npy")
-    out_path = os.path.join(folder, "outputs.npz")
-    np.save(inputs_path, inputs)
+def _run_worker(model_path, inputs_path, out_path, start_arena):
     result = subprocess.run(
         [
             sys.executable,
-            "-m",
-            "keras_kd.export._micro_worker",
+            "-c",
+            # By path, so that neither keras_kd nor TensorFlow is imported; through
+            # runpy, so that this folder's modules do not shadow top-level ones.
+            f"import runpy; runpy.run_path({WORKER!r}, run_name='__main__')",
             model_path,
             inputs_path,
             out_path,
-            str(arena_size),
+            str(start_arena),
+            str(ARENA_ALIGNMENT_MARGIN),
         ],
         capture_output=True,
         text=True,
@@ -38,8 +39,8 @@ def _run_worker(model_path, inputs, arena_size, folder):
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
         raise MicroError(
-            f"TFLite-Micro could not run the model with a {arena_size}-byte arena "
-            f"(exit code {result.returncode}): {' | '.join(detail[-3:])}"
+            f"TFLite-Micro could not run the model (exit code {result.returncode}): "
+            f"{' | '.join(detail[-3:])}"
         )
     with np.load(out_path) as out:
         return out["outputs"], int(out["arena"])
@@ -48,21 +49,18 @@ def _run_worker(model_path, inputs, arena_size, folder):
 def run_micro(model_bytes, quantized_inputs):
     """Runs int8 inputs through TFLite-Micro.
 
-    Returns ``(outputs, arena_bytes)``: the raw outputs and the arena size the
-    allocation recorder reports, verified by a second run with an arena of
-    exactly that size (plus alignment margin) giving the same outputs.
+    Returns ``(outputs, arena_bytes)``: the raw outputs and the arena they
+    ran in, the smallest in which the interpreter allocates the model plus
+    `ARENA_ALIGNMENT_MARGIN` bytes (a microcontroller's arena buffer may not
+    start on the 16-byte boundary TFLite-Micro aligns to). Measured on this
+    64-bit host, it is an upper bound for a 32-bit microcontroller, whose
+    interpreter structs are smaller.
     """
-    generous = max(16 * len(model_bytes), 256 * 1024)
     with tempfile.TemporaryDirectory() as folder:
         model_path = os.path.join(folder, "model.tflite")
+        inputs_path = os.path.join(folder, "inputs.npy")
         with open(model_path, "wb") as f:
             f.write(model_bytes)
-        outputs, arena = _run_worker(model_path, quantized_inputs, generous, folder)
-        if arena <= 0:
-            raise MicroError("TFLite-Micro did not report its arena allocation")
-        verified, _ = _run_worker(
-            model_path, quantized_inputs[:1], arena + ARENA_ALIGNMENT_MARGIN, folder
-        )
-        if not np.array_equal(verified, outputs[:1]):
-            raise MicroError(f"outputs differ with the recorded arena size ({arena} bytes)")
-    return outputs, arena + ARENA_ALIGNMENT_MARGIN
+        np.save(inputs_path, quantized_inputs)
+        start = max(16 * len(model_bytes), 256 * 1024)
+        return _run_worker(model_path, inputs_path, os.path.join(folder, "out.npz"), start)

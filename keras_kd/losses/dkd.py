@@ -22,15 +22,22 @@ def _kl(p, log_p, log_q):
     return tf.reduce_sum(p * (log_p - log_q), axis=-1)
 
 
+def _log_binary(z, gt):
+    """``log [p_target, 1 - p_target]`` of softmax(z), computed in log space so
+    that a saturated softmax gives finite logs (0 * log 0 stays 0 in the KL)."""
+    total = tf.reduce_logsumexp(z, axis=-1)
+    target = tf.reduce_sum(z * gt, axis=-1) - total
+    others = tf.reduce_logsumexp(tf.where(gt > 0, -_MASK * _MASK, z), axis=-1) - total
+    return tf.stack([target, others], axis=-1)
+
+
 def dkd_per_sample(teacher_logits, student_logits, labels, temperature, alpha, beta):
     """``T^2 * (alpha * TCKD + beta * NCKD)`` for each sample, shape (batch,)."""
     t = tf.cast(teacher_logits, tf.float32) / temperature
     s = tf.cast(student_logits, tf.float32) / temperature
     gt = _target_mask(labels, s)
-    p_t, p_s = tf.nn.softmax(t), tf.nn.softmax(s)
-    b_t = tf.stack([tf.reduce_sum(p_t * gt, -1), tf.reduce_sum(p_t * (1 - gt), -1)], -1)
-    b_s = tf.stack([tf.reduce_sum(p_s * gt, -1), tf.reduce_sum(p_s * (1 - gt), -1)], -1)
-    tckd = _kl(b_t, tf.math.log(b_t), tf.math.log(b_s))
+    log_b_t, log_b_s = _log_binary(t, gt), _log_binary(s, gt)
+    tckd = _kl(tf.exp(log_b_t), log_b_t, log_b_s)
     log_hat_t = tf.nn.log_softmax(t - _MASK * gt)
     log_hat_s = tf.nn.log_softmax(s - _MASK * gt)
     nckd = _kl(tf.exp(log_hat_t), log_hat_t, log_hat_s)
@@ -57,7 +64,10 @@ def dkd_loss(
     TCKD (target-class KD) and NCKD (non-target-class KD) split Hinton's KD:
     ``KD = TCKD + (1 - p_target_t) * NCKD``; DKD weighs them independently.
     The non-target softmax masks the target logit by subtracting 1000 from it,
-    as the authors' code (mdistiller ``distillers/DKD.py``) does.
+    as the authors' code (mdistiller ``distillers/DKD.py``) does; the binary
+    distributions are taken in log space, so a saturated softmax (a teacher
+    sure of its class) gives a finite loss where the authors' float32 code
+    would also treat ``0 * log 0`` as 0.
 
     Args:
         teacher_logits: (batch, classes) teacher logits.

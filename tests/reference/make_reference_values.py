@@ -33,10 +33,12 @@ REFCODE at run time.
 import argparse
 import ast
 import contextlib
+import importlib.util
 import json
 import subprocess
 import sys
 import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +98,36 @@ SOURCES = {
         "commit": "47ca93b6a60baaaf127a762e9f19bc70f4f0ffed",
         "files": ["train.py"],
     },
+    "mdistiller": {
+        "repo": "megvii-research/mdistiller",
+        "commit": "a08d46f10d6102bd6e3f258ca5ac880b020ea259",
+        "files": ["mdistiller/distillers/DKD.py"],
+    },
+    # DIST's loss as hunto/DIST_KD@2418f18b1fedd7c2646a7b1b9a27d5c674c2170b pins it:
+    # its ``classification`` folder is this repository, as a git submodule at this
+    # commit (DIST_KD's own segmentation/losses/dist_kd.py has no temperature).
+    "dist_kd": {
+        "repo": "hunto/image_classification_sota",
+        "commit": "d9662f7df68fe46b973c4580b7c9b896cedcd301",
+        "files": ["lib/models/losses/dist_kd.py"],
+    },
+    "logit_standardization": {
+        "repo": "sunshangquan/logit-standardization-KD",
+        "commit": "f6e5aa5172bad618e801163c3385322eea673754",
+        "files": ["mdistiller/distillers/KD.py", "mdistiller/distillers/DKD.py"],
+    },
 }
+
+# The CIFAR-100 settings of the last three methods (read, not used here), at the
+# commits above:
+# - DKD: mdistiller/engine/cfg.py (CFG.DKD: CE_WEIGHT 1, ALPHA 1, BETA 8, T 4,
+#   WARMUP 20); configs/cifar100/dkd/*.yaml override BETA for some pairs (2 or 6).
+# - DIST: configs/strategies/distill/dist_cifar.yaml (kd: dist_t4, i.e. tau 4;
+#   ori_loss_weight 1, kd_loss_weight 2) and lib/models/losses/kd_loss.py
+#   (DIST(beta=1, gamma=1, tau=tau)).
+# - Logit standardization: tools/train.py (--base-temp 2, --kd-weight 9: KD
+#   weight and temperature for KD; DKD's ALPHA and BETA times 9, T 2) and
+#   mdistiller/engine/cfg.py (CFG.KD.LOSS.CE_WEIGHT 0.1).
 
 
 # ----------------------------------------------------------------------------
@@ -147,6 +178,32 @@ def load_function(path, name, namespace):
     scope = dict(namespace)
     exec(compile(module, str(path), "exec"), scope)  # noqa: S102 - pinned reference code
     return scope[name]
+
+
+def load_functions(path, names, namespace):
+    """``load_function`` for several functions of one file, in order: each one
+    sees the ones loaded before it (helpers first)."""
+    scope = dict(namespace)
+    for name in names:
+        scope[name] = load_function(path, name, scope)
+    return scope
+
+
+def load_module(path):
+    """Imports a self-contained reference file (only third-party imports)."""
+    spec = importlib.util.spec_from_file_location(f"reference_{Path(path).stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def quiet_deprecations():
+    """mdistiller's DKD calls ``F.kl_div(..., size_average=False)`` (= reduction
+    "sum"), which torch still accepts with a deprecation warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="size_average and reduce args")
+        yield
 
 
 @contextlib.contextmanager
@@ -213,6 +270,21 @@ class Reference:
             "CrossEntropy",
             {"F": F, "args": types.SimpleNamespace(temperature=3.0)},
         )
+        self.dkd = load_functions(
+            root / "mdistiller" / "mdistiller" / "distillers" / "DKD.py",
+            ["_get_gt_mask", "_get_other_mask", "cat_mask", "dkd_loss"],
+            {"torch": torch, "F": F},
+        )["dkd_loss"]
+        dist_kd = load_module(root / "dist_kd" / "lib" / "models" / "losses" / "dist_kd.py")
+        self.dist_class = dist_kd.DIST
+        ls_dir = root / "logit_standardization" / "mdistiller" / "distillers"
+        ls_kd = load_functions(ls_dir / "KD.py", ["normalize", "kd_loss"], {"F": F})
+        self.ls_normalize, self.ls_kd = ls_kd["normalize"], ls_kd["kd_loss"]
+        self.ls_dkd = load_functions(
+            ls_dir / "DKD.py",
+            ["normalize", "_get_gt_mask", "_get_other_mask", "cat_mask", "dkd_loss"],
+            {"torch": torch, "F": F},
+        )["dkd_loss"]
 
 
 # ----------------------------------------------------------------------------
@@ -796,6 +868,153 @@ class Builder:
             "documented reductions (T^2 KL; mean of squares).",
         )
 
+    # -- logit methods (added after the schemes) ----------------------------------
+
+    def dkd(self):
+        ref = self.ref
+        cases = {
+            "dkd_loss": {"temperature": 4.0, "alpha": 1.0, "beta": 8.0},
+            "dkd_loss_a05_b2_t2": {"temperature": 2.0, "alpha": 0.5, "beta": 2.0},
+        }
+        for name, params in cases.items():
+            teacher, student = self.normal((6, 5), 3.0), self.normal((6, 5), 3.0)
+            labels = self.labels(6, 5)
+            t, s, y = self.t(teacher), self.t(student), self.t(labels)
+            temperature = params["temperature"]
+
+            def authors(alpha, beta, rows=slice(None), s=s, t=t, y=y, temperature=temperature):
+                return float(ref.dkd(s[rows], t[rows], y[rows], alpha, beta, temperature))
+
+            value = authors(params["alpha"], params["beta"])
+            # The logit-standardization authors' copy, standardization off, agrees.
+            copy = ref.ls_dkd(s, t, y, params["alpha"], params["beta"], temperature, False)
+            assert abs(float(copy) - value) <= 1e-12 * abs(value)
+            self.add(
+                name,
+                self.store(name, teacher_logits=teacher, student_logits=student, labels=labels),
+                params,
+                {
+                    "value": value,
+                    "tckd": authors(1.0, 0.0),
+                    "nckd": authors(0.0, 1.0),
+                    "per_sample": [
+                        authors(params["alpha"], params["beta"], slice(i, i + 1))
+                        for i in range(len(labels))
+                    ],
+                },
+                source(
+                    "mdistiller",
+                    "mdistiller/distillers/DKD.py",
+                    "dkd_loss(logits_student, logits_teacher, target, alpha, beta, temperature)",
+                    note="tckd = dkd_loss(..., alpha=1, beta=0, T), nckd = dkd_loss(..., alpha=0, "
+                    "beta=1, T): both include T^2 and the batch mean. per_sample[i] = dkd_loss "
+                    "on row i alone. Labels are class indices. Without the warm-up factor "
+                    "min(epoch / WARMUP, 1) of the DKD distiller's forward_train.",
+                ),
+            )
+
+    def dist(self):
+        cases = {
+            "dist_loss_t1": {"temperature": 1.0, "inter_weight": 1.0, "intra_weight": 1.0},
+            "dist_loss_t1_b2": {"temperature": 1.0, "inter_weight": 2.0, "intra_weight": 1.0},
+            "dist_loss_t4": {"temperature": 4.0, "inter_weight": 1.0, "intra_weight": 1.0},
+            "dist_loss_t4_b2": {"temperature": 4.0, "inter_weight": 2.0, "intra_weight": 1.0},
+        }
+        for name, params in cases.items():
+            teacher, student = self.normal((8, 10), 3.0), self.normal((8, 10), 3.0)
+            t, s = self.t(teacher), self.t(student)
+
+            def authors(beta, gamma, s=s, t=t, tau=params["temperature"]):
+                return float(self.ref.dist_class(beta=beta, gamma=gamma, tau=tau)(s, t))
+
+            self.add(
+                name,
+                self.store(name, teacher_logits=teacher, student_logits=student),
+                params,
+                {
+                    "value": authors(params["inter_weight"], params["intra_weight"]),
+                    "inter": authors(1.0, 0.0),
+                    "intra": authors(0.0, 1.0),
+                },
+                source(
+                    "dist_kd",
+                    "lib/models/losses/dist_kd.py",
+                    "DIST(beta=inter_weight, gamma=intra_weight, tau=temperature)(z_s, z_t)",
+                    note="hunto/DIST_KD's classification submodule at this commit. inter = "
+                    "DIST(1, 0, tau), intra = DIST(0, 1, tau): both include tau^2. The "
+                    "distiller's loss weight (kd_loss_weight, 2 on CIFAR-100) is not applied.",
+                ),
+            )
+
+    def logit_standardization(self):
+        ref = self.ref
+        for name, temperature in (
+            ("kd_loss_standardized_t2", 2.0),
+            ("kd_loss_standardized_t4", 4.0),
+        ):
+            # A teacher with a larger logit range and an offset, a student without.
+            teacher = (self.normal((6, 10), 4.0) + 2.0).astype(np.float32)
+            student = self.normal((6, 10), 1.0)
+            t, s = self.t(teacher), self.t(student)
+            plain = float(ref.ls_kd(s, t, temperature, False))
+            check_guard_only("KD", plain, ref.zoo.DistillKL(temperature)(s, t))
+            self.add(
+                name,
+                self.store(
+                    name,
+                    teacher_logits=teacher,
+                    student_logits=student,
+                    teacher_standardized=ref.ls_normalize(t).numpy(),
+                    student_standardized=ref.ls_normalize(s).numpy(),
+                ),
+                {"temperature": temperature, "standardize": True},
+                {
+                    "value": float(ref.ls_kd(s, t, temperature, True)),
+                    "value_unstandardized": plain,
+                },
+                source(
+                    "logit_standardization",
+                    "mdistiller/distillers/KD.py",
+                    "kd_loss(logits_student_in, logits_teacher_in, temperature, "
+                    "logit_stand=True); normalize(logits) for *_standardized",
+                    note="value_unstandardized = the same kd_loss with logit_stand=False. "
+                    "*_standardized (float64) = the authors' normalize: (z - mean) / "
+                    "(1e-7 + std), std with Bessel's correction (torch.std). The KD "
+                    "weight (--kd-weight, 9) is not applied.",
+                ),
+            )
+        # DKD on standardized logits, with the authors' CIFAR-100 recipe for DKD
+        # (tools/train.py): ALPHA and BETA times --kd-weight 9, T = --base-temp 2.
+        name = "dkd_loss_standardized"
+        params = {"temperature": 2.0, "alpha": 9.0, "beta": 72.0, "standardize": True}
+        teacher = (self.normal((6, 5), 4.0) + 2.0).astype(np.float32)
+        student = self.normal((6, 5), 1.0)
+        labels = self.labels(6, 5)
+        t, s, y = self.t(teacher), self.t(student), self.t(labels)
+
+        def authors(alpha, beta):
+            return float(ref.ls_dkd(s, t, y, alpha, beta, params["temperature"], True))
+
+        self.add(
+            name,
+            self.store(name, teacher_logits=teacher, student_logits=student, labels=labels),
+            params,
+            {
+                "value": authors(params["alpha"], params["beta"]),
+                "tckd": authors(1.0, 0.0),
+                "nckd": authors(0.0, 1.0),
+            },
+            source(
+                "logit_standardization",
+                "mdistiller/distillers/DKD.py",
+                "dkd_loss(logits_student_in, logits_teacher_in, target, alpha, beta, "
+                "temperature, logit_stand=True)",
+                note="alpha = 1 * 9, beta = 8 * 9, T = 2: the authors' DKD defaults scaled as "
+                "their tools/train.py does for --logit-stand --base-temp 2 --kd-weight 9. "
+                "tckd/nckd: alpha, beta = (1, 0) and (0, 1).",
+            ),
+        )
+
     def build(self):
         self.kd()
         self.cross_entropy()
@@ -810,12 +1029,17 @@ class Builder:
         self.dml()
         self.one()
         self.byot()
+        # Added later: after the cases above, so that their inputs (drawn from
+        # the same generator, in order) stay as they were.
+        self.dkd()
+        self.dist()
+        self.logit_standardization()
 
 
 def generate(refcode, out_dir):
     ref = Reference(refcode)
     builder = Builder(ref)
-    with ref.torch.no_grad():
+    with ref.torch.no_grad(), quiet_deprecations():
         builder.build()
     out_dir = Path(out_dir)
     np.savez(out_dir / "inputs.npz", **builder.arrays)

@@ -1,0 +1,254 @@
+"""The `keras-kd` argument parser: every option with its unit and default.
+
+It imports neither Keras nor TensorFlow, so ``--help`` answers at once.
+"""
+
+import argparse
+import textwrap
+
+EXIT_OK = 0
+EXIT_BUDGET_EXCEEDED = 1
+EXIT_USAGE = 2
+EXIT_FAILURE = 3
+EXIT_CODES = """exit codes:
+  0  success
+  1  budget exceeded: `export --target mcu` wrote the file, but it is over
+     --flash-kb or --ram-kb or does not run in TFLite-Micro
+  2  usage error: a bad option, or a MODEL, OUT or --data that cannot be used
+     (nothing is written)
+  3  failure: the command could not finish (e.g. conversion failed); run it
+     again with --verbose for the traceback and TensorFlow's log"""
+
+# `keras_kd.export.QUANTIZATIONS` with "none" for None (tests keep them equal;
+# importing it here would import TensorFlow before the arguments are parsed).
+QUANTIZE_CHOICES = ("none", "float16", "dynamic", "int8")
+DEFAULT_FLASH_KB = 1024  # nRF52840 (REFERENCES.md)
+DEFAULT_RAM_KB = 256
+HELP_WIDTH = 78
+
+
+class UsageError(Exception):
+    """An argument a command cannot use; `keras_kd_cli.main` reports it like argparse (exit 2)."""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog):
+        super().__init__(prog, max_help_position=28)
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1 (received {text!r})")
+    return value
+
+
+def _command(commands, name, help_text, description):
+    parser = commands.add_parser(
+        name,
+        help=help_text,
+        description=textwrap.fill(description, HELP_WIDTH),
+        epilog=EXIT_CODES,
+        formatter_class=_Formatter,
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,  # keeps a `keras-kd --verbose CMD` given before the command
+        help="show TensorFlow's logging and, on failure, the traceback",
+    )
+    parser.set_defaults(command_parser=parser)
+    return parser
+
+
+def _add_demo(commands):
+    demo = _command(
+        commands,
+        "demo",
+        "distill a CIFAR-10 student on the embedded sample (offline)",
+        "Trains the MLPerf Tiny ResNet-8 on the embedded CIFAR-10 sample twice, alone "
+        "and distilled (Hinton KD) from a ResNet-20 teacher, and prints their accuracies.",
+    )
+    demo.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=12,
+        metavar="N",
+        help="epochs of each student run (and of the teacher with --train-teacher); "
+        "default: %(default)s",
+    )
+    demo.add_argument(
+        "--out",
+        default="demo-output",
+        metavar="DIR",
+        help="folder the distilled student is saved to, as student-kd.keras (created if "
+        "missing); default: %(default)s",
+    )
+    demo.add_argument(
+        "--train-teacher",
+        action="store_true",
+        help="train the teacher on the sample for --epochs epochs instead of loading the "
+        "shipped one; default: off",
+    )
+
+
+def _add_export(commands):
+    export = _command(
+        commands,
+        "export",
+        "convert a .keras model to a checked .tflite file",
+        "Converts a saved Keras model to TFLite (built-in ops only, batch size 1), runs the "
+        "file in LiteRT and, for int8, in TFLite-Micro, and prints a report: size, ops, "
+        "accuracy against Keras and the TFLite-Micro arena.",
+    )
+    export.add_argument(
+        "model",
+        metavar="MODEL",
+        help="the .keras file to export, loaded in Keras's safe mode (files holding Python "
+        "code, such as a lambda, are refused); a saved keras_kd distiller exports its student",
+    )
+    export.add_argument(
+        "out",
+        metavar="OUT",
+        help="the .tflite file to write (an existing file is replaced; nothing is written "
+        "on a usage error or failure)",
+    )
+    export.add_argument(
+        "--quantize",
+        choices=QUANTIZE_CHOICES,
+        default="none",
+        help="none: float32; float16: float16 weights; dynamic: int8 weights, float "
+        "activations; int8: full integer with int8 input and output (needs --data); "
+        "default: %(default)s",
+    )
+    export.add_argument(
+        "--data",
+        default=None,
+        metavar="SOURCE",
+        help="labelled images: 'sample' (the embedded CIFAR-10 sample), 'tfds:NAME', a "
+        ".tfrecord.gz split file or an image folder ROOT/CLASS/IMAGE, with the model's input "
+        "shape. The first 200 training images calibrate int8; the first 1,000 validation "
+        "images measure accuracy. default: none (one random image checks that the file runs)",
+    )
+    export.add_argument(
+        "--target",
+        choices=["mcu"],
+        default=None,
+        help="mcu: check the file against microcontroller budgets: it must run in "
+        "TFLite-Micro and fit --flash-kb and --ram-kb (needs --quantize int8); "
+        "default: no check",
+    )
+    export.add_argument(
+        "--flash-kb",
+        type=positive_int,
+        default=None,
+        metavar="KIB",
+        help="flash budget for the .tflite file, in KiB (1 KiB = 1,024 bytes); with --target "
+        "mcu only. A larger file is still written and the command exits with 1. "
+        f"default: {DEFAULT_FLASH_KB} (nRF52840)",
+    )
+    export.add_argument(
+        "--ram-kb",
+        type=positive_int,
+        default=None,
+        metavar="KIB",
+        help="RAM budget for the TFLite-Micro tensor arena, in KiB (the smallest arena the "
+        "interpreter runs the model in, plus 16 bytes of alignment; your application's own "
+        "RAM comes on top); with --target mcu only. A larger arena: the file is still "
+        f"written and the command exits with 1. default: {DEFAULT_RAM_KB} (nRF52840)",
+    )
+
+
+def _add_bench(commands):
+    bench = _command(
+        commands,
+        "bench",
+        "run the resumable method benchmark",
+        "Trains one student per distillation method (a row) under one protocol, records each "
+        "row's accuracy, and prints the table. A finished row is never rerun; an interrupted "
+        "one resumes from its last finished epoch.",
+    )
+    bench.add_argument(
+        "--data",
+        default="sample",
+        metavar="SOURCE",
+        help="'sample', the shared cifar10-train.tfrecord.gz or tfds:NAME (e.g. "
+        "tfds:cifar100); default: %(default)s",
+    )
+    bench.add_argument(
+        "--protocol",
+        default="cpu",
+        choices=["cpu", "cifar100"],
+        help="cpu: ResNet-20 -> MLPerf Tiny ResNet-8, 10 epochs; cifar100: RepDistiller's "
+        "240-epoch ResNet-56 -> ResNet-20 recipe (keras_kd.bench.protocols); "
+        "default: %(default)s",
+    )
+    bench.add_argument(
+        "--data-dir",
+        default=None,
+        metavar="DIR",
+        help="TFDS data folder, with --data tfds:NAME; default: TFDS's own",
+    )
+    bench.add_argument(
+        "--out",
+        default="benchmarks/results/sample",
+        metavar="DIR",
+        help="folder of each row's JSON record, .keras student and int8 .tflite file; "
+        "default: %(default)s",
+    )
+    bench.add_argument(
+        "--teacher",
+        default=None,
+        metavar="MODEL",
+        help="teacher .keras file; default: the shipped ResNet-20 for the sample, otherwise "
+        "one the runner trains once into --out",
+    )
+    bench.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="epochs of every row; default: the protocol's (cpu: 10, cifar100: 240)",
+    )
+    bench.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="images per training step; default: the protocol's (cpu: 128, cifar100: 64)",
+    )
+    bench.add_argument(
+        "--rows",
+        default=None,
+        metavar="ROW,...",
+        help="comma-separated rows to run, e.g. kd,at; default: every row of the protocol",
+    )
+    bench.add_argument(
+        "--table-only",
+        action="store_true",
+        help="only print the table of the rows recorded in --out; default: off",
+    )
+
+
+def build_parser():
+    """The argument parser; it imports neither Keras nor TensorFlow."""
+    parser = argparse.ArgumentParser(
+        prog="keras-kd",
+        description="Knowledge distillation for Keras 3, down to TFLite.\n"
+        "`keras-kd COMMAND --help` describes each command.",
+        epilog=EXIT_CODES,
+        formatter_class=_Formatter,
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's logging and, on failure, the traceback",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_demo(commands)
+    _add_export(commands)
+    _add_bench(commands)
+    return parser
