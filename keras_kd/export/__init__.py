@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_kd import labels
 from keras_kd._checks import one_of
 from keras_kd._io import atomic_path
 from keras_kd.export.convert import QUANTIZATIONS, convert, deployable_model, float32_model
@@ -19,8 +20,9 @@ from keras_kd.export.report import ExportReport
 CHECK_SAMPLES = 1000
 
 
-def _accuracy(outputs, labels):
-    return float(np.mean(outputs.argmax(-1) == labels))
+def _agreement(outputs, expected):
+    """Fraction of samples whose predicted class (binary: logit > 0) is ``expected``."""
+    return float(np.mean(labels.predicted_indices(outputs) == expected))
 
 
 def to_tflite(
@@ -101,17 +103,19 @@ def to_tflite(
         )
     report.samples = len(x)
     report.max_abs_diff = float(np.max(np.abs(litert_out - keras_out)))
-    report.litert_agreement = float(np.mean(litert_out.argmax(-1) == keras_out.argmax(-1)))
+    keras_classes = labels.predicted_indices(keras_out)
+    report.litert_agreement = _agreement(litert_out, keras_classes)
     if y is not None:
-        report.keras_accuracy = _accuracy(keras_out, y)
-        report.litert_accuracy = _accuracy(litert_out, y)
+        y = labels.label_indices(y, keras_out.shape[-1])
+        report.keras_accuracy = _agreement(keras_out, y)
+        report.litert_accuracy = _agreement(litert_out, y)
     if quantization == "int8":
         try:
             raw, report.arena_bytes = run_micro(model_bytes, quantize_input(x, input_detail))
             micro_out = raw.reshape(litert_out.shape)
-            report.micro_agreement = float(np.mean(micro_out.argmax(-1) == keras_out.argmax(-1)))
+            report.micro_agreement = _agreement(micro_out, keras_classes)
             if y is not None:
-                report.micro_accuracy = _accuracy(micro_out, y)
+                report.micro_accuracy = _agreement(micro_out, y)
         except MicroError as err:
             report.micro_error = str(err)
     with atomic_path(path, suffix=".tflite") as tmp:

@@ -17,10 +17,12 @@ FLOAT_POLICY_CLASSES = ("DTypePolicy", "FloatDTypePolicy")
 
 
 def deployable_model(model):
-    """The plain Keras model to export: a distiller resolves to its student."""
+    """The plain Keras model to export: a keras_kd scheme (a distiller, DML,
+    ONE, BYOT, Born-Again generations) resolves to its deployable model."""
+    from keras_kd.distillers import BornAgain
     from keras_kd.distillers._trainer import TermTrainer
 
-    if isinstance(model, TermTrainer):  # every keras_kd scheme names its deployable model
+    if isinstance(model, TermTrainer | BornAgain):  # each names its deployable model
         return model.deployable
     if not isinstance(model, keras.Model):
         raise ValueError(

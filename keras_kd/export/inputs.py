@@ -106,7 +106,8 @@ def _pair(x, y, what):
 
 
 def labelled(check_data, shape, limit=None):
-    """``(images, class indices)`` arrays from (x, y) arrays or a dataset of pairs.
+    """``(images, labels)`` arrays from (x, y) arrays or a dataset of pairs
+    (`keras_kd.labels.label_indices` reads the labels).
 
     Args:
         check_data: an (x, y) pair of arrays or a dataset of (x, y) pairs,
@@ -141,6 +142,4 @@ def labelled(check_data, shape, limit=None):
             f"Received: check_data of type {type(check_data).__name__}"
         )
     _check_shape("check_data", x.shape[1:], shape)
-    x, y = x[:limit], y[:limit]
-    y = y.argmax(-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y))
-    return x, y.astype(np.int64)
+    return x[:limit], y[:limit]

@@ -127,3 +127,36 @@ def test_check_samples_selects_the_subset_every_accuracy_uses(trained, tmp_path)
     every = to_tflite(model, tmp_path / "b.tflite", check_data=(x, y), check_samples=None)
     assert (few.samples, every.samples) == (10, len(x))
     assert every.keras_accuracy == pytest.approx(float(np.mean(np.argmax(model(x), -1) == y)))
+
+
+def test_labels_of_every_kind_give_the_same_accuracy(trained, tmp_path):
+    model, x, y = trained
+    reports = [
+        to_tflite(model, tmp_path / f"m{i}.tflite", check_data=(x, labels))
+        for i, labels in enumerate([y, y.reshape(-1, 1), np.eye(3, dtype="float32")[y]])
+    ]
+    expected = float(np.mean(model.predict(x, verbose=0).argmax(-1) == y))
+    assert [r.keras_accuracy for r in reports] == [pytest.approx(expected)] * 3
+
+
+def test_a_single_logit_classifier_is_checked_on_its_sign(tmp_path):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    y = (model.predict(x, verbose=0)[:, 0] > 0).astype("int32")
+    y[:8] = 1 - y[:8]  # 56 of 64 right
+    report = to_tflite(model, tmp_path / "b.tflite", check_data=(x, y))
+    assert report.keras_accuracy == pytest.approx(56 / 64)
+    assert report.litert_accuracy == pytest.approx(56 / 64)
+
+
+def test_born_again_exports_its_last_generation(tmp_path):
+    from keras_kd.export.convert import deployable_model
+
+    student, teacher = tiny_pair()
+    ban = distillers.BornAgain(teacher, lambda: tiny_pair()[0], generations=1)
+    ban.models = [student]
+    assert deployable_model(ban) is student
+    to_tflite(ban, tmp_path / "ban.tflite")
+    assert (tmp_path / "ban.tflite").stat().st_size > 0
