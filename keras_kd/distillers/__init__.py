@@ -7,8 +7,10 @@ from keras_kd.distillers.attention import AttentionTerm, AttentionTransfer
 from keras_kd.distillers.base import Distiller
 from keras_kd.distillers.born_again import BornAgain
 from keras_kd.distillers.byot import BYOT
+from keras_kd.distillers.chain import DistillationChain, TeacherAssistantChain
 from keras_kd.distillers.dist import DIST, DISTTerm
 from keras_kd.distillers.dkd import DKD, DKDTerm
+from keras_kd.distillers.ensemble import ensemble_teacher
 from keras_kd.distillers.factor_transfer import FactorTransfer, FactorTransferTerm
 from keras_kd.distillers.fitnet import FitNet, HintTerm
 from keras_kd.distillers.fsp import FSP, FSPTerm
@@ -36,6 +38,7 @@ __all__ = [
     "DISTTerm",
     "DKDTerm",
     "DeepMutualLearning",
+    "DistillationChain",
     "Distiller",
     "FSPTerm",
     "FactorTransfer",
@@ -48,5 +51,7 @@ __all__ = [
     "NSTTerm",
     "RKDTerm",
     "TaskTerm",
+    "TeacherAssistantChain",
     "Term",
+    "ensemble_teacher",
 ]

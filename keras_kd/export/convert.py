@@ -18,11 +18,11 @@ FLOAT_POLICY_CLASSES = ("DTypePolicy", "FloatDTypePolicy")
 
 def deployable_model(model):
     """The plain Keras model to export: a keras_kd scheme (a distiller, DML,
-    ONE, BYOT, Born-Again generations) resolves to its deployable model."""
-    from keras_kd.distillers import BornAgain
+    ONE, BYOT, a chain such as Born-Again) resolves to its deployable model."""
+    from keras_kd.distillers import DistillationChain
     from keras_kd.distillers._trainer import TermTrainer
 
-    if isinstance(model, TermTrainer | BornAgain):  # each names its deployable model
+    if isinstance(model, TermTrainer | DistillationChain):  # each names its deployable model
         return model.deployable
     if not isinstance(model, keras.Model):
         raise ValueError(

@@ -1,0 +1,148 @@
+"""Chains of KD fits: teacher -> m_1 -> ... -> m_k, each stage saved and resumable."""
+
+import os
+
+import keras
+
+from keras_kd._io import save_model_atomically
+from keras_kd.distillers.kd import KD
+
+
+def _fresh_optimizer(optimizer):
+    if callable(optimizer) and not isinstance(optimizer, keras.optimizers.Optimizer):
+        return optimizer()
+    optimizer = keras.optimizers.get(optimizer)
+    return optimizer.__class__.from_config(optimizer.get_config())
+
+
+class DistillationChain:
+    """A chain of `KD` fits: ``teacher -> m_1 -> m_2 -> ... -> m_k``.
+
+    Model g is a fresh model from ``builders[g - 1]`` that learns from model
+    g - 1 (the teacher for g = 1) through the usual `compile`/`fit`. Each
+    finished model is saved to ``directory/generation{g}.keras`` (atomically)
+    and is never retrained: calling `fit` again after an interruption resumes
+    at the first missing model, and within one `keras.callbacks.BackupAndRestore`
+    (under ``directory/generation{g}-backup``) resumes from the last epoch.
+
+    Args:
+        teacher: the first teacher (functional, returning logits).
+        builders: callables, each returning a new, untrained model.
+        directory: where the models are kept (required for resuming).
+        **kd_kwargs: passed to each `KD` (``temperature``, ``task_weight``,
+            ``kd_weight``, ...).
+
+    Example:
+        >>> chain = DistillationChain(teacher, [build_medium, build_small], directory="ta")
+        >>> chain.compile(optimizer=lambda: keras.optimizers.SGD(0.05), metrics=["accuracy"])
+        >>> chain.fit(train, epochs=10)
+        >>> chain.student.save("small.keras")
+    """
+
+    def __init__(self, teacher, builders, directory=None, **kd_kwargs):
+        builders = list(builders) if isinstance(builders, list | tuple) else [builders]
+        if not builders or not all(callable(b) for b in builders):
+            raise ValueError(
+                "`builders` must be a non-empty list of callables, each returning a new Keras "
+                f"model. Received: builders={builders!r}"
+            )
+        self.teacher = teacher
+        self.builders = builders
+        self.directory = directory
+        self.kd_kwargs = kd_kwargs
+        self.models = []
+        self._optimizer = self._metrics = None
+        first = builders[0]()
+        KD(student=first, teacher=teacher, **kd_kwargs)  # validates the first pair eagerly
+
+    def compile(self, optimizer="sgd", metrics=None):
+        """Sets the optimizer (a callable returning one, or an optimizer whose
+        config is cloned for every model) and the metrics."""
+        self._optimizer, self._metrics = optimizer, metrics
+
+    def _path(self, generation, suffix=".keras"):
+        return os.path.join(self.directory, f"generation{generation}{suffix}")
+
+    def _build(self, generation):
+        builder = self.builders[generation - 1]
+        model = builder()
+        if any(model is m for m in (self.teacher, *self.models)):
+            raise ValueError(
+                "Each builder must return a new model on every call; it returned "
+                f"{model.name!r}, which is already the teacher or an earlier model of the "
+                f"chain. Received: builder={builder!r}"
+            )
+        return model
+
+    def fit(self, x=None, y=None, epochs=1, callbacks=None, **fit_kwargs):
+        """Trains the missing models in order; returns ``{generation: History}``."""
+        if self._optimizer is None:
+            raise RuntimeError("Call `compile` before `fit`.")
+        histories, previous, self.models = {}, self.teacher, []
+        for g in range(1, len(self.builders) + 1):
+            if self.directory and os.path.exists(self._path(g)):
+                student = keras.saving.load_model(self._path(g))
+            else:
+                student = self._build(g)
+                distiller = KD(student=student, teacher=previous, **self.kd_kwargs)
+                distiller.compile(
+                    optimizer=_fresh_optimizer(self._optimizer), metrics=self._metrics
+                )
+                extra = list(callbacks or [])
+                if self.directory:
+                    extra.append(keras.callbacks.BackupAndRestore(self._path(g, "-backup")))
+                histories[g] = distiller.fit(x, y, epochs=epochs, callbacks=extra, **fit_kwargs)
+                if self.directory:
+                    save_model_atomically(student, self._path(g))
+            self.models.append(student)
+            previous = student
+        return histories
+
+    @property
+    def student(self):
+        """The last model of the chain."""
+        if not self.models:
+            raise RuntimeError("Call `fit` before `student`: no model is trained yet.")
+        return self.models[-1]
+
+    deployable = student
+
+
+class TeacherAssistantChain(DistillationChain):
+    """Teacher-assistant distillation: ``teacher -> assistant(s) -> student``.
+
+    When the gap between teacher and student is large, a model of
+    intermediate size learns from the teacher first and then teaches the
+    student. Each stage is a `KD` fit, saved and resumable as in
+    `DistillationChain`.
+
+    Args:
+        teacher: the large teacher.
+        build_assistants: a callable (or a list of callables, large to small)
+            returning a new assistant model.
+        build_student: a callable returning the new, final student.
+        directory: where the assistant(s) and the student are kept.
+        **kd_kwargs: passed to each `KD`.
+
+    Example:
+        >>> ta = TeacherAssistantChain(resnet56, resnet20, mlperf_tiny_resnet8, directory="ta")
+        >>> ta.compile(optimizer=lambda: keras.optimizers.SGD(0.05), metrics=["accuracy"])
+        >>> ta.fit(train, epochs=10)
+
+    Reference:
+        Mirzadeh et al., "Improved Knowledge Distillation via Teacher
+        Assistant", AAAI 2020.
+    """
+
+    def __init__(self, teacher, build_assistants, build_student, directory=None, **kd_kwargs):
+        assistants = (
+            list(build_assistants)
+            if isinstance(build_assistants, list | tuple)
+            else [build_assistants]
+        )
+        super().__init__(teacher, [*assistants, build_student], directory, **kd_kwargs)
+
+    @property
+    def assistants(self):
+        """The trained assistant models."""
+        return self.models[:-1]
