@@ -254,3 +254,42 @@ def test_the_base_class_alone_trains_on_the_task_and_any_given_terms():
     base.compile(optimizer="sgd")
     x, y = tiny_data(8)
     assert set(base.fit(x, y, epochs=1, verbose=0).history) == {"loss", "task_loss"}
+
+
+def test_a_distiller_saved_by_keras_kd_0_1_fails_to_load_saying_what_changed(tmp_path):
+    student, teacher = tiny_pair()
+    path = tmp_path / "kd.keras"
+    keras_kd.KD(student=student, teacher=teacher).save(path)
+    old = tmp_path / "kd-0.1.keras"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(old, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                config["config"]["distill_weight"] = config["config"].pop("kd_weight")
+                data = json.dumps(config).encode()
+            dst.writestr(item, data)
+    with pytest.raises(ValueError, match="saved by keras_kd 0.1.*distill_weight -> feature_weight"):
+        keras.saving.load_model(old)
+    keras.saving.load_model(path)  # the unedited file loads
+
+
+@pytest.mark.parametrize(
+    "cls,kwargs,new",
+    [
+        ("KD", {"distill_weight": 0.9}, "kd_weight"),
+        ("ONE", {"deploy_branch": 1}, "deploy_index"),
+        ("BYOT", {"alpha": 0.3}, "task_weight"),
+        ("AttentionTransfer", {"mode": "gradient"}, "GradientAttentionTransfer"),
+    ],
+)
+def test_old_argument_names_are_refused_with_the_new_name(cls, kwargs, new):
+    student, teacher = tiny_pair()
+    args = {
+        "KD": (student, teacher),
+        "ONE": (student, "block1"),
+        "BYOT": (student, ["block1"], "block2"),
+        "AttentionTransfer": (student, teacher, ["block1"], ["block1"]),
+    }[cls]
+    with pytest.raises(TypeError, match=f"renamed in keras_kd 0.2.*{new}"):
+        getattr(keras_kd.distillers, cls)(*args, **kwargs)
