@@ -13,6 +13,7 @@ import keras
 from keras_kd._checks import layer_name_list, non_negative_float, temperature_value
 from keras_kd.features import OUTPUT_KEY
 from keras_kd.labels import task_loss_per_sample
+from keras_kd.layers.connector import build_connector
 from keras_kd.losses._align import check_alignable
 from keras_kd.losses._reduce import batch_mean
 from keras_kd.losses.kd import kd_loss
@@ -159,6 +160,22 @@ def check_same_spatial_size(term, shapes):
                 f"width in each pair. Received: student layer {s!r} shape {s_shape}, "
                 f"teacher layer {t!r} shape {t_shape}"
             )
+
+
+def pair_connectors(term, shapes, name, **connector_kwargs):
+    """One trainable connector per (student, teacher) pair of ``term``, mapping
+    the student feature to the teacher's shape (`keras_kd.layers.build_connector`)."""
+    return [
+        build_connector(
+            shapes("student", s),
+            shapes("teacher", t),
+            name=f"{name}_{i}",
+            student_layer=s,
+            teacher_layer=t,
+            **connector_kwargs,
+        )
+        for i, (s, t) in enumerate(term.pairs)
+    ]
 
 
 def register_term(cls):

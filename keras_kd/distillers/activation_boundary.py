@@ -3,9 +3,14 @@
 import keras
 
 from keras_kd._checks import non_negative_float
-from keras_kd.distillers._terms import INIT, Term, check_same_spatial_size, register_term
+from keras_kd.distillers._terms import (
+    INIT,
+    Term,
+    check_same_spatial_size,
+    pair_connectors,
+    register_term,
+)
 from keras_kd.distillers.base import Distiller, method_arguments
-from keras_kd.layers.connector import build_connector
 from keras_kd.losses.boundary import activation_boundary_loss
 
 
@@ -38,17 +43,7 @@ class ActivationBoundaryTerm(Term):
 
     def build(self, shapes):
         check_same_spatial_size(self, shapes)
-        self.adapters = [
-            build_connector(
-                shapes("student", s),
-                shapes("teacher", t),
-                batch_norm=True,
-                name=f"connector_{i}",
-                student_layer=s,
-                teacher_layer=t,
-            )
-            for i, (s, t) in enumerate(self.pairs)
-        ]
+        self.adapters = pair_connectors(self, shapes, "connector", batch_norm=True)
 
     def __call__(self, teacher, student, y, sample_weight):
         layers = zip(self.pairs, self.adapters, self.layer_weights, strict=True)

@@ -3,9 +3,8 @@
 import keras
 
 from keras_kd._checks import one_of
-from keras_kd.distillers._terms import INIT, MAIN, Term, register_term
+from keras_kd.distillers._terms import INIT, MAIN, Term, pair_connectors, register_term
 from keras_kd.distillers.base import Distiller, method_arguments
-from keras_kd.layers.connector import build_connector
 from keras_kd.losses.hint import hint_loss
 
 
@@ -40,19 +39,14 @@ class HintTerm(Term):
 
     def build(self, shapes):
         bn_relu = self.regressor == "conv_bn_relu"
-        self.adapters = [
-            build_connector(
-                shapes("student", s),
-                shapes("teacher", t),
-                kernel_size=self.regressor_kernel_size,
-                batch_norm=bn_relu,
-                relu=bn_relu,
-                name=f"regressor_{i}",
-                student_layer=s,
-                teacher_layer=t,
-            )
-            for i, (s, t) in enumerate(self.pairs)
-        ]
+        self.adapters = pair_connectors(
+            self,
+            shapes,
+            "regressor",
+            kernel_size=self.regressor_kernel_size,
+            batch_norm=bn_relu,
+            relu=bn_relu,
+        )
 
     def __call__(self, teacher, student, y, sample_weight):
         return sum(
