@@ -150,10 +150,63 @@ ROWS = {
         {
             "exits": ["stage1", "stage2"],
             "T": 3,
-            "alpha": 0.3,
+            "ce": 0.7,
+            "kd": 0.3,
             "lambda": 0.03,
             "reported": "deepest exit",
         },
+    ),
+    # Beyond the lecture, with the authors' CIFAR-100 settings.
+    "dkd": (
+        _offline(distillers.DKD, alpha=1.0, beta=8.0, temperature=4.0, warmup_epochs=1),
+        None,
+        False,
+        {"ce": 1, "alpha": 1, "beta": 8, "T": 4, "warmup_epochs": 1},
+    ),
+    "dist": (
+        _offline(distillers.DIST, temperature=4.0, feature_weight=2.0),
+        None,
+        False,
+        {"ce": 1, "dist": 2, "beta": 1, "gamma": 1, "tau": 4},
+    ),
+    "kd_logit_standardization": (
+        _offline(
+            distillers.KD,
+            temperature=2.0,
+            task_weight=0.1,
+            kd_weight=9.0,
+            logit_standardization=True,
+        ),
+        None,
+        False,
+        {"T": 2, "ce": 0.1, "kd": 9, "logit_standardization": True},
+    ),
+    # Method + KD (RepDistiller's "+KD" form: CE 0.1, KD 0.9 besides the method's term).
+    "at_kd": (
+        _offline(
+            distillers.AttentionTransfer,
+            student_layers=STAGES,
+            teacher_layers=STAGES,
+            feature_weight=1000.0,
+            task_weight=0.1,
+            kd_weight=0.9,
+        ),
+        None,
+        False,
+        {"layers": STAGES, "ce": 0.1, "kd": 0.9, "T": 4, "beta": 1000},
+    ),
+    "nst_kd": (
+        _offline(
+            distillers.NST,
+            student_layers=["stage3"],
+            teacher_layers=["stage3"],
+            feature_weight=50.0,
+            task_weight=0.1,
+            kd_weight=0.9,
+        ),
+        None,
+        False,
+        {"layers": "stage3", "ce": 0.1, "kd": 0.9, "T": 4, "nst": 50},
     ),
 }
 # Born-Again trains the teacher's architecture; its baseline is that
