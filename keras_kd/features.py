@@ -42,7 +42,10 @@ def model_input(model):
     Submodels built on it take a batch the way the user's model does (a bare
     tensor for a one-input model, a dict for a dict-input model).
     """
-    return model.input
+    try:
+        return model.input
+    except (AttributeError, ValueError):  # e.g. a Sequential model built but never called
+        return model.inputs[0] if len(model.inputs) == 1 else model.inputs
 
 
 def _nested_owner(model, name):

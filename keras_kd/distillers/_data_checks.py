@@ -58,6 +58,13 @@ def check_arrays(x, y, model):
     arrays = [np.asarray(a) for a in tf.nest.flatten(x)]
     if len(arrays) == 1 and len(model.inputs) == 1:
         _check_inputs(arrays[0].shape, tuple(model.inputs[0].shape[1:]))
+    for a in arrays:
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            bad = np.flatnonzero(~np.isfinite(a.reshape(len(a), -1)).all(axis=1))
+            raise ValueError(
+                f"`x` must hold finite numbers. Received: NaN or inf in {len(bad)} sample(s), "
+                f"e.g. index {bad[0]}; clean or drop them before training"
+            )
     lengths = {len(a) for a in arrays}
     y_arrays = tf.nest.flatten(y)
     if len(lengths) != 1 or not lengths.pop():
@@ -92,8 +99,21 @@ def check_dataset(ds, model):
         _check_label_spec(y_spec, model.outputs[0].shape[-1])
 
 
-def check_fit_data(model, x, y):
+def check_sample_weight(sample_weight):
+    """Raises unless in-memory sample weights are finite and non-negative."""
+    if sample_weight is None or isinstance(sample_weight, tf.data.Dataset):
+        return
+    w = np.asarray(sample_weight, dtype="float64")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(
+            "`sample_weight` must hold finite, non-negative numbers. Received: values from "
+            f"{np.nanmin(w):g} to {np.nanmax(w):g}, {int(np.sum(~np.isfinite(w)))} NaN or inf"
+        )
+
+
+def check_fit_data(model, x, y, sample_weight=None):
     """Raises a ValueError for data the deployable ``model`` cannot train on."""
+    check_sample_weight(sample_weight)
     if isinstance(x, tf.data.Dataset):
         check_dataset(x, model)
     elif x is not None and all(

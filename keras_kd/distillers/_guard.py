@@ -21,7 +21,7 @@ from keras_kd.errors import (
     TeacherCacheMismatchError,
 )
 
-OK, BAD_LABELS, CACHE_MISMATCH, INPUT_SHAPE = 0, 1, 2, 3
+OK, BAD_LABELS, CACHE_MISMATCH, INPUT_SHAPE, BAD_INPUTS, BAD_SAMPLE_WEIGHTS = 0, 1, 2, 3, 4, 5
 PROBABILITIES_BASE, TERM_BASE, GRADIENT_BASE = 100, 1_000, 1_000_000
 _SUM_TOLERANCE = 1e-3
 
@@ -96,6 +96,25 @@ def label_check(y, num_outputs):
     """``(fault, code, (low, high))`` for a batch of labels."""
     fault, low, high = labels.label_fault(y, num_outputs)
     return fault, BAD_LABELS, tf.stack([low, high])
+
+
+def _non_finite(values):
+    floats = [tf.cast(v, tf.float32) for v in tf.nest.flatten(values) if v.dtype.is_floating]
+    if not floats:
+        return tf.constant(False), NO_DETAIL
+    bad = [tf.logical_not(tf.math.is_finite(v)) for v in floats]
+    count = tf.add_n([tf.reduce_sum(tf.cast(b, tf.float32)) for b in bad])
+    return count > 0, tf.stack([count, 0.0])
+
+
+def data_checks(x, sample_weight):
+    """``[(fault, code, detail)]``: NaN or inf in the inputs or sample weights."""
+    x_fault, x_detail = _non_finite(x)
+    checks = [(x_fault, BAD_INPUTS, x_detail)]
+    if sample_weight is not None:
+        w_fault, w_detail = _non_finite(sample_weight)
+        checks.append((w_fault, BAD_SAMPLE_WEIGHTS, w_detail))
+    return checks
 
 
 def term_faults(values):
@@ -182,6 +201,15 @@ def fault_error(trainer, code, low, high, batch, phase):
         else "Validation stopped."
     )
     num_outputs = trainer.deployable.outputs[0].shape[-1]
+    if code in (BAD_INPUTS, BAD_SAMPLE_WEIGHTS):
+        argument = "x" if code == BAD_INPUTS else "sample_weight"
+        if phase == "validation":
+            argument = "validation data" if code == BAD_INPUTS else "validation sample weights"
+        return NonFiniteLossError(
+            f"`{argument}` must hold finite numbers. Received: at {where}, a batch with "
+            f"{low:g} NaN or infinite value(s). {untouched} Clean or drop those samples "
+            "(e.g. `np.isfinite(x).all(axis=(1, 2, 3))`)."
+        )
     if code == INPUT_SHAPE:
         expected = tuple(trainer.deployable.inputs[0].shape[1:])
         return ValueError(
@@ -204,7 +232,8 @@ def fault_error(trainer, code, low, high, batch, phase):
             "row is non-negative and sums to 1: these are probabilities (a softmax in the "
             "model, however it is written). Temperature scaling and the cross-entropy need "
             "the values before the softmax: remove it from the model and apply it at "
-            f"inference. {untouched}"
+            f"inference. Received: `{source}` outputs whose rows are all non-negative and "
+            f"sum to 1. {untouched}"
         )
     if code == CACHE_MISMATCH:
         return TeacherCacheMismatchError(

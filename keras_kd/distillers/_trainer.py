@@ -151,7 +151,7 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
         """
         x = args[0] if args else kwargs.get("x")
         y = args[1] if len(args) > 1 else kwargs.get("y")
-        check_fit_data(self.deployable, x, y)
+        check_fit_data(self.deployable, x, y, kwargs.get("sample_weight"))
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
         return super().fit(*args, **self._with_guard(kwargs))
@@ -167,13 +167,16 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
         """``(x, y, sample_weight, checks)`` of a batch. A single-tensor ``x``
         gets the static shape of the model's input (pipelines that decode
         images have unknown height and width, which alignment needs); a batch
-        of another size is a fault of the step (see `_guard.checked_input`)."""
+        of another size, or NaN/inf in ``x`` or the sample weights, is a fault
+        of the step (see `keras_kd.distillers._guard`)."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         inputs = self.deployable.inputs
         checks = []
         if keras.ops.is_tensor(x) and len(inputs) == 1:
             x, check = _guard.checked_input(x, inputs[0].shape[1:])
             checks.append(check)
+        if self.check_finite:
+            checks += _guard.data_checks(x, sample_weight)
         return x, y, sample_weight, checks
 
     def task_loss(self, y, logits, sample_weight=None):

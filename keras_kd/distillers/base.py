@@ -187,11 +187,7 @@ class Distiller(TermTrainer):
                 f"Received: student output {s_out}, teacher output {t_out}"
             )
         if self.teacher_input is not None:
-            if not callable(self.teacher_input):
-                raise ValueError(
-                    "`teacher_input` must be a Keras layer or a function applied to each "
-                    f"batch before the teacher. Received: teacher_input={self.teacher_input!r}"
-                )
+            self._check_teacher_input()
             return
         s_in = [tuple(t.shape[1:]) for t in self.student.inputs]
         t_in = [tuple(t.shape[1:]) for t in self.teacher.inputs]
@@ -201,6 +197,37 @@ class Distiller(TermTrainer):
                 "`student` and `teacher` must take inputs of the same shape, or "
                 "`teacher_input` must map the student's batch to the teacher's input (e.g. "
                 f"keras.layers.Resizing). Received: student input {s_in}, teacher input {t_in}"
+            )
+
+    def _check_teacher_input(self):
+        """`teacher_input` must map a student batch to the teacher's input shape."""
+        if not callable(self.teacher_input):
+            raise ValueError(
+                "`teacher_input` must be a Keras layer or a function applied to each "
+                f"batch before the teacher. Received: teacher_input={self.teacher_input!r}"
+            )
+        if len(self.student.inputs) != 1 or len(self.teacher.inputs) != 1:
+            return
+        s_in = tuple(self.student.inputs[0].shape[1:])
+        t_in = tuple(self.teacher.inputs[0].shape[1:])
+        if None in s_in:
+            return
+        probe = tf.zeros((1, *s_in), dtype=self.student.inputs[0].dtype)
+        try:
+            mapped = tuple(self.teacher_input(probe).shape[1:])
+        except Exception as err:  # the user's function failed on a batch of the student's shape
+            raise ValueError(
+                "`teacher_input` must accept a batch of the student's inputs "
+                f"{s_in}; calling it on one failed: {type(err).__name__}: {err}. Received: "
+                f"teacher_input={self.teacher_input!r}"
+            ) from None
+        if any(t is not None and m != t for m, t in zip(mapped, t_in, strict=False)) or len(
+            mapped
+        ) != len(t_in):
+            raise ValueError(
+                f"`teacher_input` must map the student's inputs {s_in} to the teacher's input "
+                f"shape {t_in}. Received: teacher_input={self.teacher_input!r}, which gives "
+                f"{mapped}"
             )
 
     @staticmethod

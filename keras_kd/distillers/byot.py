@@ -83,6 +83,13 @@ class BYOT(TermTrainer):
         self.exits, self.heads = [], []
         for i, name in enumerate(self.exit_layers):
             feature = tap_layer(model, name, "exit_layers")
+            if len(feature.shape) != 4 or len(deep.shape) != 4:
+                raise ValueError(
+                    "`exit_layers` and `deep_layer` must name 4-D (batch, height, width, "
+                    "channels) feature maps: a BYOT exit is a convolutional bottleneck. "
+                    f"Received: exit_layers entry {name!r} of shape {tuple(feature.shape)}, "
+                    f"deep_layer={deep_layer!r} of shape {tuple(deep.shape)}"
+                )
             bottleneck = build_bottleneck(feature.shape, deep.shape, f"exit{i}_bottleneck")
             classifier = build_classifier(deep.shape, num_classes, f"exit{i}_classifier")
             f_i = bottleneck(feature)

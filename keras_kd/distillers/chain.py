@@ -54,6 +54,13 @@ class DistillationChain:
         self._optimizer = self._metrics = None
         first = builders[0]()
         KD(student=first, teacher=teacher, **kd_kwargs)  # validates the first pair eagerly
+        for builder in dict.fromkeys(builders):  # each builder once
+            if builder() is builder():
+                raise ValueError(
+                    "Each builder must return a new model on every call (a chain trains a "
+                    "fresh model at each stage); this one returned the same object twice. "
+                    f"Received: builder={builder!r}"
+                )
 
     def compile(self, optimizer="sgd", metrics=None):
         """Sets the optimizer (a callable returning one, or an optimizer whose
