@@ -68,8 +68,10 @@ def label_fault(y, num_outputs):
     """
     values = tf.cast(y, tf.float32)
     kind = label_kind(tuple(y.shape), num_outputs)
-    low, high = tf.reduce_min(values), tf.reduce_max(values)
     finite = tf.reduce_all(tf.math.is_finite(values))
+    # Say NaN/inf in the message (XLA's min and max skip NaN).
+    low = tf.where(finite, tf.reduce_min(values), float("nan"))
+    high = tf.where(finite, tf.reduce_max(values), float("nan"))
     if kind == BINARY:
         ok = (low >= 0.0) & (high <= 1.0)
     elif kind == DENSE:

@@ -55,6 +55,7 @@ class StepGuard:
             tf.zeros([2]), dtype=tf.float32, trainable=False, aggregation=aggregation
         )
         self.names = {}
+        self.in_fit = False
 
     def reset(self):
         self.code.assign(OK)
@@ -71,17 +72,50 @@ class StepGuard:
                     variables.append(v)
         return [(v, tf.identity(v.value)) for v in variables]
 
-    def apply_if_clean(self, checks, apply_update, snapshot):
-        """Runs ``apply_update`` only when ``code`` is 0 and the run is clean;
-        otherwise restores ``snapshot`` and records the first fault."""
+    def apply_if_clean(self, checks, optimizer=None, grads_and_vars=(), snapshot=()):
+        """Applies ``grads_and_vars`` with ``optimizer`` only when no check
+        fails on any replica and the run is clean; otherwise restores
+        ``snapshot`` and records the first fault.
+
+        Under a distribution strategy that uses `merge_call` (Mirrored,
+        MultiWorkerMirrored), the optimizer's update merges across replicas,
+        which a `tf.cond` in replica context does not allow; the decision is
+        then all-reduced and the `cond` runs in cross-replica context, as
+        Keras's `LossScaleOptimizer` does.
+        """
         code, detail = first_fault(checks)
+        context = tf.distribute.get_replica_context()
+        distributed = context is not None and tf.distribute.get_strategy().num_replicas_in_sync > 1
+        if distributed:  # every replica takes the fault of any (the largest code)
+            codes = context.all_gather(tf.reshape(code, [1]), axis=0)
+            details = context.all_gather(tf.reshape(tf.cast(detail, tf.float32), [1, 2]), axis=0)
+            index = tf.argmax(codes, output_type=tf.int32)
+            code, detail = codes[index], details[index]
         clean = tf.equal(self.code, OK) & tf.equal(code, OK)
+        grads = [g for g, _ in grads_and_vars]
+        variables = [v for _, v in grads_and_vars]
+        if optimizer is not None and grads:
+            if distributed and not tf.__internal__.distribute.strategy_supports_no_merge_call():
 
-        def apply():
-            apply_update()
-            return tf.constant(True)
+                def cross_replica(distribution, clean, grads):
+                    def apply():
+                        distribution.extended.call_for_each_replica(
+                            lambda g: optimizer.apply_gradients(zip(g, variables, strict=True)),
+                            args=(grads,),
+                        )
+                        return tf.constant(True)
 
-        tf.cond(clean, apply, lambda: tf.constant(False))
+                    first = distribution.experimental_local_results(clean)[0]
+                    tf.cond(first, apply, lambda: tf.constant(False))
+
+                context.merge_call(cross_replica, args=(clean, grads))
+            else:
+
+                def apply():
+                    optimizer.apply_gradients(zip(grads, variables, strict=True))
+                    return tf.constant(True)
+
+                tf.cond(clean, apply, lambda: tf.constant(False))
         for variable, before in snapshot:
             variable.assign(tf.where(clean, variable.value, before))
         first = tf.equal(self.code, OK) & tf.not_equal(code, OK)
@@ -171,8 +205,13 @@ class GuardCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.trainer.guard.reset()
+        self.trainer.guard.in_fit = True
 
-    on_test_begin = on_train_begin
+    def on_train_end(self, logs=None):
+        self.trainer.guard.in_fit = False
+
+    def on_test_begin(self, logs=None):
+        self.trainer.guard.reset()
 
     def on_train_batch_end(self, batch, logs=None):
         self._raise_recorded(batch, "training")
@@ -203,8 +242,8 @@ def fault_error(trainer, code, low, high, batch, phase):
     num_outputs = trainer.deployable.outputs[0].shape[-1]
     if code in (BAD_INPUTS, BAD_SAMPLE_WEIGHTS):
         argument = "x" if code == BAD_INPUTS else "sample_weight"
-        if phase == "validation":
-            argument = "validation data" if code == BAD_INPUTS else "validation sample weights"
+        if phase == "validation" and trainer.guard.in_fit:
+            argument = "validation_data"
         return NonFiniteLossError(
             f"`{argument}` must hold finite numbers. Received: at {where}, a batch with "
             f"{low:g} NaN or infinite value(s). {untouched} Clean or drop those samples "

@@ -222,7 +222,7 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
             if not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
                 faults.append(_guard.gradient_fault(grads))  # it skips those steps itself
         pairs = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
-        self.guard.apply_if_clean(faults, lambda: self.optimizer.apply_gradients(pairs), snapshot)
+        self.guard.apply_if_clean(faults, self.optimizer, pairs, snapshot)
 
     def guarded_evaluation(self, terms, checks=()):
         """Records a faulty validation batch (non-finite terms, bad labels)."""
@@ -230,7 +230,7 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
         faults = list(checks)
         if self.check_finite:
             faults += _guard.term_faults(list(terms.values()))
-        self.guard.apply_if_clean(faults, lambda: None, [])
+        self.guard.apply_if_clean(faults)
 
     def get_metrics_result(self):
         """Metric values, skipping compiled metrics not built yet (a stage

@@ -1,6 +1,7 @@
 """The Distiller template: one `train_step` that every offline method shares."""
 
 import inspect
+import os
 
 import keras
 import tensorflow as tf
@@ -300,8 +301,9 @@ class Distiller(TermTrainer):
         `init_epochs_done` counts them and is saved with the distiller).
         """
         counter = self.init_epochs_done if self.stage == INIT else self.main_epochs_done
-        callbacks = [*(kwargs.get("callbacks") or []), _CountEpochs(counter)]
-        if self.stage == MAIN and INIT in self.stages:
+        # First, so that checkpoints written at the epoch's end hold the new count.
+        callbacks = [_CountEpochs(counter), *(kwargs.get("callbacks") or [])]
+        if self.stage == MAIN and INIT in self.stages and not _resuming(callbacks):
             remaining = self.init_epochs - int(self.init_epochs_done.numpy())
             if remaining > 0:
                 self._run_init_stage(remaining, args, kwargs)
@@ -346,7 +348,7 @@ class Distiller(TermTrainer):
             if optimizer is not None:
                 self.compile(optimizer=optimizer(stage, epochs), metrics=self._compiled_metrics)
             counter = self.init_epochs_done if stage == INIT else self.main_epochs_done
-            callbacks = [*(fit_kwargs.get("callbacks") or []), _CountEpochs(counter)]
+            callbacks = [_CountEpochs(counter), *(fit_kwargs.get("callbacks") or [])]
             # TermTrainer.fit: no automatic init stage here.
             histories[stage] = super().fit(epochs=epochs, **{**fit_kwargs, "callbacks": callbacks})
         self.set_stage(MAIN)
@@ -437,6 +439,17 @@ class Distiller(TermTrainer):
             keras.saving.deserialize_keras_object(t) for t in config.get("terms") or []
         ]
         return cls(**deserialize_models(config, ("student", "teacher", "teacher_input")))
+
+
+def _resuming(callbacks):
+    """True when a `BackupAndRestore` holds a backup of the main stage (the
+    init stage runs without it, so its backup is made after init), which
+    restores ``init_epochs_done`` with the weights."""
+    return any(
+        isinstance(c, keras.callbacks.BackupAndRestore)
+        and os.path.exists(getattr(c, "_weights_path", ""))
+        for c in callbacks
+    )
 
 
 class _CountEpochs(keras.callbacks.Callback):

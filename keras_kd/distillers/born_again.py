@@ -32,6 +32,8 @@ class BornAgain(DistillationChain):
         Furlanello et al., "Born-Again Neural Networks", ICML 2018.
     """
 
+    BUILDER_ARGUMENT = "build_student"
+
     def __init__(self, teacher, build_student, generations=2, directory=None, **kd_kwargs):
         if not callable(build_student):
             raise ValueError(

@@ -39,6 +39,8 @@ class DistillationChain:
         >>> chain.student.save("small.keras")
     """
 
+    BUILDER_ARGUMENT = "builders"
+
     def __init__(self, teacher, builders, directory=None, **kd_kwargs):
         builders = list(builders) if isinstance(builders, list | tuple) else [builders]
         if not builders or not all(callable(b) for b in builders):
@@ -57,9 +59,9 @@ class DistillationChain:
         for builder in dict.fromkeys(builders):  # each builder once
             if builder() is builder():
                 raise ValueError(
-                    "Each builder must return a new model on every call (a chain trains a "
-                    "fresh model at each stage); this one returned the same object twice. "
-                    f"Received: builder={builder!r}"
+                    f"`{self.BUILDER_ARGUMENT}` must return a new model on every call (each "
+                    "stage of the chain trains a fresh model); it returned the same object "
+                    f"twice. Received: {self.BUILDER_ARGUMENT}={builder!r}"
                 )
 
     def compile(self, optimizer="sgd", metrics=None):
@@ -75,9 +77,9 @@ class DistillationChain:
         model = builder()
         if any(model is m for m in (self.teacher, *self.models)):
             raise ValueError(
-                "Each builder must return a new model on every call; it returned "
+                f"`{self.BUILDER_ARGUMENT}` must return a new model on every call; it returned "
                 f"{model.name!r}, which is already the teacher or an earlier model of the "
-                f"chain. Received: builder={builder!r}"
+                f"chain. Received: {self.BUILDER_ARGUMENT}={builder!r}"
             )
         return model
 
@@ -140,6 +142,8 @@ class TeacherAssistantChain(DistillationChain):
         Mirzadeh et al., "Improved Knowledge Distillation via Teacher
         Assistant", AAAI 2020.
     """
+
+    BUILDER_ARGUMENT = "build_assistants/build_student"
 
     def __init__(self, teacher, build_assistants, build_student, directory=None, **kd_kwargs):
         assistants = (

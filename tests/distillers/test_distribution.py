@@ -28,13 +28,23 @@ SCRIPT = textwrap.dedent(
         "kd": lambda s, t: D.KD(student=s, teacher=t),
         "fitnet": lambda s, t: D.FitNet(s, t, regressor="conv", **taps("block1", "block2")),
         "at": lambda s, t: D.AttentionTransfer(s, t, **taps("block1", "block2")),
-        "at_gradient": lambda s, t: D.AttentionTransfer(s, t, mode="gradient"),
+        "gradient_at": lambda s, t: D.GradientAttentionTransfer(s, t),
         "nst": lambda s, t: D.NST(s, t, **taps("block1", "block2")),
         "dml": lambda s, t: D.DeepMutualLearning(peers=[s, t]),
         "one": lambda s, t: D.ONE(s, cut_layer="block1", branches=2),
         "rkd": lambda s, t: D.RKD(s, t, **taps("pool")),
-        "ft": lambda s, t: D.FactorTransfer(s, t, stage="transfer", **taps("block2")),
-        "ab": lambda s, t: D.ActivationBoundary(s, t, **taps("block1_pre")),
+        "composed": lambda s, t: D.Distiller(
+            s,
+            t,
+            terms=[
+                D.AttentionTerm(1000.0, ["block1"], ["block1"]),
+                D.NSTTerm(50.0, ["block2"], ["block2"]),
+            ],
+            kd_weight=0.9,
+        ),
+        # init_epochs=1: fit runs one init-stage epoch, then the main stage's three.
+        "ft": lambda s, t: D.FactorTransfer(s, t, init_epochs=1, **taps("block2")),
+        "ab": lambda s, t: D.ActivationBoundary(s, t, init_epochs=1, **taps("block1_pre")),
         "byot": lambda s, t: D.BYOT(s, exit_layers=["block1"], deep_layer="block2"),
     }}
 
@@ -61,7 +71,7 @@ SCRIPT = textwrap.dedent(
     print("RESULT " + json.dumps(out))
     """
 )
-EXACT = ["kd", "fitnet", "at", "at_gradient", "nst", "dml", "one"]
+EXACT = ["kd", "fitnet", "at", "gradient_at", "nst", "composed", "dml", "one"]
 # Per-replica BatchNorm statistics (FT, AB and BYOT adapters) and per-replica
 # batch relations (RKD) differ from the global batch's by design.
 TRAINS_ONLY = ["rkd", "ft", "ab", "byot"]

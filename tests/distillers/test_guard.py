@@ -149,10 +149,10 @@ def test_nan_in_validation_data_is_reported_not_averaged():
     xv = x[:8].copy()
     xv[1, 2, 2, 0] = np.nan
     with pytest.raises(
-        NonFiniteLossError, match="`validation data` must hold finite.*validation batch 0"
+        NonFiniteLossError, match="`validation_data` must hold finite.*validation batch 0"
     ):
         d.fit(x, y, epochs=1, batch_size=8, validation_data=(xv, y[:8]), verbose=0)
-    with pytest.raises(NonFiniteLossError, match="validation batch 0"):
+    with pytest.raises(NonFiniteLossError, match="`x` must hold finite.*validation batch 0"):
         d.evaluate(xv, y[:8], verbose=0)
 
 

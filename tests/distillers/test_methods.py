@@ -6,74 +6,96 @@ import zipfile
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_kd import distillers
 from keras_kd.export import to_tflite
 from tests.helpers import assert_same, changed, snapshot, tiny_cnn, tiny_data, tiny_pair
 
+
+def taps(*names):
+    return {"student_layers": list(names), "teacher_layers": list(names)}
+
+
+def composed_terms():
+    """Terms of two methods in one distiller (fresh objects for every distiller)."""
+    return [
+        distillers.AttentionTerm(1000.0, ["block1"], ["block1"]),
+        distillers.NSTTerm(50.0, ["block2"], ["block2"]),
+    ]
+
+
 # name -> (class, constructor kwargs, [(stage, expected logged terms)], equal widths)
+# Methods with an init stage get init_epochs=1 (their default, 30, is a real run's).
 METHODS = {
-    "kd": (distillers.KD, {}, [("train", {"task", "kd"})], False),
+    "kd": (distillers.KD, {}, [("main", {"task", "kd"})], False),
     "fitnet": (
         distillers.FitNet,
-        {"student_layers": ["block1", "block2"], "teacher_layers": ["block1", "block2"]},
-        [("hint", {"hint"}), ("kd", {"task", "kd"}), ("joint", {"task", "hint"})],
+        taps("block1", "block2"),
+        [("init", {"hint"}), ("main", {"task", "hint"})],
         False,
     ),
     "at": (
         distillers.AttentionTransfer,
-        {"student_layers": ["block1", "block2"], "teacher_layers": ["block1", "block2"]},
-        [("train", {"task", "at"})],
+        taps("block1", "block2"),
+        [("main", {"task", "at"})],
         False,
     ),
-    "at_gradient": (
-        distillers.AttentionTransfer,
-        {"mode": "gradient"},
-        [("train", {"task", "at"})],
+    "gradient_at": (
+        distillers.GradientAttentionTransfer,
+        {},
+        [("main", {"task", "gradient_at"})],
         False,
     ),
-    "nst": (
-        distillers.NST,
-        {"student_layers": ["block2"], "teacher_layers": ["block2"]},
-        [("train", {"task", "nst"})],
-        False,
-    ),
+    "nst": (distillers.NST, taps("block2"), [("main", {"task", "nst"})], False),
     "ft": (
         distillers.FactorTransfer,
-        {"student_layers": ["block2"], "teacher_layers": ["block2"]},
-        [("paraphraser", {"reconstruction"}), ("transfer", {"task", "ft"})],
+        {**taps("block2"), "init_epochs": 1},
+        [("init", {"reconstruction"}), ("main", {"task", "ft"})],
         False,
     ),
     "ab": (
         distillers.ActivationBoundary,
-        {
-            "student_layers": ["block1_pre", "block2_pre"],
-            "teacher_layers": ["block1_pre", "block2_pre"],
-        },
-        [("init", {"ab"}), ("train", {"task"})],
+        {**taps("block1_pre", "block2_pre"), "init_epochs": 1},
+        [("init", {"ab"}), ("main", {"task"})],
         False,
     ),
     "fsp": (
         distillers.FSP,
-        {"student_layers": ["block1", "block2"], "teacher_layers": ["block1", "block2"]},
-        [("fsp", {"fsp"}), ("train", {"task"})],
+        {**taps("block1", "block2"), "init_epochs": 1},
+        [("init", {"fsp"}), ("main", {"task"})],
         True,
     ),
-    "rkd": (
-        distillers.RKD,
-        {"student_layers": ["pool"], "teacher_layers": ["pool"]},
-        [("train", {"task", "rkd"})],
+    "rkd": (distillers.RKD, taps("pool"), [("main", {"task", "rkd"})], False),
+    "composed": (
+        distillers.Distiller,
+        {"terms": composed_terms, "kd_weight": 0.9},
+        [("main", {"task", "kd", "at", "nst"})],
         False,
     ),
 }
+FEATURE_METHODS = ["ab", "at", "fitnet", "fsp", "ft", "gradient_at", "nst", "rkd"]
+INIT_METHODS = ["ab", "fsp", "ft"]
 
 
 def make(name, **overrides):
     cls, kwargs, stages, equal_widths = METHODS[name]
+    kwargs = {**kwargs, **overrides}
+    if callable(kwargs.get("terms")):
+        kwargs["terms"] = kwargs["terms"]()
     student, teacher = tiny_pair(student_width=8 if equal_widths else 4)
-    distiller = cls(student=student, teacher=teacher, **{**kwargs, **overrides})
+    distiller = cls(student=student, teacher=teacher, **kwargs)
     distiller.compile(optimizer=keras.optimizers.Adam(1e-2), metrics=["accuracy"])
     return distiller, stages
+
+
+def term(distiller, name):
+    (found,) = [t for t in distiller.all_terms if t.name == name]
+    return found
+
+
+def logged_terms(history):
+    return {k[: -len("_loss")] for k in history.history if k.endswith("_loss")}
 
 
 @pytest.mark.parametrize("name", sorted(METHODS))
@@ -87,13 +109,15 @@ def test_full_recipe_trains_the_student_only(name, tmp_path):
         [(stage, 1) for stage, _ in stages], x=x, y=y, batch_size=16, verbose=0
     )
     for stage, terms in stages:
-        logged = {k[: -len("_loss")] for k in histories[stage].history if k.endswith("_loss")}
-        assert logged == terms, stage
+        assert logged_terms(histories[stage]) == terms, stage
         assert all(np.isfinite(v[-1]) for v in histories[stage].history.values())
-    assert_same(teacher_before, snapshot(teacher))
+    assert_same(teacher_before, snapshot(teacher))  # BatchNorm statistics included
+    assert teacher.trainable  # frozen inside the distiller, the user's flag untouched
     assert changed(student_before, snapshot(student))
     assert student.count_params() == params
     assert distiller.deployable is student
+    init_done = 1 if stages[0][0] == "init" else 0
+    assert int(distiller.init_epochs_done.numpy()) == init_done
 
     path = tmp_path / f"{name}.keras"
     distiller.save(path)
@@ -104,13 +128,17 @@ def test_full_recipe_trains_the_student_only(name, tmp_path):
     }
     assert {k: loaded.get_config()[k] for k in hyperparameters} == hyperparameters
     assert (loaded.student.name, loaded.teacher.name) == ("student", "teacher")
+    assert int(loaded.init_epochs_done.numpy()) == init_done
     np.testing.assert_allclose(
         loaded.predict(x, verbose=0), distiller.predict(x, verbose=0), atol=1e-5
     )
+    assert len(loaded.adapters) == len(distiller.adapters)
     for adapter, loaded_adapter in zip(distiller.adapters, loaded.adapters, strict=True):
         assert_same(snapshot(adapter), snapshot(loaded_adapter))
-    loaded.set_stage(stages[-1][0])
-    assert "loss" in loaded.fit(x, y, epochs=1, verbose=0).history
+    # The loaded distiller remembers its init epochs: fit goes straight to the main stage.
+    history = loaded.fit(x, y, epochs=1, verbose=0)
+    assert logged_terms(history) == stages[-1][1]
+    assert int(loaded.init_epochs_done.numpy()) == init_done
 
     report = to_tflite(distiller, tmp_path / "student.tflite", check_data=(x, y))
     assert report.max_abs_diff < 1e-4 and report.litert_agreement == 1.0
@@ -121,10 +149,82 @@ def test_full_recipe_trains_the_student_only(name, tmp_path):
         assert b"keras_kd" not in archive.read("config.json")
 
 
+@pytest.mark.parametrize("name", FEATURE_METHODS)
+def test_every_feature_method_takes_a_kd_term(name, tmp_path):
+    distiller, stages = make(name, kd_weight=0.5)
+    teacher_before, student_before = snapshot(distiller.teacher), snapshot(distiller.student)
+    x, y = tiny_data(32)
+    histories = distiller.fit_stages(
+        [(stage, 1) for stage, _ in stages], x=x, y=y, batch_size=16, verbose=0
+    )
+    # The KD term is a main-stage term (init stages have no logits).
+    for stage, terms in stages:
+        expected = terms | {"kd"} if stage == "main" else terms
+        assert logged_terms(histories[stage]) == expected, stage
+        assert all(np.isfinite(v[-1]) for v in histories[stage].history.values())
+    assert distiller.loss_weights["kd"] == 0.5
+    assert_same(teacher_before, snapshot(distiller.teacher))
+    assert changed(student_before, snapshot(distiller.student))
+    path = tmp_path / f"{name}_kd.keras"
+    distiller.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.get_config()["kd_weight"] == 0.5
+    assert "kd_loss" in loaded.fit(x, y, epochs=1, verbose=0).history
+
+
+class StageLog(keras.callbacks.Callback):
+    """Records each `fit` run's stage and whether the logits layer changed in it."""
+
+    def __init__(self):
+        super().__init__()
+        self.runs = []
+
+    def _kernel(self):
+        return self.model.student.get_layer("logits").kernel.numpy()
+
+    def on_train_begin(self, logs=None):
+        self.before = self._kernel()
+
+    def on_train_end(self, logs=None):
+        self.runs.append((self.model.stage, changed([self.before], [self._kernel()])))
+
+
+@pytest.mark.parametrize("name", INIT_METHODS)
+def test_plain_fit_runs_the_init_stage_once_then_trains_the_whole_student(name):
+    distiller, stages = make(name)
+    assert distiller.init_epochs == 1 and int(distiller.init_epochs_done.numpy()) == 0
+    x, y = tiny_data(32)
+    logits_before = snapshot(distiller.student.get_layer("logits"))
+    first = StageLog()
+    history = distiller.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[first])
+    # The init stage ran (and did not reach the logits), then the main stage did.
+    assert first.runs == [("init", False), ("main", True)]
+    assert logged_terms(history) == stages[-1][1]  # the returned history is the main stage's
+    assert int(distiller.init_epochs_done.numpy()) == 1
+    assert distiller.stage == "main"
+    assert changed(logits_before, snapshot(distiller.student.get_layer("logits")))
+
+    second = StageLog()
+    distiller.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[second])
+    assert second.runs == [("main", True)]
+    assert int(distiller.init_epochs_done.numpy()) == 1
+
+
+def test_fitnet_runs_its_hint_stage_only_when_asked():
+    x, y = tiny_data(16)
+    one_stage, _ = make("fitnet")
+    log = StageLog()
+    one_stage.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[log])
+    assert log.runs == [("main", True)]
+    two_stage, _ = make("fitnet", init_epochs=1)
+    log = StageLog()
+    two_stage.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[log])
+    assert log.runs == [("init", False), ("main", True)]
+    assert int(two_stage.init_epochs_done.numpy()) == 1
+
+
 @pytest.mark.parametrize("name", ["at", "fsp", "nst"])
 def test_datasets_with_unknown_image_size_train(name):
-    import tensorflow as tf
-
     distiller, stages = make(name)
     x, y = tiny_data(16)
 
@@ -140,58 +240,59 @@ def test_datasets_with_unknown_image_size_train(name):
 
 
 def test_fitnet_hint_stage_leaves_layers_above_the_guided_layer_untouched():
-    distiller, _ = make(
-        "fitnet", student_layers=["block1"], teacher_layers=["block1"], stage="hint"
-    )
+    distiller, _ = make("fitnet", **taps("block1"))
+    distiller.set_stage("init")
     upper = [distiller.student.get_layer(n) for n in ("conv2", "block2_pre", "logits")]
     before = [snapshot(layer) for layer in upper]
-    regressor_before = snapshot(distiller.regressors[0])
+    (regressor,) = term(distiller, "hint").adapters
+    regressor_before = snapshot(regressor)
     x, y = tiny_data(16)
     distiller.fit(x, y, epochs=1, verbose=0)
     for layer, weights in zip(upper, before, strict=True):
         assert_same(weights, snapshot(layer))
-    assert changed(regressor_before, snapshot(distiller.regressors[0]))
+    assert changed(regressor_before, snapshot(regressor))
 
 
 def test_factor_transfer_stages_train_their_own_parts():
     distiller, _ = make("ft")
+    ft = term(distiller, "ft")
     x, y = tiny_data(16)
-    student_before, paraphraser_before = (
-        snapshot(distiller.student),
-        snapshot(distiller.paraphraser),
-    )
-    distiller.fit(x, y, epochs=1, verbose=0)
+    student_before, paraphraser_before = snapshot(distiller.student), snapshot(ft.paraphraser)
+    distiller.fit_stages([("init", 1)], x=x, y=y, verbose=0)
     assert_same(student_before, snapshot(distiller.student))
-    assert changed(paraphraser_before, snapshot(distiller.paraphraser))
-    distiller.set_stage("transfer")
-    paraphraser_before, translator_before = (
-        snapshot(distiller.paraphraser),
-        snapshot(distiller.translator),
-    )
-    distiller.fit(x, y, epochs=1, verbose=0)
-    assert_same(paraphraser_before, snapshot(distiller.paraphraser))
-    assert changed(translator_before, snapshot(distiller.translator))
+    assert changed(paraphraser_before, snapshot(ft.paraphraser))
+    paraphraser_before, translator_before = snapshot(ft.paraphraser), snapshot(ft.translator)
+    distiller.fit_stages([("main", 1)], x=x, y=y, verbose=0)
+    assert_same(paraphraser_before, snapshot(ft.paraphraser))
+    assert changed(translator_before, snapshot(ft.translator))
 
 
-def test_ab_connectors_are_not_trained_in_the_train_stage():
-    distiller, _ = make("ab", stage="train")
-    before = [snapshot(c) for c in distiller.connectors]
+def test_factor_transfer_defaults_to_the_repdistiller_form():
+    distiller, _ = make("ft")
+    assert distiller.form == "repdistiller" and term(distiller, "ft").form == "repdistiller"
+    paper, _ = make("ft", form="paper")
+    assert term(paper, "ft").form == "paper"
+
+
+def test_ab_connectors_are_not_trained_in_the_main_stage():
+    distiller, _ = make("ab")
+    connectors = term(distiller, "ab").adapters
+    before = [snapshot(c) for c in connectors]
     x, y = tiny_data(16)
-    distiller.fit(x, y, epochs=1, verbose=0)
-    for connector, weights in zip(distiller.connectors, before, strict=True):
+    distiller.fit_stages([("main", 1)], x=x, y=y, verbose=0)
+    for connector, weights in zip(connectors, before, strict=True):
         assert_same(weights, snapshot(connector))
 
 
 def test_gradient_attention_term_alone_reaches_the_student_weights():
-    import tensorflow as tf
-
-    distiller, _ = make("at_gradient", task_weight=0.0)
+    distiller, _ = make("gradient_at", task_weight=0.0)
+    gradient_at = term(distiller, "gradient_at")
     x, y = tiny_data(8)
     x, y = tf.constant(x), tf.constant(y)
-    teacher_out = distiller.forward_teacher(x, y)
+    teacher_out = distiller._forward("teacher", x, y, False)
     with tf.GradientTape() as tape:
-        student_out = distiller.forward_student(x, y)
-        at = distiller.compute_losses(x, y, None, teacher_out, student_out)["at"]
+        student_out = distiller._forward("student", x, y, True)
+        at = gradient_at(teacher_out, student_out, y, None)
     grads = tape.gradient(at, distiller.student.trainable_variables)
     kernels = [
         g
@@ -211,24 +312,21 @@ def test_gradient_attention_term_alone_reaches_the_student_weights():
             {"student_layers": ["block1", "block2"]},
             r"equal channel counts.*'block1'.*\(None, 16, 16, 8\).*'block1'.*\(None, 16, 16, 4\)",
         ),
-        ("fsp", {"student_layers": ["block1"], "teacher_layers": ["block1"]}, "at least 2"),
+        ("fsp", taps("block1"), "at least 2"),
         ("at", {"student_layers": ["block1"], "teacher_layers": ["pool"]}, "4-D"),
         (
             "fitnet",
             {"student_layers": ["block2"], "teacher_layers": ["block1"]},
             r"integer multiple.*'block2'.*'block1'",
         ),
-        ("fitnet", {"student_layers": [], "teacher_layers": []}, "at least one"),
+        ("fitnet", taps(), "at least 1 "),
         (
             "ft",
             {"student_layers": ["block1"], "teacher_layers": ["block2"]},
             r"same height and width.*'block1'.*'block2'",
         ),
-        (
-            "rkd",
-            {"student_layers": ["pool", "block2"], "teacher_layers": ["pool", "block2"]},
-            "exactly 1",
-        ),
+        ("ft", {"form": "both"}, r"form.*Received: form='both'"),
+        ("rkd", taps("pool", "block2"), "exactly 1"),
         (
             "nst",
             {"student_layers": ["block1"], "teacher_layers": ["block1", "block2"]},
@@ -239,8 +337,9 @@ def test_gradient_attention_term_alone_reaches_the_student_weights():
             {"student_layers": ["nope"], "teacher_layers": ["block1"]},
             "does not have.*'nope'",
         ),
-        ("at", {"mode": "both"}, "mode.*Received: mode='both'"),
-        ("fitnet", {"stage": "warmup"}, "stage.*'hint', 'kd', 'joint'.*Received: stage='warmup'"),
+        ("ab", {"init_epochs": -1}, "init_epochs.*Received: init_epochs=-1"),
+        ("at", {"feature_weight": -1.0}, "Received: feature_weight=-1.0"),
+        ("kd", {"kd_weight": -1.0}, "Received: kd_weight=-1.0"),
     ],
 )
 def test_shapes_a_method_cannot_bridge_fail_at_construction(name, kwargs, match):
@@ -253,6 +352,39 @@ def test_shapes_a_method_cannot_bridge_fail_at_construction(name, kwargs, match)
         cls(student=student, teacher=teacher, **{**base_kwargs, **kwargs})
 
 
+@pytest.mark.parametrize(
+    "name,kwargs,match",
+    [
+        ("at", {"mode": "gradient"}, r"mode -> GradientAttentionTransfer.*mode='gradient'"),
+        ("fitnet", {"stage": "hint"}, r"stage -> set_stage.*Received: stage='hint'"),
+        ("nst", {"distill_weight": 1.0}, r"distill_weight -> feature_weight.*distill_weight=1.0"),
+        ("kd", {"alpha": 0.1}, r"unexpected arguments \['alpha'\].*Received: alpha=0.1"),
+    ],
+)
+def test_arguments_renamed_in_0_2_are_refused_with_their_new_names(name, kwargs, match):
+    cls, base_kwargs, _, _ = METHODS[name]
+    student, teacher = tiny_pair()
+    with pytest.raises(TypeError, match=match):
+        cls(student=student, teacher=teacher, **{**base_kwargs, **kwargs})
+
+
+def test_set_stage_accepts_only_the_stages_a_method_has():
+    fitnet, _ = make("fitnet")
+    assert fitnet.stages == ("init", "main")
+    with pytest.raises(ValueError, match=r"stage.*\('init', 'main'\).*Received: stage='hint'"):
+        fitnet.set_stage("hint")
+    kd, _ = make("kd")
+    assert kd.stages == ("main",)
+    with pytest.raises(ValueError, match=r"\('main',\).*Received: stage='init'"):
+        kd.set_stage("init")
+
+
+def test_the_same_model_as_student_and_teacher_is_refused():
+    model = tiny_cnn("net", 4)
+    with pytest.raises(ValueError, match="must be different models.*the same model"):
+        distillers.KD(student=model, teacher=model)
+
+
 def test_compile_rejects_a_loss_argument():
     distiller, _ = make("kd")
     with pytest.raises(ValueError, match="Received: loss='mse'"):
@@ -260,32 +392,38 @@ def test_compile_rejects_a_loss_argument():
 
 
 def test_ab_init_term_weights_layers_by_powers_of_two():
-    import tensorflow as tf
-
     from keras_kd.losses import activation_boundary_loss
 
     distiller, _ = make("ab")
-    assert distiller.layer_weights == [0.5, 1.0]
+    ab = term(distiller, "ab")
+    assert ab.layer_weights == [0.5, 1.0]
+    distiller.set_stage("init")
     x, y = tiny_data(8)
-    x = tf.constant(x)
-    teacher_out = distiller.forward_teacher(x, y)
-    student_out = distiller.forward_student(x, y)
+    x, y = tf.constant(x), tf.constant(y)
+    teacher_out = distiller._forward("teacher", x, y, False)
+    student_out = distiller._forward("student", x, y, True)
     expected = sum(
         w * activation_boundary_loss(teacher_out[t], c(student_out[s], training=True), 1.0)
         for (s, t), c, w in zip(
             [("block1_pre", "block1_pre"), ("block2_pre", "block2_pre")],
-            distiller.connectors,
+            ab.adapters,
             [0.5, 1.0],
             strict=True,
         )
     )
-    got = distiller.compute_losses(x, tf.constant(y), None, teacher_out, student_out)["ab"]
+    got = ab(teacher_out, student_out, y, None)
     assert float(got) == pytest.approx(float(expected), rel=1e-5)
     assert distiller.loss_weights == {"ab": 3e-3}
 
 
 def test_two_stage_defaults_follow_repdistillers_init_code():
-    fsp, _ = make("fsp")
-    assert fsp.loss_weights == {"fsp": 1.0}
-    ab, _ = make("ab")
-    assert ab.loss_weights == {"ab": 3e-3}
+    for name, init_weights in (("fsp", {"fsp": 1.0}), ("ab", {"ab": 3e-3})):
+        cls, kwargs, _, equal_widths = METHODS[name]
+        student, teacher = tiny_pair(student_width=8 if equal_widths else 4)
+        kwargs = {k: v for k, v in kwargs.items() if k != "init_epochs"}
+        distiller = cls(student=student, teacher=teacher, **kwargs)
+        assert distiller.init_epochs == 30
+        distiller.set_stage("init")
+        assert distiller.loss_weights == init_weights
+        distiller.set_stage("main")
+        assert distiller.loss_weights == {"task": 1.0}

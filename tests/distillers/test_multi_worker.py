@@ -94,8 +94,14 @@ def test_two_local_workers_match_one_device(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    workers = [_result(p) for p in processes]
-    one = _result(single)
+    try:
+        workers = [_result(p) for p in processes]
+        one = _result(single)
+    finally:  # a failed worker can leave its peer waiting on a collective
+        for process in [*processes, single]:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
     for name, expected in one.items():
         for worker in workers:
             got = worker[name]

@@ -37,7 +37,7 @@ def test_dml_three_peers_of_different_architectures(tmp_path):
     history = dml.fit(x, y, batch_size=16, epochs=2, verbose=0, validation_data=(x, y))
     for i, peer in enumerate(peers):
         assert changed(before[i], snapshot(peer))
-        for key in (f"peer{i}_task_loss", f"peer{i}_kl_loss", f"peer{i}_accuracy"):
+        for key in (f"peer{i}_task_loss", f"peer{i}_kd_loss", f"peer{i}_accuracy"):
             assert key in history.history
         assert f"val_peer{i}_accuracy" in history.history
     assert dml.student is peers[1]
@@ -48,7 +48,7 @@ def test_dml_three_peers_of_different_architectures(tmp_path):
     assert "loss" in loaded.fit(x, y, epochs=1, verbose=0).history
 
 
-def test_dml_kl_of_a_peer_treats_the_others_as_constants():
+def test_dml_kd_term_of_a_peer_treats_the_others_as_constants():
     import tensorflow as tf
 
     keras.utils.set_random_seed(0)
@@ -57,9 +57,8 @@ def test_dml_kl_of_a_peer_treats_the_others_as_constants():
     x, y = tiny_data(8)
     with tf.GradientTape() as tape:
         logits = [p(x, training=True) for p in peers]
-        kl0 = dml._peer_terms(tf.constant(y), logits, None)["peer0_kl"]
-    grads = tape.gradient(kl0, peers[1].trainable_variables)
-    assert all(g is None for g in grads)
+        kd0 = dml._peer_terms(tf.constant(y), logits, None)["peer0_kd"]
+    assert all(g is None for g in tape.gradient(kd0, peers[1].trainable_variables))
 
 
 def test_dml_rejects_a_single_peer_and_mismatched_peers():
@@ -72,7 +71,7 @@ def test_dml_rejects_a_single_peer_and_mismatched_peers():
 def test_one_branch_exports_with_the_outputs_it_has_inside_the_network(tmp_path):
     keras.utils.set_random_seed(0)
     model = tiny_cnn("net", 4)
-    one = distillers.ONE(model, cut_layer="block1", branches=3, deploy_branch=2)
+    one = distillers.ONE(model, cut_layer="block1", branches=3, deploy_index=2)
     one.compile(optimizer=keras.optimizers.Adam(1e-2), metrics=["accuracy"])
     x, y = tiny_data(32)
     history = one.fit(x, y, batch_size=16, epochs=2, verbose=0)
@@ -83,7 +82,8 @@ def test_one_branch_exports_with_the_outputs_it_has_inside_the_network(tmp_path)
         "ensemble_accuracy",
         "branch2_accuracy",
     } <= set(history.history)
-    inside = one.network(x, training=False)["logits"][2]
+    assert one.branches == 3 and len(one.branch_heads) == 3 and one.deploy_index == 2
+    inside = one.network(x, training=False)["output"][2]
     student = one.student
     np.testing.assert_allclose(student(x), inside, atol=1e-5)
     assert not any("gate" in w.path for w in student.weights)
@@ -131,6 +131,43 @@ def keras_dataset(x, y):
     import tensorflow as tf
 
     return tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+
+
+def test_byot_weights_are_one_minus_alpha_and_alpha():
+    byot = distillers.BYOT(tiny_cnn("net", 4), exit_layers=["block1"], deep_layer="block2")
+    assert (byot.task_weight, byot.kd_weight, byot.feature_weight) == (0.7, 0.3, 0.03)
+    assert byot.loss_weights == {
+        "deep_task": 1.0,
+        "exit0_task": 0.7,
+        "exit0_kd": 0.3,
+        "exit0_feature": 0.03,
+    }
+
+
+@pytest.mark.parametrize(
+    "build,match",
+    [
+        (
+            lambda: distillers.ONE(tiny_cnn("net"), cut_layer="block1", deploy_branch=1),
+            "deploy_branch -> deploy_index.*Received: deploy_branch=1",
+        ),
+        (
+            lambda: distillers.DeepMutualLearning(
+                peers=[tiny_cnn("a"), tiny_cnn("b")], distill_weight=1.0
+            ),
+            "distill_weight -> .*kd_weight.*Received: distill_weight=1.0",
+        ),
+        (
+            lambda: distillers.BYOT(
+                tiny_cnn("net"), exit_layers=["block1"], deep_layer="block2", alpha=0.3
+            ),
+            r"alpha -> task_weight.*and kd_weight.*Received: alpha=0.3",
+        ),
+    ],
+)
+def test_online_and_self_schemes_refuse_arguments_renamed_in_0_2(build, match):
+    with pytest.raises(TypeError, match=match):
+        build()
 
 
 def test_byot_rejects_sizes_that_stride_2_convs_cannot_bridge():

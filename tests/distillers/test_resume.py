@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from keras_kd import distillers
-from tests.distillers.test_methods import METHODS, make
+from tests.distillers.test_methods import INIT_METHODS, METHODS, StageLog, make
 from tests.helpers import assert_same, changed, snapshot, tiny_cnn, tiny_data, tiny_pair
 
 
@@ -34,7 +34,11 @@ def build(name):
     return trainer
 
 
-@pytest.mark.parametrize("name", [*sorted(METHODS), "dml", "one", "byot"])
+def _resumable(name):
+    return name
+
+
+@pytest.mark.parametrize("name", [_resumable(n) for n in [*sorted(METHODS), "dml", "one", "byot"]])
 def test_backup_and_restore_restores_the_whole_trainer(name, tmp_path):
     x, y = tiny_data(16)
     first = build(name)
@@ -51,6 +55,45 @@ def test_backup_and_restore_restores_the_whole_trainer(name, tmp_path):
     )
     assert history.epoch == []  # both epochs were already done: nothing reran
     assert_same(snapshot(first), snapshot(second))
+
+
+@pytest.mark.parametrize("name", INIT_METHODS)
+def test_backup_and_restore_after_a_plain_fit_with_an_init_stage(name, tmp_path):
+    x, y = tiny_data(16)
+    first, _ = make(name)
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path), delete_checkpoint=False)
+    first.fit(x, y, epochs=2, batch_size=8, callbacks=[backup], verbose=0)
+    assert int(first.init_epochs_done.numpy()) == 1
+    second, _ = make(name)
+    history = second.fit(
+        x,
+        y,
+        epochs=2,
+        batch_size=8,
+        verbose=0,
+        callbacks=[keras.callbacks.BackupAndRestore(str(tmp_path), delete_checkpoint=False)],
+    )
+    assert history.epoch == []  # the main stage's epochs were already done
+    assert int(second.init_epochs_done.numpy()) == 1
+    assert_same(snapshot(first), snapshot(second))
+
+
+def test_a_resumed_plain_fit_does_not_rerun_a_finished_init_stage(tmp_path):
+    x, y = tiny_data(16)
+    first, _ = make("ab")
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path), delete_checkpoint=False)
+    first.fit(x, y, epochs=1, batch_size=8, callbacks=[backup], verbose=0)
+    second, _ = make("ab")
+    log = StageLog()
+    second.fit(
+        x,
+        y,
+        epochs=1,
+        batch_size=8,
+        verbose=0,
+        callbacks=[log, keras.callbacks.BackupAndRestore(str(tmp_path), delete_checkpoint=False)],
+    )
+    assert [stage for stage, _ in log.runs] == ["main"]
 
 
 SCRIPT = textwrap.dedent(
@@ -139,7 +182,8 @@ def test_mixed_precision_computes_losses_in_float32(policy):
         import tensorflow as tf
 
         out = distiller.student_taps(x[:4], training=False)
-        terms = distiller.compute_losses(x[:4], tf.constant(y[:4]), None, out, out)
+        terms = {t.name: t(out, out, tf.constant(y[:4]), None) for t in distiller.all_terms}
+        assert set(terms) == {"task", "kd", "at"}
         assert all(t.dtype == "float32" for t in terms.values())
     finally:
         keras.mixed_precision.set_global_policy("float32")
