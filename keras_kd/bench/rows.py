@@ -17,6 +17,9 @@ from keras_kd import distillers
 
 STAGES = ["stage1", "stage2", "stage3"]
 PREACTS = [f"{s}_preact" for s in STAGES]
+# Taps as RepDistiller's: NST on its feat[1:-1] (the three stages), FSP on
+# feat[:-1] (the stem and the three stages: three consecutive pairs).
+FSP_TAPS = ["stem", *STAGES]
 # Gradient-based AT: no published beta for this input scale. On raw 0..255
 # inputs the beta=1 term is ~0.012 against a cross-entropy of ~2.4 at
 # initialization (python benchmarks/gradient_at_scale.py: beta 192 equalizes
@@ -82,15 +85,10 @@ ROWS = {
         {"ce": 1, "beta": GRADIENT_AT_WEIGHT, "term": "beta/2 * ||J_S - J_T||"},
     ),
     "nst": (
-        _offline(
-            distillers.NST,
-            student_layers=["stage3"],
-            teacher_layers=["stage3"],
-            feature_weight=50.0,
-        ),
+        _offline(distillers.NST, student_layers=STAGES, teacher_layers=STAGES, feature_weight=50.0),
         None,
         False,
-        {"layers": "stage3", "ce": 1, "nst": 50},
+        {"layers": STAGES, "ce": 1, "nst": 50},
     ),
     "ft": (
         _offline(
@@ -118,10 +116,10 @@ ROWS = {
         {"layers": PREACTS, "margin": 1.0, "ab": "3/1000 * 2^(i-n+1) per layer"},
     ),
     "fsp": (
-        _offline(distillers.FSP, student_layers=STAGES, teacher_layers=STAGES),
+        _offline(distillers.FSP, student_layers=FSP_TAPS, teacher_layers=FSP_TAPS),
         "init",
         False,
-        {"layers": STAGES, "fsp_init": 1},
+        {"layers": FSP_TAPS, "fsp_init": 1},
     ),
     "rkd": (
         _offline(distillers.RKD, student_layers=["pool"], teacher_layers=["pool"]),
@@ -198,15 +196,15 @@ ROWS = {
     "nst_kd": (
         _offline(
             distillers.NST,
-            student_layers=["stage3"],
-            teacher_layers=["stage3"],
+            student_layers=STAGES,
+            teacher_layers=STAGES,
             feature_weight=50.0,
             task_weight=0.1,
             kd_weight=0.9,
         ),
         None,
         False,
-        {"layers": "stage3", "ce": 0.1, "kd": 0.9, "T": 4, "nst": 50},
+        {"layers": STAGES, "ce": 0.1, "kd": 0.9, "T": 4, "nst": 50},
     ),
 }
 # Born-Again trains the teacher's architecture; its baseline is that
