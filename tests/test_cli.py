@@ -92,7 +92,7 @@ def test_every_help_exits_0_and_prints_nothing_on_stderr(argv):
 def test_help_and_usage_errors_import_neither_keras_nor_tensorflow():
     code = (
         "import sys\n"
-        "from keras_kd import cli\n"
+        "import keras_kd_cli as cli\n"
         "for argv in (['--help'], ['export', '--help'], ['export', 'x.keras'],\n"
         "             ['export', 'no.keras', 'out.tflite']):\n"
         "    try:\n"
@@ -108,7 +108,7 @@ def test_help_and_usage_errors_import_neither_keras_nor_tensorflow():
 
 
 def test_every_option_says_what_it_does_and_its_default():
-    parser = cli.build_parser()
+    parser = _cli_parser.build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for name, command in commands.choices.items():
         for action in command._actions:
@@ -165,7 +165,7 @@ def test_a_failure_exits_3_with_the_reason_on_stderr(tmp_path, capsys, monkeypat
 
     monkeypatch.setattr(export_cli, "to_tflite", broken)
     code = cli.main(["export", str(tmp_path / "m.keras"), str(tmp_path / "m.tflite")])
-    assert code == cli.EXIT_FAILURE == 3
+    assert code == _cli_parser.EXIT_FAILURE == 3
     err = capsys.readouterr().err
     assert "keras-kd export: failed: RuntimeError: the converter broke" in err
     assert "--verbose" in err and "second line" not in err

@@ -62,7 +62,7 @@ def _online_and_self():
         "dml": distillers.DeepMutualLearning(
             peers=[tiny_cnn("peer_a"), tiny_cnn("peer_b", 8)], deploy_index=1
         ),
-        "one": distillers.ONE(tiny_cnn("net"), cut_layer="block1", branches=2, deploy_branch=1),
+        "one": distillers.ONE(tiny_cnn("net"), cut_layer="block1", branches=2, deploy_index=1),
         "byot": distillers.BYOT(tiny_cnn("net"), exit_layers=["block1"], deep_layer="block2"),
     }
 

@@ -158,6 +158,8 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
 
     def evaluate(self, *args, **kwargs):
         """`keras.Model.evaluate`; NaN or inf outputs stop it with an error."""
+        if not isinstance(kwargs.get("callbacks"), keras.callbacks.CallbackList):
+            self.guard.in_fit = False  # called by the user, not by fit's validation
         return super().evaluate(*args, **self._with_guard(kwargs))
 
     def describe_fault(self, code, low, high, batch, phase):
