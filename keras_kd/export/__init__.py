@@ -9,11 +9,12 @@ from keras_kd.export.convert import QUANTIZATIONS, convert, deployable_model, fl
 from keras_kd.export.inputs import (
     check_path,
     check_samples_count,
-    input_shape,
-    labelled,
-    representative_images,
+    input_specs,
+    labelled_inputs,
+    model_inputs,
+    representative_inputs,
 )
-from keras_kd.export.litert import op_names, quantize_input, run_litert
+from keras_kd.export.litert import file_positions, op_names, quantize_input, run_litert
 from keras_kd.export.micro import KNOWN_UNSUPPORTED_OPS, MicroError, run_micro
 from keras_kd.export.report import ExportReport
 
@@ -44,15 +45,24 @@ def to_tflite(
     Arguments are checked before anything is converted, and nothing is
     written when they are refused.
 
+    A model with several inputs takes x as a dict of arrays keyed by input
+    name (a dict-input model's keys, else the inputs' names) or, when built
+    on a list of inputs, as a list or tuple of arrays matched by position.
+    The file's inputs keep those names and are fed by name (the converter
+    orders them as it likes); with ``"int8"`` each input has its own scale
+    and zero point, and TFLite-Micro is fed every input.
+
     Args:
         model: a plain Keras model or a keras_kd distiller (its deployable
             student is exported; never the teacher or adapters).
         path: output ``.tflite`` path.
         quantization: None (float32), ``"float16"``, ``"dynamic"`` or ``"int8"``.
         representative_data: calibration images (array, (x, y) pair or dataset),
-            required for ``"int8"``.
+            required for ``"int8"``; for several inputs, x (a list/tuple or
+            dict of arrays), an (x, y) pair, or a dataset of either.
         check_data: labelled data (``(x, y)`` or a dataset of pairs) to
-            measure accuracies on.
+            measure accuracies on; for several inputs, x is a list/tuple or a
+            dict of arrays.
         check_samples: how many samples of ``check_data`` to use (the first
             ones; default 1,000; None for all). Keras, LiteRT and TFLite-Micro
             accuracies are all measured on the same samples.
@@ -62,29 +72,39 @@ def to_tflite(
 
     Raises:
         ValueError: bad arguments (among them a folder as ``path``, images of
-            another shape than the model's input, check images and labels of
-            different lengths, ``check_samples`` < 1), ops without TFLite
-            built-in kernels, or a converted file that gives non-finite outputs.
+            another shape than the model's input, an input of another shape
+            than the model's or a missing one (the input is named), check
+            images and labels of different lengths, ``check_samples`` < 1),
+            a model whose inputs are nested deeper than a list or a dict, ops
+            without TFLite built-in kernels, or a converted file that gives
+            non-finite outputs.
 
     Example:
         >>> report = to_tflite(distiller, "student.tflite", quantization="int8",
         ...                    representative_data=train_images, check_data=(x, y))
         >>> print(report.as_table())
+        >>> to_tflite(image_and_metadata_model, "two_inputs.tflite",
+        ...           check_data=({"image": images, "meta": metadata}, y))
     """
     model = deployable_model(model)
     one_of("quantization", quantization, QUANTIZATIONS)
     check_path(path)
-    shape = input_shape(model)
+    specs = input_specs(model)
+    single = len(specs) == 1
     calibration = None
     if representative_data is not None:
-        calibration = representative_images(representative_data, shape)
+        calibration = representative_inputs(representative_data, specs)
     if check_data is None:
-        smoke = calibration[:1] if calibration is not None else None
-        if smoke is None:
-            smoke = np.random.default_rng(0).uniform(0, 255, (1, *shape))
-        x, y = smoke.astype(np.float32), None
+        if calibration is not None:
+            x = [array[:1] for array in calibration]
+        else:
+            rng = np.random.default_rng(0)
+            x = [rng.uniform(0, 255, (1, *spec.shape)) for spec in specs]
+        x, y = [array.astype(np.float32) for array in x], None
     else:
-        x, y = labelled(check_data, shape, check_samples_count(check_samples))
+        x, y = labelled_inputs(check_data, specs, check_samples_count(check_samples))
+    if calibration is not None:
+        calibration = model_inputs(specs, calibration)  # as the model takes it
     model_bytes = convert(float32_model(model), quantization, calibration)
     ops = op_names(model_bytes)
     report = ExportReport(
@@ -94,14 +114,20 @@ def to_tflite(
         ops=[op for op in ops if op != "DELEGATE"],
         micro_unsupported_ops=sorted(set(ops) & KNOWN_UNSUPPORTED_OPS),
     )
-    keras_out = np.asarray(model.predict(x, batch_size=256, verbose=0), np.float32)
-    litert_out, input_detail, _ = run_litert(model_bytes, x)
+    keras_x = model_inputs(specs, x)
+    keras_out = np.asarray(model.predict(keras_x, batch_size=256, verbose=0), np.float32)
+    if single:
+        litert_out, input_detail, _ = run_litert(model_bytes, x[0])
+        input_details = [input_detail]
+    else:
+        names = [spec.name for spec in specs]
+        litert_out, input_details, _ = run_litert(model_bytes, x, names)
     if not np.all(np.isfinite(litert_out)):
         raise ValueError(
             f"The converted model gives non-finite outputs in LiteRT; the file was not "
             f"written. Received: model={model.name!r}, quantization={quantization!r}"
         )
-    report.samples = len(x)
+    report.samples = len(x[0])
     report.max_abs_diff = float(np.max(np.abs(litert_out - keras_out)))
     keras_classes = labels.predicted_indices(keras_out)
     report.litert_agreement = _agreement(litert_out, keras_classes)
@@ -110,8 +136,19 @@ def to_tflite(
         report.keras_accuracy = _agreement(keras_out, y)
         report.litert_accuracy = _agreement(litert_out, y)
     if quantization == "int8":
+        quantized = [
+            quantize_input(array, detail) for array, detail in zip(x, input_details, strict=True)
+        ]
+        if single:
+            micro_inputs = quantized[0]
+        else:  # TFLite-Micro takes inputs by position in the file
+            micro_inputs = [None] * len(quantized)
+            for position, array in zip(
+                file_positions(model_bytes, input_details), quantized, strict=True
+            ):
+                micro_inputs[position] = array
         try:
-            raw, report.arena_bytes = run_micro(model_bytes, quantize_input(x, input_detail))
+            raw, report.arena_bytes = run_micro(model_bytes, micro_inputs)
             micro_out = raw.reshape(litert_out.shape)
             report.micro_agreement = _agreement(micro_out, keras_classes)
             if y is not None:

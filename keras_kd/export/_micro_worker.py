@@ -1,6 +1,7 @@
 """Runs a .tflite model in the TFLite-Micro interpreter, in its own process.
 
-Arguments: ``MODEL.tflite INPUTS.npy OUT.npz START_ARENA MARGIN``
+Arguments: ``MODEL.tflite INPUTS.npz OUT.npz START_ARENA MARGIN``, INPUTS holding
+one array per model input (``arr_0``, ``arr_1``, ... in the file's input order).
 
 A bad model can crash the interpreter, so the parent runs this file as a
 subprocess, by its path (`keras_kd.export.micro`): it imports no keras_kd module,
@@ -54,9 +55,12 @@ def main(model_path, inputs_path, out_path, start_arena, margin):
         model_bytes = f.read()
     arena = smallest_arena(model_bytes, int(start_arena)) + int(margin)
     interpreter = runtime.Interpreter.from_bytes(model_bytes, arena_size=arena)
+    with np.load(inputs_path) as saved:
+        inputs = [saved[f"arr_{i}"] for i in range(len(saved.files))]
     outputs = []
-    for x in np.load(inputs_path):
-        interpreter.set_input(x[None], 0)
+    for sample in range(len(inputs[0])):
+        for position, x in enumerate(inputs):
+            interpreter.set_input(x[sample : sample + 1], position)
         interpreter.invoke()
         outputs.append(np.array(interpreter.get_output(0)))
     np.savez(out_path, outputs=np.concatenate(outputs), arena=arena)

@@ -3,13 +3,14 @@
 import contextlib
 import io
 import re
+import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_kd._checks import one_of
-from keras_kd.export.inputs import input_shape, representative_images
+from keras_kd.export.inputs import input_specs, model_inputs, representative_inputs
 
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
 LOW_PRECISION = frozenset({"float16", "bfloat16", "mixed_float16", "mixed_bfloat16"})
@@ -81,14 +82,31 @@ def float32_model(model):
 
 
 def fixed_batch(model):
-    """Wraps ``model`` with a batch-size-1 input (TFLite-Micro needs static shapes)."""
-    if len(model.inputs) != 1:
-        raise ValueError(
-            "Export supports models with one input. Received: model="
-            f"{model.name!r} with {len(model.inputs)} inputs"
-        )
-    inputs = keras.Input(model.inputs[0].shape[1:], batch_size=1, name="input")
-    return keras.Model(inputs, model(inputs, training=False), name=f"{model.name}_b1")
+    """Wraps ``model`` with batch-size-1 inputs (TFLite-Micro needs static shapes).
+
+    A one-input model gets one input named ``"input"``. A model with several
+    inputs gets a list of inputs named as in `input_specs` (the TFLite file's
+    signature names them so; the converter may order them otherwise), and is
+    called on them in its own structure (a list or a dict).
+    """
+    specs = input_specs(model)
+    if len(specs) == 1:
+        inputs = keras.Input(specs[0].shape, batch_size=1, name="input")
+        return keras.Model(inputs, model(inputs, training=False), name=f"{model.name}_b1")
+    inputs = [keras.Input(spec.shape, batch_size=1, name=spec.name) for spec in specs]
+    outputs = model(model_inputs(specs, inputs), training=False)
+    return keras.Model(inputs, outputs, name=f"{model.name}_b1")
+
+
+def _calibration_samples(calibration, specs):
+    """The converter's representative dataset: one batch-1 sample at a time, by
+    position for one input, else as a dict keyed by signature input name."""
+    if len(specs) == 1:
+        return ([image[None]] for image in calibration[0])
+    return (
+        {spec.name: array[i : i + 1] for spec, array in zip(specs, calibration, strict=True)}
+        for i in range(len(calibration[0]))
+    )
 
 
 def _flex_ops(message):
@@ -99,10 +117,12 @@ def convert(model, quantization=None, representative_data=None):
     """Converts a Keras model to TFLite flatbuffer bytes.
 
     Args:
-        model: a plain Keras model (one input).
+        model: a plain Keras model: one input, or a list or dict of inputs.
         quantization: None (float32), ``"float16"``, ``"dynamic"`` (dynamic-range
-            int8 weights) or ``"int8"`` (full integer, int8 input and output).
-        representative_data: calibration images for ``"int8"``.
+            int8 weights) or ``"int8"`` (full integer, int8 inputs and output;
+            each input gets its own scale and zero point).
+        representative_data: calibration data for ``"int8"`` (what
+            `representative_inputs` takes).
 
     Returns:
         The ``.tflite`` bytes.
@@ -121,14 +141,20 @@ def convert(model, quantization=None, representative_data=None):
     if quantization == "float16":
         converter.target_spec.supported_types = [tf.float16]
     if quantization == "int8":
-        calibration = representative_images(representative_data, input_shape(model))
-        converter.representative_dataset = lambda: ([image[None]] for image in calibration)
+        specs = input_specs(model)
+        calibration = representative_inputs(representative_data, specs)
+        converter.representative_dataset = lambda: _calibration_samples(calibration, specs)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     try:
-        # The converter saves a temporary SavedModel and prints its endpoints to stdout.
-        with contextlib.redirect_stdout(io.StringIO()):
+        # The converter saves a temporary SavedModel and prints its endpoints to stdout;
+        # calibrating on samples given by input name, it opens the deprecated tf.lite
+        # interpreter, which warns about itself.
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", r"\s*Warning: tf\.lite\.Interpreter is deprecated", UserWarning
+            )
             return converter.convert()
     except Exception as err:  # the converter raises several private error types
         ops = _flex_ops(str(err))

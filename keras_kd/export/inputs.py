@@ -3,11 +3,17 @@
 Images of another shape than the model's input would calibrate int8 on the
 wrong statistics or fail deep inside Keras; labels that do not pair with the
 images would fail in NumPy. Each is refused here with the argument's name.
+
+A model with several inputs (a list or a dict of inputs) takes x as a list or
+tuple of arrays, matched to its inputs by position, or as a dict keyed by
+input name; each input is checked against its own shape and named when refused.
 """
 
 import numbers
 import os
+from typing import NamedTuple
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -18,6 +24,59 @@ IMAGE_RANK = 3  # height, width, channels
 def input_shape(model):
     """The model's input shape without the batch axis, e.g. ``(32, 32, 3)``."""
     return tuple(model.inputs[0].shape[1:])
+
+
+class InputSpec(NamedTuple):
+    """One model input: its name, its shape without the batch axis, and whether
+    the model takes it from a dict (then only by name, never by position)."""
+
+    name: str
+    shape: tuple
+    by_name: bool = False
+
+
+def input_specs(model):
+    """The model's inputs as `InputSpec` tuples, in ``model.inputs`` order.
+
+    A model built on a dict of inputs names each input by its key, and takes
+    x only as a dict (as Keras, which refuses a list whose order it cannot
+    tell); any other model names each input by the input tensor's name.
+
+    Raises:
+        ValueError: inputs nested deeper than one list or one dict.
+    """
+    tensors = list(model.inputs)
+    names = [tensor.name for tensor in tensors]
+    by_name = False
+    if len(tensors) > 1:
+        struct = model.input
+        flat = isinstance(struct, dict | list | tuple) and all(
+            isinstance(tensor, keras.KerasTensor)
+            for tensor in (struct.values() if isinstance(struct, dict) else struct)
+        )
+        if not flat:
+            raise ValueError(
+                "Export supports models whose input is one tensor, a list of tensors or a dict "
+                f"of tensors. Received: model={model.name!r} with inputs {struct}"
+            )
+        if isinstance(struct, dict):
+            key_of = {id(tensor): key for key, tensor in struct.items()}
+            names = [key_of.get(id(tensor), tensor.name) for tensor in tensors]
+            by_name = True
+    return [
+        InputSpec(name, tuple(tensor.shape[1:]), by_name)
+        for name, tensor in zip(names, tensors, strict=True)
+    ]
+
+
+def model_inputs(specs, arrays):
+    """``arrays`` (one per entry of ``specs``, the model's `input_specs`) in the
+    structure the model is called on: one array, a list, or a dict by name."""
+    if len(arrays) == 1:
+        return arrays[0]
+    if specs[0].by_name:
+        return {spec.name: array for spec, array in zip(specs, arrays, strict=True)}
+    return list(arrays)
 
 
 def fits(shape, expected):
@@ -143,3 +202,159 @@ def labelled(check_data, shape, limit=None):
         )
     _check_shape("check_data", x.shape[1:], shape)
     return x[:limit], y[:limit]
+
+
+def _names(specs):
+    return [spec.name for spec in specs]
+
+
+def _split(element, specs, name, pair):
+    """``(x, y)`` of data or of a dataset element, for a model with several inputs.
+
+    With ``pair`` (check data) the element must be an ``(x, y, ...)`` pair.
+    Otherwise a dict is x, so is a list or tuple of arrays, and a list or
+    tuple whose first item is a list, tuple or dict is ``(x, y, ...)``.
+    """
+    if pair:
+        if not isinstance(element, tuple | list) or len(element) < 2:
+            raise ValueError(
+                f"`{name}` must pair x (the model's {len(specs)} inputs {_names(specs)}) "
+                "with labels: an (x, y) pair or a dataset of pairs. Received: "
+                f"{name} with elements of type {type(element).__name__}"
+            )
+        return element[0], element[1]
+    if isinstance(element, tuple | list) and element:
+        if isinstance(element[0], tuple | list | dict):
+            return element[0], None
+    return element, None
+
+
+def _arrays(x, specs, name):
+    """x (a list/tuple or dict of arrays) as float32 arrays in the model's input order."""
+    names = _names(specs)
+    if isinstance(x, dict):
+        if sorted(x) != sorted(names):
+            raise ValueError(
+                f"`{name}` must give x as a dict keyed by the model's input names {names}. "
+                f"Received: {name} with keys {sorted(x)}"
+            )
+        x = [x[input_name] for input_name in names]
+    elif not isinstance(x, tuple | list):
+        raise ValueError(
+            f"`{name}` must give the model's {len(specs)} inputs {names} as a list or tuple "
+            "of arrays (matched by position) or a dict of arrays keyed by input name. "
+            f"Received: {name} with x of type {type(x).__name__}"
+        )
+    elif specs[0].by_name:
+        raise ValueError(
+            f"`{name}` must give x as a dict keyed by the model's input names {names}: the "
+            "model takes its inputs as a dict, by name, not by position. Received: "
+            f"{name} with x as a {type(x).__name__} of {len(x)} arrays"
+        )
+    elif len(x) != len(specs):
+        raise ValueError(
+            f"`{name}` must give x as {len(specs)} arrays, one per model input {names} in "
+            f"that order (or a dict keyed by input name). Received: {name} with {len(x)} arrays"
+        )
+    return [np.asarray(array, np.float32) for array in x]
+
+
+def _check_inputs(name, arrays, specs):
+    """Refuses an input of another shape than the model's, or inputs of several lengths."""
+    for array, spec in zip(arrays, specs, strict=True):
+        if array.ndim == 0 or not fits(array.shape[1:], spec.shape):
+            raise ValueError(
+                f"`{name}` input {spec.name!r} must have the model's input shape {spec.shape} "
+                f"(without the batch axis). Received: {name} with input {spec.name!r} of "
+                f"shape {array.shape[1:]}"
+            )
+    lengths = {spec.name: len(array) for spec, array in zip(specs, arrays, strict=True)}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(
+            f"`{name}` must give every input the same number of samples. Received: {name} "
+            f"with {', '.join(f'{count} for {n!r}' for n, count in lengths.items())}"
+        )
+
+
+def _elements(data, specs, name, pair=False):
+    """Yields ``(arrays, y)`` per dataset element (once for arrays), checked."""
+    for element in data if isinstance(data, tf.data.Dataset) else [data]:
+        x, y = _split(element, specs, name, pair)
+        arrays = _arrays(x, specs, name)
+        if isinstance(data, tf.data.Dataset) and arrays[0].ndim == len(specs[0].shape):
+            # an unbatched element
+            arrays = [array[None] for array in arrays]
+            y = None if y is None else np.asarray(y)[None]
+        _check_inputs(name, arrays, specs)
+        yield arrays, y
+
+
+def representative_inputs(data, specs, limit=REPRESENTATIVE_SAMPLES):
+    """Up to ``limit`` calibration samples as one (N, ...) float32 array per model input.
+
+    Args:
+        data: for one input, what `representative_images` takes; for several,
+            x (a list/tuple of arrays by position, or a dict by input name; a
+            dict-input model takes a dict only), an ``(x, y)`` pair, or a
+            dataset of either, batched or not.
+        specs: the model's `input_specs`; inputs of another shape are refused.
+        limit: the most samples to take.
+
+    Returns:
+        A list of arrays, in ``specs`` order.
+    """
+    if len(specs) == 1:
+        return [representative_images(data, specs[0].shape, limit)]
+    batches, count = [], 0
+    for arrays, _ in _elements(data, specs, "representative_data"):
+        batches.append(arrays)
+        count += len(arrays[0])
+        if count >= limit:
+            break
+    if count == 0:
+        raise ValueError(
+            "`representative_data` must contain at least one sample. Received: an empty dataset"
+        )
+    return [np.concatenate(parts)[:limit] for parts in zip(*batches, strict=True)]
+
+
+def labelled_inputs(check_data, specs, limit=None):
+    """``(inputs, labels)``: one float32 array per model input and the labels.
+
+    Args:
+        check_data: for one input, what `labelled` takes; for several, an
+            ``(x, y)`` pair whose x is a list/tuple of arrays (by position) or
+            a dict of arrays (by input name; a dict-input model takes a dict
+            only), or a dataset of such pairs, batched or not.
+        specs: the model's `input_specs`; inputs of another shape are refused.
+        limit: keep the first ``limit`` samples (None: all).
+
+    Returns:
+        ``(list of arrays in specs order, labels array)``.
+    """
+    if len(specs) == 1:
+        x, y = labelled(check_data, specs[0].shape, limit)
+        return [x], y
+    if not isinstance(check_data, tf.data.Dataset | tuple | list):
+        raise ValueError(
+            "`check_data` must be an (x, y) pair or a dataset of pairs. "
+            f"Received: check_data of type {type(check_data).__name__}"
+        )
+    batches, ys, count = [], [], 0
+    for arrays, y in _elements(check_data, specs, "check_data", pair=True):
+        y = np.asarray(y)
+        if y.ndim == 0 or len(y) != len(arrays[0]):
+            raise ValueError(
+                "`check_data` must pair each sample with one label (the same number of both). "
+                f"Received: check_data with {len(arrays[0])} samples and "
+                f"{'a scalar' if y.ndim == 0 else len(y)} labels"
+            )
+        batches.append(arrays)
+        ys.append(y.reshape(len(y), -1))
+        count += len(y)
+        if limit is not None and count >= limit:
+            break
+    if count == 0:
+        raise ValueError("`check_data` must not be empty. Received: an empty dataset")
+    inputs = [np.concatenate(parts)[:limit] for parts in zip(*batches, strict=True)]
+    return inputs, np.concatenate(ys)[:limit]

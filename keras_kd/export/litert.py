@@ -27,17 +27,76 @@ def op_names(model_bytes):
     return [op["op_name"] for op in interpreter._get_ops_details()]
 
 
-def run_litert(model_bytes, images):
-    """Runs each image (batch 1) through LiteRT; returns float32 outputs (N, ...)."""
+def _input_details(interpreter, names):
+    """The file's input details for ``names``, in that order, found by signature name.
+
+    The converter may order a model's inputs otherwise than the model does
+    (in an order of its own, neither the model's nor by name), so inputs are
+    matched by the names the file's signature gives them, never by position.
+    ``names=None`` takes the file's inputs in order.
+    """
+    details = interpreter.get_input_details()
+    if names is None:
+        return details
+    signatures = interpreter.get_signature_list()
+    if len(signatures) != 1:
+        raise ValueError(
+            "The converted model must have one signature to match its inputs by name. "
+            f"Received: a model with signatures {sorted(signatures)}"
+        )
+    by_name = interpreter.get_signature_runner(next(iter(signatures))).get_input_details()
+    missing = [name for name in names if name not in by_name]
+    if missing:
+        raise ValueError(
+            f"The converted model has no input named {missing}; its inputs are "
+            f"{sorted(by_name)}. Received: names={list(names)}"
+        )
+    by_index = {detail["index"]: detail for detail in details}
+    return [by_index[by_name[name]["index"]] for name in names]
+
+
+def file_positions(model_bytes, details):
+    """The position of each of ``details`` among the file's inputs (TFLite-Micro
+    addresses inputs by position)."""
+    indices = [
+        detail["index"] for detail in Interpreter(model_content=model_bytes).get_input_details()
+    ]
+    return [indices.index(detail["index"]) for detail in details]
+
+
+def run_litert(model_bytes, images, names=None):
+    """Runs each sample (batch 1) through LiteRT; returns float32 outputs (N, ...).
+
+    Args:
+        model_bytes: the ``.tflite`` bytes (one output).
+        images: an array of samples for a one-input model, or a list of arrays,
+            one per model input.
+        names: with a list, the signature name of each input, to match the
+            arrays to the file's inputs; None takes the file's inputs in order.
+
+    Returns:
+        ``(outputs, input_detail, output_detail)``; with a list of arrays,
+        ``input_detail`` is the list of the matched inputs' details, in order.
+    """
     interpreter = Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=False)
     interpreter.allocate_tensors()
-    input_detail = interpreter.get_input_details()[0]
+    several = isinstance(images, list | tuple)
+    arrays = list(images) if several else [images]
+    input_details = _input_details(interpreter, names)
+    if not several:
+        input_details = input_details[:1]
+    elif len(input_details) != len(arrays):
+        raise ValueError(
+            f"`images` must give one array per model input ({len(input_details)}). "
+            f"Received: images with {len(arrays)} arrays"
+        )
     output_detail = interpreter.get_output_details()[0]
     outputs = []
-    for image in images:
-        interpreter.set_tensor(input_detail["index"], quantize_input(image[None], input_detail))
+    for i in range(len(arrays[0])):
+        for array, detail in zip(arrays, input_details, strict=True):
+            interpreter.set_tensor(detail["index"], quantize_input(array[i : i + 1], detail))
         interpreter.invoke()
         outputs.append(
             dequantize_output(interpreter.get_tensor(output_detail["index"]), output_detail)
         )
-    return np.concatenate(outputs), input_detail, output_detail
+    return np.concatenate(outputs), (input_details if several else input_details[0]), output_detail

@@ -49,6 +49,10 @@ def _run_worker(model_path, inputs_path, out_path, start_arena):
 def run_micro(model_bytes, quantized_inputs):
     """Runs int8 inputs through TFLite-Micro.
 
+    ``quantized_inputs`` is an array of samples for a one-input model, or a
+    list of arrays in the file's input order (see
+    `keras_kd.export.litert.file_positions`); each sample feeds every input.
+
     Returns ``(outputs, arena_bytes)``: the raw outputs and the arena they
     ran in, the smallest in which the interpreter allocates the model plus
     `ARENA_ALIGNMENT_MARGIN` bytes (a microcontroller's arena buffer may not
@@ -58,9 +62,10 @@ def run_micro(model_bytes, quantized_inputs):
     """
     with tempfile.TemporaryDirectory() as folder:
         model_path = os.path.join(folder, "model.tflite")
-        inputs_path = os.path.join(folder, "inputs.npy")
+        inputs_path = os.path.join(folder, "inputs.npz")
         with open(model_path, "wb") as f:
             f.write(model_bytes)
-        np.save(inputs_path, quantized_inputs)
+        several = isinstance(quantized_inputs, list | tuple)
+        np.savez(inputs_path, *(quantized_inputs if several else [quantized_inputs]))
         start = max(16 * len(model_bytes), 256 * 1024)
         return _run_worker(model_path, inputs_path, os.path.join(folder, "out.npz"), start)
