@@ -114,7 +114,8 @@ def _add_export(commands):
         "out",
         metavar="OUT",
         help="the .tflite file to write (an existing file is replaced; nothing is written "
-        "on a usage error or failure)",
+        "on a usage error or failure); with --target mcu its .cc, .h and _op_resolver.h "
+        "files are written beside it",
     )
     export.add_argument(
         "--quantize",
@@ -138,8 +139,11 @@ def _add_export(commands):
         choices=["mcu"],
         default=None,
         help="mcu: check the file against microcontroller budgets: it must run in "
-        "TFLite-Micro and fit --flash-kb and --ram-kb (needs --quantize int8); "
-        "default: no check",
+        "TFLite-Micro and fit --flash-kb and --ram-kb (needs --quantize int8). Also writes "
+        "the firmware files next to OUT (for OUT=student.tflite: student.cc and student.h, "
+        "the model as a C array g_model / g_model_len, and student_op_resolver.h, the ops "
+        "to register with tflite::MicroMutableOpResolver) and prints the int8 input and "
+        "output scale and zero point; default: no check, no firmware files",
     )
     export.add_argument(
         "--flash-kb",

@@ -6,6 +6,7 @@ from keras_kd import labels
 from keras_kd._checks import one_of
 from keras_kd._io import atomic_path
 from keras_kd.export.convert import QUANTIZATIONS, convert, deployable_model, float32_model
+from keras_kd.export.firmware import FirmwareFiles, write_firmware_files
 from keras_kd.export.inputs import (
     check_path,
     check_samples_count,
@@ -14,7 +15,13 @@ from keras_kd.export.inputs import (
     model_inputs,
     representative_inputs,
 )
-from keras_kd.export.litert import file_positions, op_names, quantize_input, run_litert
+from keras_kd.export.litert import (
+    file_positions,
+    op_names,
+    quantization_parameters,
+    quantize_input,
+    run_litert,
+)
 from keras_kd.export.micro import KNOWN_UNSUPPORTED_OPS, MicroError, run_micro
 from keras_kd.export.report import ExportReport
 
@@ -117,11 +124,13 @@ def to_tflite(
     keras_x = model_inputs(specs, x)
     keras_out = np.asarray(model.predict(keras_x, batch_size=256, verbose=0), np.float32)
     if single:
-        litert_out, input_detail, _ = run_litert(model_bytes, x[0])
+        litert_out, input_detail, output_detail = run_litert(model_bytes, x[0])
         input_details = [input_detail]
     else:
         names = [spec.name for spec in specs]
-        litert_out, input_details, _ = run_litert(model_bytes, x, names)
+        litert_out, input_details, output_detail = run_litert(model_bytes, x, names)
+    report.input_quantization = [quantization_parameters(detail) for detail in input_details]
+    report.output_quantization = quantization_parameters(output_detail)
     if not np.all(np.isfinite(litert_out)):
         raise ValueError(
             f"The converted model gives non-finite outputs in LiteRT; the file was not "
@@ -161,4 +170,4 @@ def to_tflite(
     return report
 
 
-__all__ = ["QUANTIZATIONS", "ExportReport", "to_tflite"]
+__all__ = ["QUANTIZATIONS", "ExportReport", "FirmwareFiles", "to_tflite", "write_firmware_files"]

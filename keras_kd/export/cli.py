@@ -12,6 +12,7 @@ import keras
 from keras_kd import data, distillers, quantization  # noqa: F401 (registers their classes)
 from keras_kd.export import to_tflite
 from keras_kd.export.convert import deployable_model
+from keras_kd.export.firmware import check_firmware_paths, write_firmware_files
 from keras_kd.export.inputs import fits, input_shape
 from keras_kd_cli.parser import (
     DEFAULT_FLASH_KB,
@@ -78,6 +79,11 @@ def _load_data(source, model):
 
 def run(args):
     """Runs ``keras-kd export`` on parsed arguments; returns the exit code."""
+    if args.target == "mcu":
+        try:
+            check_firmware_paths(args.out)
+        except ValueError as err:
+            raise UsageError(f"OUT: {err}") from None
     model = load_model(args.model)
     representative = check = None
     if args.data is not None:
@@ -91,6 +97,9 @@ def run(args):
     )
     print(report.as_table())
     if args.target == "mcu":
+        files = write_firmware_files(args.out)
+        print("\nFirmware files (TFLite-Micro):")
+        print("\n".join(f"  {line}" for line in files.summary()))
         flash_kb, ram_kb = args.flash_kb or DEFAULT_FLASH_KB, args.ram_kb or DEFAULT_RAM_KB
         return _check_budgets(report, flash_kb, ram_kb)
     return EXIT_OK

@@ -100,3 +100,41 @@ def run_litert(model_bytes, images, names=None):
             dequantize_output(interpreter.get_tensor(output_detail["index"]), output_detail)
         )
     return np.concatenate(outputs), (input_details if several else input_details[0]), output_detail
+
+
+def quantization_parameters(detail):
+    """``(scale, zero_point)`` of an integer tensor's details; None for float32."""
+    if detail["dtype"] == np.float32:
+        return None
+    scale, zero_point = detail["quantization"]
+    return float(scale), int(zero_point)
+
+
+def file_inputs(model_bytes):
+    """``(name, detail)`` of each input of the file, in the file's order.
+
+    TFLite-Micro addresses inputs by this position. The name is the input's
+    signature name (the model's input name) when the file has one signature,
+    else the tensor's name.
+    """
+    interpreter = Interpreter(model_content=model_bytes)
+    details = interpreter.get_input_details()
+    names = {detail["index"]: detail["name"] for detail in details}
+    signatures = interpreter.get_signature_list()
+    if len(signatures) == 1:
+        runner = interpreter.get_signature_runner(next(iter(signatures)))
+        names.update({d["index"]: name for name, d in runner.get_input_details().items()})
+    return [(names[detail["index"]], detail) for detail in details]
+
+
+def io_quantization(model_bytes):
+    """The quantization of the file's inputs and of its first output.
+
+    Returns:
+        ``(inputs, output)``: ``inputs`` lists ``(name, (scale, zero_point))``
+        for each input in the file's order, ``output`` is ``(scale,
+        zero_point)``; a float32 tensor has None instead of the pair.
+    """
+    interpreter = Interpreter(model_content=model_bytes)
+    inputs = [(name, quantization_parameters(d)) for name, d in file_inputs(model_bytes)]
+    return inputs, quantization_parameters(interpreter.get_output_details()[0])

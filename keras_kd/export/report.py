@@ -26,6 +26,8 @@ class ExportReport:
     micro_agreement: float | None = None
     arena_bytes: int | None = None
     micro_error: str | None = None
+    input_quantization: list | None = None
+    output_quantization: tuple | None = None
 
     def as_dict(self):
         return dataclasses.asdict(self)
@@ -54,6 +56,14 @@ class ExportReport:
                 "-" if self.arena_bytes is None else f"{self.arena_bytes:,} bytes",
             ),
         ]
+        inputs = self.input_quantization or []
+        named = [
+            ("input scale, zero point" if len(inputs) == 1 else f"input {i} scale, zero point", q)
+            for i, q in enumerate(inputs)
+        ]
+        for name, quantization in [*named, ("output scale, zero point", self.output_quantization)]:
+            if quantization is not None:
+                rows.append((name, f"{quantization[0]!r}, {quantization[1]}"))
         if self.micro_error:
             rows.append(("TFLite-Micro error", self.micro_error))
         width = max(len(name) for name, _ in rows)
