@@ -33,6 +33,13 @@ class TeacherCache:
             to shuffle, batch and pass to the distiller's `fit`.
         samples: number of cached samples.
         bytes_per_sample: bytes of teacher outputs stored per sample.
+
+    Example:
+        ```python
+        cache = cache_teacher_outputs(distiller, data.load("sample", "train"))
+        print(cache.samples, cache.bytes_per_sample)  # 5000 40 (KD: 10 float32 logits)
+        distiller.fit(cache.dataset.shuffle(5000).batch(64), epochs=10)
+        ```
     """
 
     dataset: tf.data.Dataset
@@ -56,8 +63,10 @@ def cache_teacher_outputs(distiller, dataset, batch_size=256, dtype="float32", d
         A `TeacherCache`.
 
     Example:
-        >>> cache = cache_teacher_outputs(distiller, data.load("sample", "train"))
-        >>> distiller.fit(cache.dataset.shuffle(5000).batch(64), epochs=10)
+        ```python
+        cache = cache_teacher_outputs(distiller, data.load("sample", "train"))
+        distiller.fit(cache.dataset.shuffle(5000).batch(64), epochs=10)
+        ```
     """
     if not isinstance(distiller, Distiller):
         raise ValueError(
@@ -112,3 +121,6 @@ def cache_teacher_outputs(distiller, dataset, batch_size=256, dtype="float32", d
 
     zipped = tf.data.Dataset.zip((dataset, cached)).map(attach, num_parallel_calls=tf.data.AUTOTUNE)
     return TeacherCache(zipped, samples, int(per_sample))
+
+
+__all__ = ["TeacherCache", "cache_teacher_outputs"]

@@ -67,7 +67,26 @@ def _listing(names):
 
 
 def tap_layer(model, name, argument="layer_names"):
-    """Returns the symbolic output of ``model``'s layer ``name`` or raises clearly."""
+    """Returns the symbolic output of ``model``'s layer ``name`` or raises clearly.
+
+    Args:
+        model: a built functional Keras model.
+        name: the layer's name (see ``model.summary()``).
+        argument: the argument name used in the error message.
+
+    Returns:
+        The layer's symbolic output tensor, to build a submodel on.
+
+    Raises:
+        ValueError: no such layer (the message lists the model's layers), a
+            layer inside a nested model, or a layer called more than once.
+
+    Example:
+        ```python
+        feature = tap_layer(teacher, "stage3")
+        keras.Model(teacher.inputs, feature).predict(images)
+        ```
+    """
     names = [layer.name for layer in model.layers]
     if name not in names:
         owner = _nested_owner(model, name)
@@ -113,8 +132,10 @@ def build_feature_extractor(model, layer_names, name=None, argument="layer_names
         returns ``{"output": logits, name: feature, ...}``.
 
     Example:
-        >>> taps = build_feature_extractor(resnet20(), ["stage1", "stage3"])
-        >>> out = taps(images)  # out["output"], out["stage1"], out["stage3"]
+        ```python
+        taps = build_feature_extractor(resnet20(), ["stage1", "stage3"])
+        out = taps(images)  # out["output"], out["stage1"], out["stage3"]
+        ```
     """
     require_functional(model, "model" if argument == "layer_names" else argument)
     if isinstance(layer_names, str) or not all(isinstance(n, str) for n in layer_names):
@@ -131,3 +152,6 @@ def build_feature_extractor(model, layer_names, name=None, argument="layer_names
     for layer_name in layer_names:
         outputs[layer_name] = tap_layer(model, layer_name, argument)
     return keras.Model(model_input(model), outputs, name=name or f"{model.name}_taps")
+
+
+__all__ = ["OUTPUT_KEY", "build_feature_extractor", "tap_layer"]

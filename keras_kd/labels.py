@@ -14,7 +14,22 @@ _SUM_TOLERANCE = 1e-3
 
 
 def label_kind(label_shape, num_outputs):
-    """``BINARY``, ``DENSE`` or ``SPARSE`` for labels of ``label_shape``."""
+    """``BINARY``, ``DENSE`` or ``SPARSE`` for labels of ``label_shape``.
+
+    Args:
+        label_shape: the labels' shape, e.g. ``(64,)``, ``(64, 1)`` or ``(64, 10)``.
+        num_outputs: the model's number of outputs C.
+
+    Returns:
+        `BINARY` when C = 1, `DENSE` (probability rows) when the last axis has
+        C entries, else `SPARSE` (class indices).
+
+    Example:
+        ```python
+        label_kind((64, 10), 10)  # "probability rows"
+        label_kind((64, 1), 10)   # "class indices"
+        ```
+    """
     if num_outputs == 1:
         return BINARY
     rank = len(label_shape)
@@ -28,7 +43,21 @@ def _kind(y, logits):
 
 
 def task_loss_per_sample(y, logits):
-    """Cross-entropy of each sample from logits (sparse, dense or binary labels)."""
+    """Cross-entropy of each sample from logits (sparse, dense or binary labels).
+
+    Args:
+        y: labels of any kind `label_kind` recognizes.
+        logits: (batch, C) logits; (batch, 1) for a binary classifier.
+
+    Returns:
+        A float32 (batch,) tensor: softmax cross-entropy, or the sigmoid
+        cross-entropy for a single logit.
+
+    Example:
+        ```python
+        loss = keras.ops.mean(task_loss_per_sample(y, model(x)))
+        ```
+    """
     logits = tf.cast(logits, tf.float32)
     kind = _kind(y, logits)
     if kind == BINARY:
@@ -44,7 +73,20 @@ def task_loss_per_sample(y, logits):
 
 
 def top1_correct(y, logits):
-    """1.0 where the prediction is the label, else 0.0 (binary: logit > 0)."""
+    """1.0 where the prediction is the label, else 0.0 (binary: logit > 0).
+
+    Args:
+        y: labels of any kind `label_kind` recognizes.
+        logits: (batch, C) logits; (batch, 1) for a binary classifier.
+
+    Returns:
+        A float32 (batch,) tensor of 0.0 and 1.0.
+
+    Example:
+        ```python
+        accuracy = float(keras.ops.mean(top1_correct(y, model(x))))
+        ```
+    """
     logits = tf.cast(logits, tf.float32)
     kind = _kind(y, logits)
     if kind == BINARY:
@@ -94,7 +136,25 @@ def accepted(num_outputs):
 
 
 def check_label_array(y, num_outputs, argument="y"):
-    """Raises a ValueError unless the NumPy labels ``y`` suit the model."""
+    """Raises a ValueError unless the NumPy labels ``y`` suit the model.
+
+    The message names ``argument``, what was received and what is accepted
+    (class indices, probability rows or 0/1 for a single logit).
+
+    Args:
+        y: labels (array-like).
+        num_outputs: the model's number of outputs C.
+        argument: the argument name used in the message.
+
+    Raises:
+        ValueError: non-numeric labels, NaN/inf, indices out of ``[0, C)``,
+            rows that are not distributions, or a wrong shape.
+
+    Example:
+        ```python
+        check_label_array(y_train, num_outputs=10, argument="y_train")
+        ```
+    """
     y = np.asarray(y)
     if y.dtype.kind not in "biuf":
         raise ValueError(
@@ -140,7 +200,21 @@ def check_label_array(y, num_outputs, argument="y"):
 
 
 def label_indices(y, num_outputs):
-    """NumPy class indices (binary: 0/1) of a batch of labels, for evaluation."""
+    """NumPy class indices (binary: 0/1) of a batch of labels, for evaluation.
+
+    Args:
+        y: labels of any kind `label_kind` recognizes.
+        num_outputs: the model's number of outputs C.
+
+    Returns:
+        An int64 (n,) array: the index, the argmax of a probability row, or
+        ``label > 0.5`` for a single logit.
+
+    Example:
+        ```python
+        label_indices(np.eye(3)[[2, 0]], 3)  # array([2, 0])
+        ```
+    """
     y = np.asarray(y)
     kind = label_kind(y.shape, num_outputs)
     if kind == BINARY:
@@ -151,8 +225,33 @@ def label_indices(y, num_outputs):
 
 
 def predicted_indices(logits):
-    """NumPy predicted classes from logits (binary: logit > 0)."""
+    """NumPy predicted classes from logits (binary: logit > 0).
+
+    Args:
+        logits: (n, C) logits, or (n, 1) for a binary classifier.
+
+    Returns:
+        An int64 (n,) array of class indices.
+
+    Example:
+        ```python
+        accuracy = (predicted_indices(model.predict(x)) == label_indices(y, 10)).mean()
+        ```
+    """
     logits = np.asarray(logits)
     if logits.shape[-1] == 1:
         return (logits.reshape(len(logits)) > 0).astype("int64")
     return logits.argmax(-1)
+
+
+__all__ = [
+    "BINARY",
+    "DENSE",
+    "SPARSE",
+    "check_label_array",
+    "label_indices",
+    "label_kind",
+    "predicted_indices",
+    "task_loss_per_sample",
+    "top1_correct",
+]

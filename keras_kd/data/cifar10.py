@@ -52,8 +52,9 @@ def load_cifar10_split(path, split="train", count=None):
         A `tf.data.Dataset` of ``(float32 image in 0..255, int32 label)``.
 
     Example:
-
-    >>> val = load_cifar10_split("cifar10-train.tfrecord.gz", "validation")  # doctest: +SKIP
+        ```python
+        val = load_cifar10_split("cifar10-train.tfrecord.gz", "validation")
+        ```
     """
     _check_split(split)
     check_tfrecord(path)
@@ -78,6 +79,15 @@ def load_sample(split="train"):
 
     Args:
         split: ``"train"`` (5,000 images) or ``"validation"`` (1,000 images).
+
+    Returns:
+        An unbatched `tf.data.Dataset` of ``(float32 32x32x3 image in 0..255,
+        int32 label)``, in a fixed order; `load` with ``"sample"`` returns the same.
+
+    Example:
+        ```python
+        val = data.load_sample("validation").batch(250)
+        ```
     """
     _check_split(split)
     ds = load_tfrecord(os.path.join(SAMPLE_DIR, SAMPLE_FILES[split]))

@@ -92,8 +92,9 @@ def load_image_folder(root, image_size=None, split="all", validation_split=None,
         the class names.
 
     Example:
-
-    >>> ds, classes = load_image_folder("flowers/", image_size=(64, 64))  # doctest: +SKIP
+        ```python
+        ds, classes = load_image_folder("flowers/", image_size=(64, 64))
+        ```
     """
     if not os.path.isdir(root):
         raise ValueError(f"`root` must be an existing folder. Received: root={root!r}")

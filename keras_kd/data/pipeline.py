@@ -21,6 +21,16 @@ def batch_for_training(ds, batch_size, shuffle=True, augment=False, seed=0, drop
         augment: apply pad-4 random crop and horizontal flip.
         seed: shuffle seed.
         drop_remainder: drop the last partial batch.
+
+    Returns:
+        A batched, prefetched `tf.data.Dataset` of ``(images, labels)``; the
+        decoded images are cached in memory after the first epoch.
+
+    Example:
+        ```python
+        train = data.batch_for_training(data.load("sample", "train"), batch_size=64)
+        distiller.fit(train, epochs=10)
+        ```
     """
     if batch_size <= 0:
         raise ValueError(f"`batch_size` must be > 0. Received: batch_size={batch_size}")

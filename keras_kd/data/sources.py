@@ -50,9 +50,10 @@ def load(
         An unbatched `tf.data.Dataset` of ``(float32 image in 0..255, int32 label)``.
 
     Example:
-
-    >>> train = load("my-images/", "train", image_size=(64, 64))  # doctest: +SKIP
-    >>> val = load("my-images/", "validation", image_size=(64, 64))  # doctest: +SKIP
+        ```python
+        train = load("my-images/", "train", image_size=(64, 64))
+        val = load("my-images/", "validation", image_size=(64, 64))
+        ```
     """
     if not isinstance(source, str) or not source:
         raise ValueError(f"`source` must be {_SOURCES}. Received: source={source!r}")

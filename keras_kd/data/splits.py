@@ -42,9 +42,10 @@ def split_range(total, split, validation_split, what):
         ``(start, count)``.
 
     Example:
-
-    >>> split_range(50_000, "validation", 0.1, "cifar10-train.tfrecord.gz")
-    (45000, 5000)
+        ```python
+        split_range(50_000, "validation", 0.1, "cifar10-train.tfrecord.gz")
+        # (45000, 5000)
+        ```
     """
     if split not in SPLITS:
         raise ValueError(

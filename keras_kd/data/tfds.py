@@ -15,8 +15,9 @@ def load_tfds(name, split="train", data_dir=None, download=False):
         A `tf.data.Dataset` of ``(float32 image in 0..255, int32 label)``.
 
     Example:
-
-    >>> ds = load_tfds("cifar10", split="test", data_dir="/data/tfds")  # doctest: +SKIP
+        ```python
+        ds = load_tfds("cifar10", split="test", data_dir="/data/tfds")
+        ```
     """
     return tfds_dataset(name, split, data_dir, download, received=f"name={name!r}")
 

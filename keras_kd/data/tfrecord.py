@@ -72,8 +72,9 @@ def load_tfrecord(path, start=0, count=None, image_size=None):
         A `tf.data.Dataset` of ``(float32 image in 0..255, int32 label)``.
 
     Example:
-
-    >>> ds = load_tfrecord("flowers.tfrecord.gz", image_size=(64, 64))  # doctest: +SKIP
+        ```python
+        ds = load_tfrecord("flowers.tfrecord.gz", image_size=(64, 64))
+        ```
     """
     first_size = check_tfrecord(path)
     image_size = check_image_size(image_size)
@@ -118,8 +119,9 @@ def load_tfrecord_split(path, split="all", validation_split=None, image_size=Non
         A `tf.data.Dataset` of ``(image, label)`` with a known length.
 
     Example:
-
-    >>> val = load_tfrecord_split("mine.tfrecord.gz", "validation", 0.2)  # doctest: +SKIP
+        ```python
+        val = load_tfrecord_split("mine.tfrecord.gz", "validation", 0.2)
+        ```
     """
     check_tfrecord(path)
     start, count = split_range(count_records(path), split, validation_split, f"path={path!r}")

@@ -22,18 +22,39 @@ INIT, MAIN = "init", "main"
 
 
 class Term:
-    """One named loss term.
+    """One named loss term: the base class of every distillation term.
 
-    Subclasses set ``name`` (the log key), ``stages`` (where the term is
-    active: ``("main",)``, ``("init",)`` or both) and ``uses_logits``, and
-    implement ``__call__(teacher, student, y, sample_weight)``, where
-    ``teacher`` and ``student`` map ``"output"`` and each tapped layer name to
-    its tensor. `build` creates adapters once the feature shapes are known.
+    Subclasses set ``name`` (the log key: the term is logged as
+    ``{name}_loss``), ``stages`` (where the term is active: ``("main",)``,
+    ``("init",)`` or both), ``uses_logits`` (whether it needs the networks'
+    outputs, which makes the whole network run), ``pairs_required``
+    (``(minimum, exactly)`` layer pairs) and implement
+    ``__call__(teacher, student, y, sample_weight)``, where ``teacher`` and
+    ``student`` map ``"output"`` and each tapped layer name to its tensor and
+    which returns a scalar. `build` checks the tapped shapes and creates
+    trainable adapters (``self.adapters``) once the shapes are known; register
+    the class for saving with ``keras.saving.register_keras_serializable``.
 
     Args:
         weight: the term's weight in the total loss (a free float >= 0).
         student_layers: names of the student layers the term taps.
-        teacher_layers: names of the matching teacher layers.
+        teacher_layers: names of the matching teacher layers (same length).
+
+    Example:
+        ```python
+        @keras.saving.register_keras_serializable(package="my_project")
+        class CosineTerm(Term):
+            name = "cosine"
+            pairs_required = (1, None)
+
+            def __call__(self, teacher, student, y, sample_weight):
+                return sum(
+                    keras.ops.mean(keras.losses.cosine_similarity(teacher[t], student[s]) + 1.0)
+                    for s, t in self.pairs
+                )
+
+        distiller = Distiller(student, teacher, terms=[CosineTerm(1.0, ["pool"], ["pool"])])
+        ```
     """
 
     name = "term"
@@ -66,7 +87,7 @@ class Term:
 
     @property
     def pairs(self):
-        """``(student_layer, teacher_layer)`` tuples."""
+        """``(student_layer, teacher_layer)`` tuples, in order."""
         return list(zip(self.student_layers, self.teacher_layers, strict=True))
 
     def build(self, shapes):
@@ -78,12 +99,21 @@ class Term:
         """
 
     def bind(self, distiller):
-        """Called once the distiller is built (e.g. to read its epoch counter)."""
+        """Called once the distiller is built (e.g. to read its epoch counter).
+
+        Args:
+            distiller: the `Distiller` the term belongs to.
+        """
 
     def __call__(self, teacher, student, y, sample_weight):
         raise NotImplementedError
 
     def get_config(self):
+        """The constructor arguments that rebuild the term when a distiller is loaded.
+
+        Returns:
+            A dict of the ``__init__`` arguments (subclasses add their own).
+        """
         return {
             "weight": self.weight,
             "student_layers": self.student_layers,
@@ -92,11 +122,32 @@ class Term:
 
     @classmethod
     def from_config(cls, config):
+        """Rebuilds a term from `get_config`'s dict.
+
+        Args:
+            config: the dict `get_config` returned.
+
+        Returns:
+            A new term of this class.
+        """
         return cls(**config)
 
 
 class TaskTerm(Term):
-    """The student's cross-entropy on the labels."""
+    """The student's cross-entropy on the labels (softmax, or sigmoid for a single logit).
+
+    `Distiller` adds it to every method with ``task_weight``; it taps no layer.
+
+    Args:
+        weight: the cross-entropy's weight (a distiller's ``task_weight``).
+        student_layers: unused (the term taps no layer).
+        teacher_layers: unused (the term taps no layer).
+
+    Example:
+        ```python
+        distiller.loss_weights["task"]  # the TaskTerm's weight, task_weight
+        ```
+    """
 
     name = "task"
     uses_logits = True
@@ -110,8 +161,26 @@ class TaskTerm(Term):
 
 
 class KDTerm(Term):
-    """Hinton KD between the logits: ``kd_loss(t, s, temperature)``, optionally
-    on standardized logits (Sun et al., CVPR 2024)."""
+    """Hinton KD between the logits: ``kd_loss(t, s, temperature)``.
+
+    Optionally on standardized logits (Sun et al., CVPR 2024). `Distiller` adds
+    it with ``kd_weight`` (absent when 0), so every method can take a KD term.
+
+    Args:
+        weight: the KD term's weight (a distiller's ``kd_weight``).
+        temperature: T in (0, 1000].
+        logit_standardization: z-score each sample's logits before the softmax.
+
+    Example:
+        ```python
+        AttentionTransfer(student, teacher, ["stage3"], ["stage3"], kd_weight=0.9)  # adds a KDTerm
+        ```
+
+    Reference:
+        Hinton, Vinyals, Dean, "Distilling the Knowledge in a Neural Network",
+        2015; Sun, Ren, Li, Wang, Cao, "Logit Standardization in Knowledge
+        Distillation", CVPR 2024.
+    """
 
     name = "kd"
     uses_logits = True

@@ -16,11 +16,28 @@ from keras_kd.losses.boundary import activation_boundary_loss
 
 @register_term
 class ActivationBoundaryTerm(Term):
-    """``sum_i w_i * activation_boundary_loss(t_i, connector_i(s_i), margin)``.
+    """Activation boundaries: ``sum_i w_i * AB(t_i, connector_i(s_i), margin)``.
 
     One connector per pair (1x1 conv + BN to the teacher's channels). Layer
     weights default to ``w_i = 2^(i - n + 1)`` (the deepest layer 1, each
     shallower one half), as in RepDistiller's ``ABLoss``. Init stage only.
+
+    Args:
+        weight: the term's weight in the total loss (3e-3, the scale of RepDistiller's ``ABLoss``).
+        student_layers: pre-activation student maps.
+        teacher_layers: pre-activation teacher maps of the same height and width.
+        margin: the hinge margin m.
+        layer_weights: one weight per pair; default ``2^(i - n + 1)``.
+
+    Example:
+        ```python
+        Distiller(student, teacher, init_epochs=5,
+                  terms=[ActivationBoundaryTerm(3e-3, ["stage3_preact"], ["stage3_preact"])])
+        ```
+
+    Reference:
+        Heo et al., "Knowledge Transfer via Distillation of Activation
+        Boundaries Formed by Hidden Neurons", AAAI 2019.
     """
 
     name = "ab"
@@ -71,13 +88,27 @@ class ActivationBoundary(Distiller):
     scale of RepDistiller's ``ABLoss`` (the per-sample sums are large).
 
     Args:
-        student, teacher: models returning logits.
-        student_layers, teacher_layers: pre-activation tap pairs (equal sizes).
+        student: the student, a functional or Sequential model returning logits.
+        teacher: the teacher, a model returning logits of the same shape.
+        student_layers: pre-activation student maps (e.g. ``stage3_preact``).
+        teacher_layers: pre-activation teacher maps of the same height and width.
         feature_weight: AB weight of the init stage.
         margin: the hinge margin m.
         layer_weights: one weight per pair; default ``2^(i - n + 1)``.
         init_epochs: epochs of the init stage (30 in RepDistiller).
-        task_weight, kd_weight, temperature: see `Distiller`.
+        task_weight: weight of the cross-entropy on the labels.
+        kd_weight: weight of an added Hinton KD term (0: none).
+        temperature: T of the KD term, in (0, 1000].
+        **kwargs: other `Distiller` arguments (``terms``, ``teacher_input``,
+            ``logit_standardization``, ``check_finite``, ``name``).
+
+    Example:
+        ```python
+        ab = ActivationBoundary(student, teacher, ["stage2_preact", "stage3_preact"],
+                                ["stage2_preact", "stage3_preact"], init_epochs=5)
+        ab.compile(optimizer="adam", metrics=["accuracy"])
+        ab.fit(train, epochs=15)
+        ```
 
     Reference:
         Heo et al., "Knowledge Transfer via Distillation of Activation

@@ -10,8 +10,26 @@ from keras_kd.losses.attention import attention_transfer_loss
 
 @register_term
 class AttentionTerm(Term):
-    """``sum over pairs of attention_transfer_loss(t, s, p)`` (maps aligned by
-    pooling; channel counts may differ)."""
+    """Attention transfer on tap pairs: ``sum over pairs of attention_transfer_loss(t, s, p)``.
+
+    Maps of different sizes are aligned by average-pooling the larger; channel
+    counts may differ. Tap the post-activation outputs of stages (e.g. ``stage1``..``stage3``).
+
+    Args:
+        weight: the term's weight in the total loss (1000 in the paper and RepDistiller).
+        student_layers: names of the tapped student layers.
+        teacher_layers: names of the matching teacher layers (same length).
+        p: the attention exponent (2 in the paper).
+
+    Example:
+        ```python
+        term = AttentionTerm(1000.0, ["stage2", "stage3"], ["stage2", "stage3"])
+        Distiller(student, teacher, kd_weight=0.9, task_weight=0.1, terms=[term])
+        ```
+
+    Reference:
+        Zagoruyko & Komodakis, "Paying More Attention to Attention", ICLR 2017.
+    """
 
     name = "at"
     pairs_required = (1, None)
@@ -38,11 +56,26 @@ class AttentionTransfer(Distiller):
     """Attention transfer: ``task_weight * CE + feature_weight * sum_pairs AT``.
 
     Args:
-        student, teacher: models returning logits.
-        student_layers, teacher_layers: tap pairs (usually one per stage).
+        student: the student, a functional or Sequential model returning logits.
+        teacher: the teacher, a model returning logits of the same shape.
+        student_layers: tapped student layers (usually one per stage, after its
+            ReLU); sizes are aligned by average pooling, channels may differ.
+        teacher_layers: the matching teacher layers (same length).
         feature_weight: beta (1000 in the paper and RepDistiller).
-        p: attention exponent.
-        task_weight, kd_weight, temperature: see `Distiller`.
+        p: attention exponent (2 in the paper).
+        task_weight: weight of the cross-entropy on the labels.
+        kd_weight: weight of an added Hinton KD term (0: none).
+        temperature: T of the KD term, in (0, 1000].
+        **kwargs: other `Distiller` arguments (``terms``, ``teacher_input``,
+            ``logit_standardization``, ``check_finite``, ``name``).
+
+    Example:
+        ```python
+        at = AttentionTransfer(student, teacher, ["stage1", "stage2", "stage3"],
+                               ["stage1", "stage2", "stage3"])
+        at.compile(optimizer="adam", metrics=["accuracy"])
+        at.fit(train, epochs=10)
+        ```
 
     Reference:
         Zagoruyko & Komodakis, "Paying More Attention to Attention", ICLR 2017.

@@ -26,8 +26,33 @@ _KERAS_ARGUMENTS = ("name", "dtype", "trainable")
 
 
 def method_arguments(frame_locals):
-    """A method constructor's arguments, from its ``locals()``, for
-    `Distiller.__init__`: the signature is the one declaration of them."""
+    """A method constructor's arguments, from its ``locals()``, for `Distiller.__init__`.
+
+    The signature is the one declaration of a method's arguments: its
+    ``__init__`` ends with ``super().__init__(**method_arguments(locals()))``,
+    and the template routes each argument to `Distiller`'s own parameters or to
+    the subclass's `Distiller.method_terms`, stores it as an attribute and
+    saves it in `get_config`.
+
+    Args:
+        frame_locals: the constructor's ``locals()`` (``self``, ``__class__``
+            and the ``kwargs`` dict itself are dropped; its items are merged in).
+
+    Returns:
+        A dict of keyword arguments for `Distiller.__init__`.
+
+    Example:
+        ```python
+        class MyMethod(Distiller):
+            def __init__(self, student, teacher, student_layers, teacher_layers,
+                         feature_weight=1.0, task_weight=1.0, kd_weight=0.0,
+                         temperature=4.0, **kwargs):
+                super().__init__(**method_arguments(locals()))
+
+            def method_terms(self, student_layers, teacher_layers, feature_weight):
+                return [MyTerm(feature_weight, student_layers, teacher_layers)]
+        ```
+    """
     arguments = {k: v for k, v in frame_locals.items() if k not in ("self", "__class__", "kwargs")}
     return {**arguments, **frame_locals.get("kwargs", {})}
 
@@ -56,7 +81,10 @@ class Distiller(TermTrainer):
     the distiller (no update, inference mode) whatever its `trainable` flag.
 
     Methods (`KD`, `AttentionTransfer`, ...) are presets of this class; use it
-    directly to compose terms of several methods on any taps.
+    directly to compose terms of several methods on any taps. A new method is a
+    subclass whose ``__init__`` lists its arguments and calls
+    ``super().__init__(**method_arguments(locals()))``, and whose
+    `method_terms` turns its own arguments into `Term` objects.
 
     Args:
         student: a functional or Sequential Keras model that outputs logits.
@@ -64,7 +92,7 @@ class Distiller(TermTrainer):
         terms: extra `Term` objects (e.g. ``[AttentionTerm(...), NSTTerm(...)]``).
         task_weight: weight of the student's cross-entropy on the labels.
         kd_weight: weight of a Hinton KD term on the logits (0: none).
-        temperature: T of the KD term.
+        temperature: T of the KD term, in (0, 1000].
         logit_standardization: z-score each sample's logits before the KD
             term's softmax (Sun et al., CVPR 2024).
         init_epochs: epochs of the init stage, run by the first `fit` before
@@ -73,14 +101,41 @@ class Distiller(TermTrainer):
             before the teacher (e.g. ``keras.layers.Resizing(224, 224)`` for a
             teacher trained at another resolution).
         check_finite: skip and report a step whose term or gradient is NaN/inf.
+        **method_args: a subclass's own arguments, passed on by
+            `method_arguments` (e.g. ``student_layers``, ``feature_weight``)
+            and handed to its `method_terms`; also Keras's ``name``.
+
+    Attributes:
+        student: the student model, unchanged: the plain Keras model to save
+            and export (``distiller.student.save("student.keras")``).
+        teacher: the teacher model (frozen inside the distiller).
+        deployable: the model `keras_kd.export.to_tflite` exports (here the
+            student; for ONE, BYOT, DML the member they deploy).
+        stages: ``("init", "main")`` when a term has an init stage (FitNet's
+            hint stage, AB, FSP, FT's paraphraser), else ``("main",)``.
+        stage: the stage the next `fit` trains (``"main"`` unless `set_stage`).
+        init_epochs_done: a `keras.Variable` counting the init-stage epochs run
+            (saved with the distiller, so a reloaded one does not rerun them).
+        main_epochs_done: a `keras.Variable` counting the main-stage epochs run.
+        all_terms: every `Term`: the task and KD terms, the method's own, then ``terms``.
+        adapters: the trainable adapters the terms own (regressors,
+            connectors, paraphraser, translator); trained, never exported.
+        loss_weights: ``{term name: weight}`` of the terms active in `stage`.
 
     Example:
-        >>> distiller = keras_kd.distillers.Distiller(
-        ...     student, teacher, kd_weight=0.9, task_weight=0.1,
-        ...     terms=[keras_kd.distillers.AttentionTerm(1000.0, ["s2"], ["t2"])])
-        >>> distiller.compile(optimizer="adam", metrics=["accuracy"])
-        >>> distiller.fit(train_ds, epochs=10)
-        >>> distiller.student.save("student.keras")
+        ```python
+        distiller = keras_kd.distillers.Distiller(
+            student, teacher, task_weight=0.1, kd_weight=0.9,
+            terms=[keras_kd.distillers.AttentionTerm(1000.0, ["stage2"], ["stage2"])],
+        )
+        distiller.compile(optimizer="adam", metrics=["accuracy"])
+        distiller.fit(train, epochs=10, validation_data=val)
+        distiller.student.save("student.keras")
+        ```
+
+    Reference:
+        Hinton, Vinyals, Dean, "Distilling the Knowledge in a Neural Network",
+        2015 (the KD term); each `Term` names its own paper.
     """
 
     def __init__(
@@ -170,7 +225,15 @@ class Distiller(TermTrainer):
         return list(self.method_terms(**{k: method_args.get(k, shared.get(k)) for k in names}))
 
     def method_terms(self):
-        """The method's own terms, from its own constructor arguments."""
+        """The method's own terms, from its own constructor arguments.
+
+        A subclass declares the arguments it needs by name in its signature (any
+        of its ``__init__`` arguments, plus ``temperature`` and
+        ``logit_standardization`` when it uses them); the template calls it once.
+
+        Returns:
+            A list of `Term` objects (empty for the base class).
+        """
         return []
 
     def _check_models(self):
@@ -267,7 +330,15 @@ class Distiller(TermTrainer):
         return taps
 
     def feature_shape(self, network, name):
-        """Static shape of a tapped feature, ``network`` being student or teacher."""
+        """Static shape of a tapped feature.
+
+        Args:
+            network: ``"student"`` or ``"teacher"``.
+            name: the tapped layer's name.
+
+        Returns:
+            The shape as a tuple with the batch axis, e.g. ``(None, 16, 16, 32)``.
+        """
         taps = self.student_taps if network == "student" else self.teacher_taps
         return tuple(taps.output[name].shape)
 
@@ -288,8 +359,18 @@ class Distiller(TermTrainer):
         return self.deployable(inputs, training=training)
 
     def set_stage(self, stage):
-        """Switches the training stage (``"init"`` or ``"main"``); the next
-        `fit` retraces `train_step`."""
+        """Switches the training stage; the next `fit` retraces `train_step`.
+
+        Args:
+            stage: ``"init"`` or ``"main"`` (one of `stages`).
+
+        Example:
+            ```python
+            fsp.set_stage("init")
+            fsp.fit(train, epochs=5)  # the init stage only
+            fsp.set_stage("main")
+            ```
+        """
         self.stage = one_of("stage", stage, self.stages)
         self.train_function = self.test_function = self.predict_function = None
 
@@ -341,6 +422,16 @@ class Distiller(TermTrainer):
 
         Returns:
             ``{stage: History}``.
+
+        Example:
+            ```python
+            histories = fitnet.fit_stages(
+                [("init", 5), ("main", 30)],
+                optimizer=lambda stage, epochs: keras.optimizers.SGD(0.05, momentum=0.9),
+                x=train,
+                validation_data=val,
+            )
+            ```
         """
         histories = {}
         for stage, epochs in stages:
@@ -355,11 +446,26 @@ class Distiller(TermTrainer):
         return histories
 
     def teacher_batch(self, x):
-        """The batch as the teacher takes it (through `teacher_input`)."""
+        """The batch as the teacher takes it (through `teacher_input`).
+
+        Args:
+            x: the student's batch of inputs.
+
+        Returns:
+            ``teacher_input(x)``, or ``x`` when there is no `teacher_input`.
+        """
         return x if self.teacher_input is None else self.teacher_input(x)
 
     def teacher_outputs_for_cache(self, x, y):
-        """What `keras_kd.cache` stores per sample: logits and every tap."""
+        """What `keras_kd.cache` stores per sample: logits and every tap.
+
+        Args:
+            x: a batch of inputs.
+            y: its labels (used by terms that need the teacher's input gradient).
+
+        Returns:
+            ``{"output": logits, layer name: feature, ...}`` of the teacher.
+        """
         if any(t.uses_input_gradient for t in self.all_terms if t.weight > 0):
             return _input_gradient(self.teacher_taps, self.teacher_batch(x), y, False)
         return self.teacher_taps(self.teacher_batch(x), training=False)

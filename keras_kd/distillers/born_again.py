@@ -23,10 +23,12 @@ class BornAgain(DistillationChain):
             generation with the cross-entropy.
 
     Example:
-        >>> ban = BornAgain(teacher, lambda: resnet20(), generations=2, directory="ban")
-        >>> ban.compile(optimizer=lambda: keras.optimizers.SGD(0.05), metrics=["accuracy"])
-        >>> ban.fit(train, epochs=10)
-        >>> ensemble = ban.ensemble()  # BAN-E
+        ```python
+        ban = BornAgain(teacher, lambda: resnet20(), generations=2, directory="ban")
+        ban.compile(optimizer=lambda: keras.optimizers.SGD(0.05), metrics=["accuracy"])
+        ban.fit(train, epochs=10)
+        ensemble = ban.ensemble()  # BAN-E
+        ```
 
     Reference:
         Furlanello et al., "Born-Again Neural Networks", ICML 2018.
@@ -51,6 +53,12 @@ class BornAgain(DistillationChain):
         average of the generations' class probabilities. It is built from
         Keras layers and `keras.ops` only (no `Lambda`), so once saved it
         loads with the default ``safe_mode=True`` without keras_kd.
+
+        Args:
+            name: the model's name.
+
+        Returns:
+            A functional `keras.Model` from the input to the ensemble's logits.
         """
         if not self.models:
             raise RuntimeError("Call `fit` before `ensemble`.")

@@ -40,6 +40,21 @@ class BYOT(TermTrainer):
         task_weight: CE weight of each shallow exit (1 - alpha = 0.7).
         kd_weight: KD weight of each shallow exit (alpha = 0.3).
         feature_weight: lambda of the feature term (0.03).
+        **kwargs: Keras model arguments (``name``) and ``check_finite``
+            (skip and report a step whose term or gradient is NaN/inf).
+
+    Attributes:
+        exits: one plain Keras model per exit, shallow to deep (the model last).
+        student: the deepest exit, the user's model itself.
+
+    Example:
+        ```python
+        byot = BYOT(mlperf_tiny_resnet8(), exit_layers=["stage1", "stage2"], deep_layer="stage3")
+        byot.compile(optimizer="adam", metrics=["accuracy"])
+        byot.fit(train, epochs=10)
+        for row in byot.exit_summary(val):
+            print(row)  # a shallow exit is a smaller, faster model
+        ```
 
     Reference:
         Zhang et al., "Be Your Own Teacher: Improve the Performance of
@@ -113,6 +128,7 @@ class BYOT(TermTrainer):
 
     @property
     def loss_weights(self):
+        """``{term name: weight}``: the deep task term 1, each exit's terms their weights."""
         kinds = {"task": self.task_weight, "kd": self.kd_weight, "feature": self.feature_weight}
         return {
             name: 1.0 if name == "deep_task" else kinds[name.split("_")[1]]
@@ -158,8 +174,15 @@ class BYOT(TermTrainer):
         return {**logs, **self.accuracy_logs(y, self._exit_logits(out), sample_weight)}
 
     def exit_summary(self, dataset):
-        """``[{"exit", "layer", "parameters", "accuracy"}]`` for each exit on a
-        batched labelled dataset, shallow to deep."""
+        """Parameters and accuracy of each exit, shallow to deep.
+
+        Args:
+            dataset: a batched dataset of ``(images, labels)``.
+
+        Returns:
+            A list of dicts with the keys ``"exit"``, ``"layer"``, ``"parameters"``
+            and ``"accuracy"``, one per exit.
+        """
         layers = [*self.exit_layers, "output"]
         return [
             {

@@ -32,11 +32,22 @@ class DistillationChain:
         **kd_kwargs: passed to each `KD` (``temperature``, ``task_weight``,
             ``kd_weight``, ...).
 
+    Attributes:
+        models: the trained models, in order (filled by `fit`).
+        student: the last model of the chain (also ``deployable``).
+
     Example:
-        >>> chain = DistillationChain(teacher, [build_medium, build_small], directory="ta")
-        >>> chain.compile(optimizer=lambda: keras.optimizers.SGD(0.05), metrics=["accuracy"])
-        >>> chain.fit(train, epochs=10)
-        >>> chain.student.save("small.keras")
+        ```python
+        chain = DistillationChain(teacher, [build_medium, build_small], directory="ta")
+        chain.compile(optimizer=lambda: keras.optimizers.SGD(0.05), metrics=["accuracy"])
+        chain.fit(train, epochs=10)
+        chain.student.save("small.keras")
+        ```
+
+    Reference:
+        Furlanello et al., "Born-Again Neural Networks", ICML 2018 (a chain of
+        one architecture); Mirzadeh et al., "Improved Knowledge Distillation
+        via Teacher Assistant", AAAI 2020 (a chain of shrinking models).
     """
 
     BUILDER_ARGUMENT = "builders"
@@ -65,8 +76,13 @@ class DistillationChain:
                 )
 
     def compile(self, optimizer="sgd", metrics=None):
-        """Sets the optimizer (a callable returning one, or an optimizer whose
-        config is cloned for every model) and the metrics."""
+        """Sets the optimizer and the metrics every model of the chain is compiled with.
+
+        Args:
+            optimizer: a callable returning a new optimizer, or an optimizer (or
+                its name) whose config is cloned for every model.
+            metrics: the metrics, as for `keras.Model.compile`.
+        """
         self._optimizer, self._metrics = optimizer, metrics
 
     def _path(self, generation, suffix=".keras"):
@@ -84,7 +100,19 @@ class DistillationChain:
         return model
 
     def fit(self, x=None, y=None, epochs=1, callbacks=None, **fit_kwargs):
-        """Trains the missing models in order; returns ``{generation: History}``."""
+        """Trains the missing models in order.
+
+        Args:
+            x: the training data, as for `keras.Model.fit`.
+            y: the labels, when ``x`` is an array.
+            epochs: epochs of each model.
+            callbacks: callbacks for every model's fit (a `BackupAndRestore` under
+                ``directory`` is added).
+            **fit_kwargs: other `keras.Model.fit` arguments (``validation_data``, ...).
+
+        Returns:
+            ``{generation: History}`` of the models trained by this call.
+        """
         if self._optimizer is None:
             raise RuntimeError("Call `compile` before `fit`.")
         histories, previous, self.models = {}, self.teacher, []
@@ -109,7 +137,7 @@ class DistillationChain:
 
     @property
     def student(self):
-        """The last model of the chain."""
+        """The last model of the chain (raises before `fit`)."""
         if not self.models:
             raise RuntimeError("Call `fit` before `student`: no model is trained yet.")
         return self.models[-1]
@@ -134,9 +162,12 @@ class TeacherAssistantChain(DistillationChain):
         **kd_kwargs: passed to each `KD`.
 
     Example:
-        >>> ta = TeacherAssistantChain(resnet56, resnet20, mlperf_tiny_resnet8, directory="ta")
-        >>> ta.compile(optimizer=lambda: keras.optimizers.SGD(0.05), metrics=["accuracy"])
-        >>> ta.fit(train, epochs=10)
+        ```python
+        ta = TeacherAssistantChain(teacher, resnet20, mlperf_tiny_resnet8, directory="ta")
+        ta.compile(optimizer=lambda: keras.optimizers.SGD(0.05), metrics=["accuracy"])
+        ta.fit(train, epochs=10)
+        ta.student.save("student.keras")
+        ```
 
     Reference:
         Mirzadeh et al., "Improved Knowledge Distillation via Teacher

@@ -11,9 +11,26 @@ from keras_kd.losses.dist import dist_loss
 
 @register_term
 class DISTTerm(Term):
-    """``dist_loss(t, s, tau, inter_weight, intra_weight)``: inter-class and
-    intra-class Pearson relations of the softened predictions (batch-level, so
-    sample weights do not apply)."""
+    """DIST: ``dist_loss(t, s, tau, inter_weight, intra_weight)`` on the logits.
+
+    Inter-class and intra-class Pearson relations of the softened predictions
+    (batch-level, so sample weights do not apply).
+
+    Args:
+        weight: the term's weight in the total loss.
+        temperature: tau in (0, 1000].
+        inter_weight: beta, the inter-class relation weight.
+        intra_weight: gamma, the intra-class relation weight.
+
+    Example:
+        ```python
+        Distiller(student, teacher, terms=[DISTTerm(2.0, temperature=4.0)])
+        ```
+
+    Reference:
+        Huang, You, Wang, Qian, Xu, "Knowledge Distillation from A Stronger
+        Teacher", NeurIPS 2022.
+    """
 
     name = "dist"
     uses_logits = True
@@ -47,13 +64,24 @@ class DIST(Distiller):
     """DIST: ``task_weight * CE + feature_weight * (beta * inter + gamma * intra)``.
 
     Args:
-        student, teacher: models returning logits.
+        student: the student, a functional or Sequential model returning logits.
+        teacher: the teacher, a model returning logits of the same shape.
         inter_weight: beta, the inter-class (per sample) relation weight.
         intra_weight: gamma, the intra-class (per class, across the batch)
             relation weight.
-        temperature: tau of the softened predictions.
+        temperature: tau of the softened predictions (and of an added KD term).
         feature_weight: overall DIST weight.
-        task_weight, kd_weight: see `Distiller`.
+        task_weight: weight of the cross-entropy on the labels.
+        kd_weight: weight of an added Hinton KD term (0: none).
+        **kwargs: other `Distiller` arguments (``terms``, ``teacher_input``,
+            ``logit_standardization``, ``check_finite``, ``name``).
+
+    Example:
+        ```python
+        dist = DIST(student, teacher, temperature=4.0)
+        dist.compile(optimizer="adam", metrics=["accuracy"])
+        dist.fit(train, epochs=10)
+        ```
 
     Reference:
         Huang, You, Wang, Qian, Xu, "Knowledge Distillation from A Stronger

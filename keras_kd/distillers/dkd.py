@@ -12,9 +12,27 @@ from keras_kd.losses.dkd import dkd_loss
 
 @register_term
 class DKDTerm(Term):
-    """``ramp * dkd_loss(t, s, y, T, alpha, beta)``, ``ramp`` rising linearly
-    from ``1 / warmup_epochs`` in the first epoch to 1 (the authors' warm-up:
-    ``min(epoch / warmup, 1)`` with epochs counted from 1)."""
+    """Decoupled KD: ``ramp * dkd_loss(t, s, y, T, alpha, beta)``.
+
+    ``ramp`` rises linearly from ``1 / warmup_epochs`` in the first epoch to 1
+    (the authors' warm-up: ``min(epoch / warmup, 1)`` with epochs counted from 1).
+
+    Args:
+        weight: the term's weight in the total loss.
+        temperature: T in (0, 1000].
+        alpha: TCKD (target-class) weight.
+        beta: NCKD (non-target-class) weight.
+        warmup_epochs: epochs over which the ramp rises to 1 (0: none).
+        logit_standardization: z-score each sample's logits first.
+
+    Example:
+        ```python
+        Distiller(student, teacher, terms=[DKDTerm(1.0, beta=2.0, warmup_epochs=5)])
+        ```
+
+    Reference:
+        Zhao, Cui, Song, Qiu, Liang, "Decoupled Knowledge Distillation", CVPR 2022.
+    """
 
     name = "dkd"
     uses_logits = True
@@ -37,6 +55,14 @@ class DKDTerm(Term):
         self.epochs_done = None
 
     def bind(self, distiller):
+        """Checks the model has >= 2 classes and reads the distiller's epoch counter.
+
+        Args:
+            distiller: the `Distiller` the term belongs to.
+
+        Raises:
+            ValueError: the student has a single output (use KD for it).
+        """
         if distiller.deployable.outputs[0].shape[-1] < 2:
             raise ValueError(
                 "DKD splits the classes into the target and the others, so it needs a model "
@@ -46,6 +72,11 @@ class DKDTerm(Term):
         self.epochs_done = distiller.main_epochs_done
 
     def ramp(self):
+        """The warm-up factor of the current epoch, ``min((epochs done + 1) / warmup_epochs, 1)``.
+
+        Returns:
+            A float32 scalar tensor (1.0 without warm-up).
+        """
         if not self.warmup_epochs:
             return 1.0
         epoch = tf.cast(self.epochs_done, tf.float32) + 1.0
@@ -88,7 +119,8 @@ class DKD(Distiller):
     for some pairs.
 
     Args:
-        student, teacher: models returning logits (at least 2 classes).
+        student: the student, a functional or Sequential model returning logits.
+        teacher: the teacher, a model returning logits of the same shape (at least 2 classes).
         alpha: TCKD weight.
         beta: NCKD weight.
         temperature: T of the DKD term (and of an added KD term).
@@ -96,7 +128,17 @@ class DKD(Distiller):
         feature_weight: overall DKD weight.
         logit_standardization: z-score the logits before the softmax (Sun et
             al., CVPR 2024), in the DKD and any KD term.
-        task_weight, kd_weight: see `Distiller`.
+        task_weight: weight of the cross-entropy on the labels.
+        kd_weight: weight of an added Hinton KD term (0: none).
+        **kwargs: other `Distiller` arguments (``terms``, ``teacher_input``,
+            ``check_finite``, ``name``).
+
+    Example:
+        ```python
+        dkd = DKD(student, teacher, beta=2.0, warmup_epochs=2)
+        dkd.compile(optimizer="adam", metrics=["accuracy"])
+        dkd.fit(train, epochs=10)
+        ```
 
     Reference:
         Zhao, Cui, Song, Qiu, Liang, "Decoupled Knowledge Distillation", CVPR 2022.

@@ -32,8 +32,12 @@ def ensemble_teacher(teachers, weights=None, temperature=1.0, name="ensemble_tea
         A functional `keras.Model` from the teachers' input to ``z_e``.
 
     Example:
-        >>> teacher = ensemble_teacher([resnet20_a, resnet20_b], temperature=4.0)
-        >>> KD(student, teacher, temperature=4.0).fit(train, epochs=10)
+        ```python
+        teacher = ensemble_teacher([resnet20_a, resnet20_b], temperature=4.0)
+        distiller = KD(student, teacher, temperature=4.0)
+        distiller.compile(optimizer="adam", metrics=["accuracy"])
+        distiller.fit(train, epochs=10)
+        ```
 
     Reference:
         Hinton, Vinyals, Dean, "Distilling the Knowledge in a Neural Network",

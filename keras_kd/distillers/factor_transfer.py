@@ -13,11 +13,28 @@ from keras_kd.losses.hint import hint_loss
 
 @register_term
 class FactorTransferTerm(Term):
-    """``factor_transfer_loss(encoder(t), translator(s), p, form)``.
+    """Factor transfer: ``factor_transfer_loss(encoder(t), translator(s), p, form)``.
 
     The paraphraser (a conv autoencoder on the teacher's tapped map, factor of
     ``rate * C`` channels) is trained in the init stage by `ParaphraserTerm`;
     here its encoder is frozen and the translator trains with the student.
+
+    Args:
+        weight: the term's weight in the total loss.
+        student_layers: one student map.
+        teacher_layers: one teacher map of the same height and width.
+        rate: the paraphrase rate k (factor channels = k * teacher channels).
+        p: the norm of the factor loss (1 in the paper).
+        form: ``"repdistiller"`` or ``"paper"`` (see `factor_transfer_loss`).
+
+    Example:
+        ```python
+        FactorTransfer(student, teacher, ["stage3"], ["stage3"])  # builds this term
+        ```
+
+    Reference:
+        Kim, Park, Kwak, "Paraphrasing Complex Network: Network Compression
+        via Factor Transfer", NeurIPS 2018.
     """
 
     name = "ft"
@@ -83,9 +100,10 @@ class FactorTransfer(Distiller):
     paraphraser nor the translator is part of `student`.
 
     Args:
-        student, teacher: models returning logits.
-        student_layers, teacher_layers: one pair of 4-D maps of the same
-            spatial size (the last feature maps in the paper).
+        student: the student, a functional or Sequential model returning logits.
+        teacher: the teacher, a model returning logits of the same shape.
+        student_layers: one student map (the last feature map in the paper).
+        teacher_layers: one teacher map of the same height and width.
         feature_weight: factor-transfer weight (200 in RepDistiller's runs,
             with ``form="repdistiller"``).
         rate: the paraphrase rate k.
@@ -94,7 +112,18 @@ class FactorTransfer(Distiller):
             the weight 200) or ``"paper"`` (flattened factor); see
             `keras_kd.losses.factor_transfer_loss`.
         init_epochs: epochs of the paraphraser stage (30 in RepDistiller).
-        task_weight, kd_weight, temperature: see `Distiller`.
+        task_weight: weight of the cross-entropy on the labels.
+        kd_weight: weight of an added Hinton KD term (0: none).
+        temperature: T of the KD term, in (0, 1000].
+        **kwargs: other `Distiller` arguments (``terms``, ``teacher_input``,
+            ``logit_standardization``, ``check_finite``, ``name``).
+
+    Example:
+        ```python
+        ft = FactorTransfer(student, teacher, ["stage3"], ["stage3"], init_epochs=5)
+        ft.compile(optimizer="adam", metrics=["accuracy"])
+        ft.fit(train, epochs=15)
+        ```
 
     Reference:
         Kim, Park, Kwak, "Paraphrasing Complex Network: Network Compression

@@ -19,6 +19,21 @@ class HintTerm(Term):
     and keeps the term on a stable scale) or alone when it is ``"conv"`` (the
     paper's plain regressor; use it for pre-activation hints). Active in the
     init stage (the paper's hint stage) and the main stage.
+
+    Args:
+        weight: the term's weight in the total loss (100 in RepDistiller's CIFAR runs).
+        student_layers: the guided student layers.
+        teacher_layers: the hint layers of the teacher (same length).
+        regressor: ``"conv_bn_relu"`` or ``"conv"``.
+        regressor_kernel_size: 1 or 3.
+
+    Example:
+        ```python
+        Distiller(student, teacher, terms=[HintTerm(100.0, ["stage2"], ["stage2"])])
+        ```
+
+    Reference:
+        Romero et al., "FitNets: Hints for Thin Deep Nets", ICLR 2015.
     """
 
     name = "hint"
@@ -69,16 +84,31 @@ class FitNet(Distiller):
     With ``init_epochs > 0`` the first `fit` runs the paper's hint stage first:
     the student's layers up to each guided layer and the regressors minimize
     the hint alone (the upper layers do not run). ``init_epochs=0`` (default)
-    is the one-stage form of RepDistiller's CIFAR runs.
+    is the one-stage form of RepDistiller's CIFAR runs. The regressors are
+    trained with the student and are not part of `student`.
 
     Args:
-        student, teacher: models returning logits.
-        student_layers: guided layers of the student.
+        student: the student, a functional or Sequential model returning logits.
+        teacher: the teacher, a model returning logits of the same shape.
+        student_layers: guided layers of the student (maps or vectors; any
+            channel count: a regressor maps them to the teacher's shape).
         teacher_layers: hint layers of the teacher (same length).
         feature_weight: hint weight (100 in RepDistiller's CIFAR runs).
         regressor: ``"conv_bn_relu"`` or ``"conv"`` (see `HintTerm`).
         regressor_kernel_size: 1 or 3.
-        task_weight, kd_weight, temperature, init_epochs: see `Distiller`.
+        task_weight: weight of the cross-entropy on the labels.
+        kd_weight: weight of an added Hinton KD term (0: none).
+        temperature: T of the KD term, in (0, 1000].
+        init_epochs: epochs of the hint stage run by the first `fit` (0: none).
+        **kwargs: other `Distiller` arguments (``terms``, ``teacher_input``,
+            ``logit_standardization``, ``check_finite``, ``name``).
+
+    Example:
+        ```python
+        fitnet = FitNet(student, teacher, ["stage2"], ["stage2"], init_epochs=5)
+        fitnet.compile(optimizer="adam", metrics=["accuracy"])
+        fitnet.fit(train, epochs=15)  # 5 hint epochs first, then 15
+        ```
 
     Reference:
         Romero et al., "FitNets: Hints for Thin Deep Nets", ICLR 2015.

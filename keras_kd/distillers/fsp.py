@@ -10,8 +10,25 @@ from keras_kd.losses.fsp import check_fsp_pairs, fsp_loss
 
 @register_term
 class FSPTerm(Term):
-    """``fsp_loss`` between the flow matrices of consecutive tapped layers,
-    teacher vs student. Init stage only."""
+    """FSP: ``fsp_loss`` between the flow matrices of consecutive tapped layers. Init stage only.
+
+    Matching student and teacher layers must have equal channel counts (as in
+    the paper); consecutive layers of one network must be spatially alignable.
+
+    Args:
+        weight: the term's weight in the init-stage loss.
+        student_layers: >= 2 student layers, in network order.
+        teacher_layers: the matching teacher layers (same channel counts).
+
+    Example:
+        ```python
+        Distiller(student, teacher, init_epochs=5,
+                  terms=[FSPTerm(1.0, ["stage1", "stage2"], ["stage1", "stage2"])])
+        ```
+
+    Reference:
+        Yim, Joo, Bae, Kim, "A Gift from Knowledge Distillation", CVPR 2017.
+    """
 
     name = "fsp"
     stages = (INIT,)
@@ -55,14 +72,28 @@ class FSP(Distiller):
     the paper); consecutive layers of one network must be spatially alignable.
 
     Args:
-        student, teacher: models returning logits.
-        student_layers, teacher_layers: >= 2 tap pairs, in network order.
+        student: the student, a functional or Sequential model returning logits.
+        teacher: the teacher, a model returning logits of the same shape.
+        student_layers: >= 2 student layers, in network order.
+        teacher_layers: the matching teacher layers (same channel counts).
         feature_weight: FSP weight of the init stage. RepDistiller's scripts
             pass ``-b 50`` for FSP, but that flag weighs a main-stage term FSP
             does not have; its init stage minimizes the unweighted sum
             (``helper/pretrain.py``), hence the default 1.
         init_epochs: epochs of the init stage (30 in RepDistiller).
-        task_weight, kd_weight, temperature: see `Distiller`.
+        task_weight: weight of the cross-entropy on the labels.
+        kd_weight: weight of an added Hinton KD term (0: none).
+        temperature: T of the KD term, in (0, 1000].
+        **kwargs: other `Distiller` arguments (``terms``, ``teacher_input``,
+            ``logit_standardization``, ``check_finite``, ``name``).
+
+    Example:
+        ```python
+        fsp = FSP(student, teacher, ["stage1", "stage2", "stage3"],
+                  ["stage1", "stage2", "stage3"], init_epochs=5)
+        fsp.compile(optimizer="adam", metrics=["accuracy"])
+        fsp.fit(train, epochs=15)  # the 5-epoch init stage first (once), then 15
+        ```
 
     Reference:
         Yim, Joo, Bae, Kim, "A Gift from Knowledge Distillation", CVPR 2017.

@@ -9,10 +9,23 @@ from keras_kd.losses.attention import gradient_attention_loss
 
 @register_term
 class GradientAttentionTerm(Term):
-    """``gradient_attention_loss(J_T, J_S) / 2`` (the paper's beta/2), J the
-    input gradient of each network's summed per-sample cross-entropy. The
-    student's gradient is taken inside the training tape, so the term trains
-    the student through a second-order gradient."""
+    """Gradient-based attention: ``gradient_attention_loss(J_T, J_S) / 2`` (the paper's beta/2).
+
+    J is the input gradient of each network's summed per-sample cross-entropy.
+    The student's gradient is taken inside the training tape, so the term
+    trains the student through a second-order gradient. It taps no layer.
+
+    Args:
+        weight: beta, the term's weight.
+
+    Example:
+        ```python
+        Distiller(student, teacher, terms=[GradientAttentionTerm(200.0)])
+        ```
+
+    Reference:
+        Zagoruyko & Komodakis, "Paying More Attention to Attention", ICLR 2017.
+    """
 
     name = "gradient_at"
     uses_logits = True
@@ -35,12 +48,24 @@ class GradientAttentionTransfer(Distiller):
     """Gradient-based AT: ``task_weight * CE + feature_weight * gradient AT``.
 
     No layers are tapped; student and teacher must take inputs of the same
-    shape.
+    shape. Each step costs about two passes per network (a second-order term).
 
     Args:
-        student, teacher: models returning logits.
+        student: the student, a functional or Sequential model returning logits.
+        teacher: the teacher, a model returning logits of the same shape.
         feature_weight: beta; it multiplies ``gradient_attention_loss / 2``.
-        task_weight, kd_weight, temperature: see `Distiller`.
+        task_weight: weight of the cross-entropy on the labels.
+        kd_weight: weight of an added Hinton KD term (0: none).
+        temperature: T of the KD term, in (0, 1000].
+        **kwargs: other `Distiller` arguments (``terms``, ``teacher_input``,
+            ``logit_standardization``, ``check_finite``, ``name``).
+
+    Example:
+        ```python
+        gat = GradientAttentionTransfer(student, teacher, feature_weight=200.0)
+        gat.compile(optimizer="adam", metrics=["accuracy"])
+        gat.fit(train, epochs=10)
+        ```
 
     Reference:
         Zagoruyko & Komodakis, "Paying More Attention to Attention", ICLR 2017.

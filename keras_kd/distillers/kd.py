@@ -15,18 +15,21 @@ class KD(Distiller):
     binary cross-entropy and the KL between softened Bernoulli outputs.
 
     Args:
-        student: functional or Sequential student model returning logits.
-        teacher: teacher model returning logits.
-        temperature: softmax temperature T in (0, 1000].
-        task_weight: weight of the cross-entropy term.
+        student: the student, a functional or Sequential model returning logits.
+        teacher: the teacher, a model returning logits of the same shape.
+        temperature: softmax temperature T in (0, 1000] (usually 1 to 20; 4 on CIFAR).
+        task_weight: weight of the cross-entropy on the labels.
         kd_weight: weight of the KD term.
-        **kwargs: passed to `Distiller` (``terms``, ``teacher_input``, ...).
+        **kwargs: other `Distiller` arguments (``terms``, ``teacher_input``,
+            ``logit_standardization``, ``check_finite``, ``name``).
 
     Example:
-        >>> distiller = keras_kd.distillers.KD(student=student, teacher=teacher)
-        >>> distiller.compile(optimizer="adam", metrics=["accuracy"])
-        >>> distiller.fit(train_ds, epochs=10)
-        >>> distiller.student.save("student.keras")
+        ```python
+        distiller = keras_kd.distillers.KD(student=student, teacher=teacher)
+        distiller.compile(optimizer="adam", metrics=["accuracy"])
+        distiller.fit(train, epochs=10, validation_data=val)
+        distiller.student.save("student.keras")
+        ```
 
     Reference:
         Hinton, Vinyals, Dean, "Distilling the Knowledge in a Neural Network", 2015.

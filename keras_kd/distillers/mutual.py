@@ -32,6 +32,20 @@ class DeepMutualLearning(TermTrainer):
         task_weight: cross-entropy weight.
         kd_weight: mimicry (KL) weight.
         deploy_index: which peer `student` returns.
+        **kwargs: Keras model arguments (``name``) and ``check_finite``
+            (skip and report a step whose term or gradient is NaN/inf).
+
+    Attributes:
+        peers: the peer models.
+        student: the peer ``deploy_index``, a plain Keras model to save and export.
+
+    Example:
+        ```python
+        dml = DeepMutualLearning([mlperf_tiny_resnet8(), mlperf_tiny_resnet8()])
+        dml.compile(optimizer="adam", metrics=["accuracy"])
+        dml.fit(train, epochs=10)
+        dml.student.save("peer0.keras")
+        ```
 
     Reference:
         Zhang, Xiang, Hospedales, Lu, "Deep Mutual Learning", CVPR 2018.
@@ -81,6 +95,7 @@ class DeepMutualLearning(TermTrainer):
 
     @property
     def loss_weights(self):
+        """``{term name: weight}``: ``task_weight`` for task terms, ``kd_weight`` for KLs."""
         return {
             name: self.task_weight if name.endswith("_task") else self.kd_weight
             for name in self.term_names

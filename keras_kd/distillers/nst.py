@@ -9,7 +9,25 @@ from keras_kd.losses.nst import nst_loss
 
 @register_term
 class NSTTerm(Term):
-    """``sum over pairs of nst_loss(t, s)`` (squared MMD, polynomial kernel)."""
+    """Neuron selectivity transfer: ``sum over pairs of nst_loss(t, s)``.
+
+    The squared MMD with a polynomial kernel between the channels' spatial
+    distributions; sizes are aligned by average pooling, channels may differ.
+
+    Args:
+        weight: the term's weight in the total loss (50 in RepDistiller's CIFAR runs).
+        student_layers: names of the tapped student layers.
+        teacher_layers: names of the matching teacher layers (same length).
+
+    Example:
+        ```python
+        Distiller(student, teacher, terms=[NSTTerm(50.0, ["stage3"], ["stage3"])])
+        ```
+
+    Reference:
+        Huang & Wang, "Like What You Like: Knowledge Distill via Neuron
+        Selectivity Transfer", 2017.
+    """
 
     name = "nst"
     pairs_required = (1, None)
@@ -29,11 +47,24 @@ class NST(Distiller):
     """NST: ``task_weight * CE + feature_weight * sum over pairs of nst_loss``.
 
     Args:
-        student, teacher: models returning logits.
-        student_layers, teacher_layers: tap pairs (4-D maps; channels may
-            differ; sizes are aligned by average pooling).
+        student: the student, a functional or Sequential model returning logits.
+        teacher: the teacher, a model returning logits of the same shape.
+        student_layers: tapped student layers (4-D maps; channels may differ;
+            sizes are aligned by average pooling).
+        teacher_layers: the matching teacher layers (same length).
         feature_weight: MMD weight (50 in RepDistiller's CIFAR runs).
-        task_weight, kd_weight, temperature: see `Distiller`.
+        task_weight: weight of the cross-entropy on the labels.
+        kd_weight: weight of an added Hinton KD term (0: none).
+        temperature: T of the KD term, in (0, 1000].
+        **kwargs: other `Distiller` arguments (``terms``, ``teacher_input``,
+            ``logit_standardization``, ``check_finite``, ``name``).
+
+    Example:
+        ```python
+        nst = NST(student, teacher, ["stage3"], ["stage3"], kd_weight=0.9, task_weight=0.1)
+        nst.compile(optimizer="adam", metrics=["accuracy"])
+        nst.fit(train, epochs=10)
+        ```
 
     Reference:
         Huang & Wang, "Like What You Like: Knowledge Distill via Neuron

@@ -36,11 +36,22 @@ class ONE(TermTrainer):
         task_weight: weight of the cross-entropy terms.
         kd_weight: weight of the KL terms.
         deploy_index: the branch `student` keeps.
+        **kwargs: Keras model arguments (``name``) and ``check_finite``
+            (skip and report a step whose term or gradient is NaN/inf).
 
     Attributes:
         branches: the number of branches.
         branch_heads: the branch models (shared features in, logits out).
         branch_models: each branch as a plain model from the input.
+        student: shared layers + branch ``deploy_index``, the model to export.
+
+    Example:
+        ```python
+        one = ONE(mlperf_tiny_resnet8(), cut_layer="stage2", branches=3)
+        one.compile(optimizer="adam", metrics=["accuracy"])
+        one.fit(train, epochs=10)
+        one.student.save("student.keras")  # one branch, no gate
+        ```
 
     Reference:
         Lan, Zhu, Gong, "Knowledge Distillation by On-the-Fly Native
@@ -94,6 +105,7 @@ class ONE(TermTrainer):
 
     @property
     def loss_weights(self):
+        """The weights of the ``branch_task``, ``ensemble_task`` and ``kd`` terms."""
         return {
             "branch_task": self.task_weight,
             "ensemble_task": self.task_weight,
@@ -108,7 +120,15 @@ class ONE(TermTrainer):
 
     @staticmethod
     def ensemble_logits(logits, gate):
-        """``z_e = sum_i g_i z_i`` from branch logits and gate weights (batch, m)."""
+        """The gated ensemble's logits ``z_e = sum_i g_i z_i``.
+
+        Args:
+            logits: the m branch logits, each (batch, classes).
+            gate: the gate's weights, (batch, m).
+
+        Returns:
+            A float32 (batch, classes) tensor.
+        """
         return tf.einsum(
             "bm,mbc->bc", tf.cast(gate, tf.float32), tf.cast(tf.stack(logits), tf.float32)
         )

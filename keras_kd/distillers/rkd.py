@@ -10,9 +10,26 @@ from keras_kd.losses.rkd import rkd_loss
 
 @register_term
 class RKDTerm(Term):
-    """``rkd_loss(t, s, distance_weight, angle_weight)`` on one embedding pair
-    (flattened per sample). The loss is relational (pairs and triples of the
-    batch), so sample weights do not apply to it."""
+    """Relational KD: ``rkd_loss(t, s, distance_weight, angle_weight)`` on one embedding pair.
+
+    Embeddings are flattened per sample. The loss is relational (pairs and
+    triples of the batch), so sample weights do not apply to it.
+
+    Args:
+        weight: the term's weight in the total loss.
+        student_layers: one student embedding layer (e.g. ``["pool"]``).
+        teacher_layers: one teacher embedding layer.
+        distance_weight: weight of the distance term (25 in the paper).
+        angle_weight: weight of the angle term (50 in the paper).
+
+    Example:
+        ```python
+        Distiller(student, teacher, terms=[RKDTerm(1.0, ["pool"], ["pool"])])
+        ```
+
+    Reference:
+        Park, Kim, Lu, Cho, "Relational Knowledge Distillation", CVPR 2019.
+    """
 
     name = "rkd"
     pairs_required = (1, 1)
@@ -46,13 +63,26 @@ class RKD(Distiller):
     """RKD: ``task_weight * CE + feature_weight * rkd_loss`` on embeddings.
 
     Args:
-        student, teacher: models returning logits.
-        student_layers, teacher_layers: one embedding layer each (typically
-            the penultimate vector, e.g. ``pool``).
+        student: the student, a functional or Sequential model returning logits.
+        teacher: the teacher, a model returning logits of the same shape.
+        student_layers: one student embedding layer (typically the penultimate
+            vector, e.g. ``["pool"]``); its width may differ from the teacher's.
+        teacher_layers: one teacher embedding layer.
         feature_weight: overall RKD weight (1 in RepDistiller).
         distance_weight: weight of the distance term (25 in the paper).
         angle_weight: weight of the angle term (50 in the paper).
-        task_weight, kd_weight, temperature: see `Distiller`.
+        task_weight: weight of the cross-entropy on the labels.
+        kd_weight: weight of an added Hinton KD term (0: none).
+        temperature: T of the KD term, in (0, 1000].
+        **kwargs: other `Distiller` arguments (``terms``, ``teacher_input``,
+            ``logit_standardization``, ``check_finite``, ``name``).
+
+    Example:
+        ```python
+        rkd = RKD(student, teacher, ["pool"], ["pool"])
+        rkd.compile(optimizer="adam", metrics=["accuracy"])
+        rkd.fit(train, epochs=10)
+        ```
 
     Reference:
         Park, Kim, Lu, Cho, "Relational Knowledge Distillation", CVPR 2019.

@@ -1,4 +1,10 @@
-"""Export a student to TFLite and check it in LiteRT and TFLite-Micro."""
+"""Export a student to TFLite and check it in LiteRT and TFLite-Micro.
+
+`to_tflite` converts and checks one file and returns an `ExportReport`;
+`write_firmware_files` turns a ``.tflite`` file into the C array and op
+resolver a TFLite-Micro firmware compiles in. The ``keras-kd export`` command
+runs both (the second with ``--target mcu``).
+"""
 
 import numpy as np
 
@@ -66,7 +72,8 @@ def to_tflite(
         quantization: None (float32), ``"float16"``, ``"dynamic"`` or ``"int8"``.
         representative_data: calibration images (array, (x, y) pair or dataset),
             required for ``"int8"``; for several inputs, x (a list/tuple or
-            dict of arrays), an (x, y) pair, or a dataset of either.
+            dict of arrays), an (x, y) pair, or a dataset of either. The
+            first 200 samples calibrate the activation ranges.
         check_data: labelled data (``(x, y)`` or a dataset of pairs) to
             measure accuracies on; for several inputs, x is a list/tuple or a
             dict of arrays.
@@ -87,11 +94,14 @@ def to_tflite(
             non-finite outputs.
 
     Example:
-        >>> report = to_tflite(distiller, "student.tflite", quantization="int8",
-        ...                    representative_data=train_images, check_data=(x, y))
-        >>> print(report.as_table())
-        >>> to_tflite(image_and_metadata_model, "two_inputs.tflite",
-        ...           check_data=({"image": images, "meta": metadata}, y))
+        ```python
+        report = to_tflite(distiller, "student.tflite", quantization="int8",
+                           representative_data=train.take(2), check_data=(x_val, y_val))
+        print(report.as_table())
+        write_firmware_files("student.tflite")  # student.cc, .h, _op_resolver.h
+        to_tflite(image_and_metadata_model, "two_inputs.tflite",
+                  check_data=({"image": images, "meta": metadata}, y))
+        ```
     """
     model = deployable_model(model)
     one_of("quantization", quantization, QUANTIZATIONS)

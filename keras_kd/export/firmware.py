@@ -60,6 +60,13 @@ class FirmwareFiles:
             input (``q = round(x / scale) + zero_point``); None for a float input.
         output_quantization: ``(scale, zero_point)`` of an int8 or uint8
             output (``x = (q - zero_point) * scale``); None for a float output.
+
+    Example:
+        ```python
+        files = write_firmware_files("student.tflite")
+        scale, zero_point = files.input_quantization
+        print(files.op_count, files.resolver_methods)  # 6 ['AddAdd', 'AddConv2D', ...]
+        ```
     """
 
     source: str
@@ -74,11 +81,21 @@ class FirmwareFiles:
 
     @property
     def op_count(self):
-        """The template argument ``N`` of ``tflite::MicroMutableOpResolver<N>``."""
+        """The template argument ``N`` of ``tflite::MicroMutableOpResolver<N>``.
+
+        Returns:
+            The number of distinct builtin ops, an int.
+        """
         return len(self.ops)
 
     def summary(self):
-        """Lines for a person: the quantization parameters and the files written."""
+        """Lines for a person: the quantization parameters and the files written.
+
+        Returns:
+            A list of strings: the input and the output (int8 scale and zero
+            point, or float32), the C array files and the op resolver file
+            with its ops.
+        """
         lines = []
         for name, quantization, formula in (
             ("input", self.input_quantization, "q = round(x / scale) + zero_point"),
@@ -113,8 +130,10 @@ def firmware_paths(tflite_path):
         "out/student_op_resolver.h")``.
 
     Example:
-        >>> firmware_paths("student.tflite")
-        ('student.cc', 'student.h', 'student_op_resolver.h')
+        ```python
+        firmware_paths("out/student.tflite")
+        # ('out/student.cc', 'out/student.h', 'out/student_op_resolver.h')
+        ```
     """
     stem = os.path.splitext(str(tflite_path))[0]
     return f"{stem}.cc", f"{stem}.h", f"{stem}_op_resolver.h"
@@ -131,8 +150,10 @@ def resolver_method(op_name):
         that TFLite-Micro has no kernel for (`KNOWN_UNSUPPORTED_OPS`).
 
     Example:
-        >>> resolver_method("FULLY_CONNECTED")
-        'AddFullyConnected'
+        ```python
+        resolver_method("FULLY_CONNECTED")  # "AddFullyConnected"
+        resolver_method("GELU")  # None
+        ```
     """
     from keras_kd.export.micro import KNOWN_UNSUPPORTED_OPS
 
@@ -160,11 +181,13 @@ def c_array_source(model_bytes, array_name=DEFAULT_ARRAY_NAME, header_name=None)
         ``const int g_model_len = N;``.
 
     Example:
-        >>> print(c_array_source(b"TFL3", "g_model"))  # doctest: +NORMALIZE_WHITESPACE
-        alignas(16) const unsigned char g_model[] = {
-          0x54, 0x46, 0x4c, 0x33
-        };
-        const int g_model_len = 4;
+        ```python
+        print(c_array_source(b"TFL3", "g_model"))
+        # alignas(16) const unsigned char g_model[] = {
+        #   0x54, 0x46, 0x4c, 0x33
+        # };
+        # const int g_model_len = 4;
+        ```
     """
     data = np.frombuffer(bytes(model_bytes), np.uint8)
     rows = [
@@ -240,9 +263,12 @@ def op_resolver_header(ops, array_name=DEFAULT_ARRAY_NAME, filename="model_op_re
         TFLite-Micro has no kernel for becomes an ``#error`` line.
 
     Example:
-        >>> text = op_resolver_header(["CONV_2D", "MEAN"])
-        >>> "constexpr int kModelOpCount = 2;" in text, "resolver.AddMean()" in text
-        (True, True)
+        ```python
+        print(op_resolver_header(["CONV_2D", "MEAN"]))
+        # ... constexpr int kModelOpCount = 2; ...
+        #   if (resolver.AddConv2D() != kTfLiteOk) return kTfLiteError;  // CONV_2D
+        #   if (resolver.AddMean() != kTfLiteOk) return kTfLiteError;  // MEAN
+        ```
     """
     ops = sorted(set(ops) - _NOT_OPERATORS)
     prefix = _camel(array_name)
@@ -340,10 +366,12 @@ def write_firmware_files(tflite_path, array_name=DEFAULT_ARRAY_NAME):
             is a folder (nothing is written then).
 
     Example:
-        >>> report = to_tflite(student, "student.tflite", quantization="int8",
-        ...                    representative_data=train.take(2))
-        >>> files = write_firmware_files("student.tflite")
-        >>> print("\\n".join(files.summary()))
+        ```python
+        report = to_tflite(student, "student.tflite", quantization="int8",
+                           representative_data=train.take(2))
+        files = write_firmware_files("student.tflite")
+        print("\\n".join(files.summary()))  # scale, zero point, files, ops
+        ```
     """
     _check_array_name(array_name)
     source, header, op_resolver = check_firmware_paths(tflite_path)

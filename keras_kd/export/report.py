@@ -7,9 +7,46 @@ import dataclasses
 class ExportReport:
     """What `to_tflite` measured about one exported file.
 
-    Accuracies are top-1 on ``check_data``; agreements are the fraction of
-    samples whose top-1 class matches the Keras model's. ``max_abs_diff`` is
-    the largest |LiteRT - Keras| output difference (dequantized for int8).
+    Accuracies are top-1 on the ``check_data`` samples; agreements are the
+    fraction of those samples whose top-1 class matches the Keras model's
+    (a single logit: its sign). A field that was not measured is None.
+
+    Attributes:
+        path: the ``.tflite`` file written.
+        quantization: ``"float32"``, ``"float16"``, ``"dynamic"`` or ``"int8"``.
+        size_bytes: the file's size in bytes (what it takes in flash).
+        ops: the builtin TFLite op names in the model, in execution order.
+        micro_unsupported_ops: ops among them that TFLite-Micro has no kernel
+            for (GELU, TILE, REDUCE_PROD); the file cannot run on a
+            microcontroller while this is not empty.
+        samples: how many check samples every accuracy below was measured on
+            (1 random image when no ``check_data`` was given).
+        keras_accuracy: top-1 accuracy of the Keras model.
+        litert_accuracy: top-1 accuracy of the file in the LiteRT interpreter.
+        litert_agreement: fraction of samples where LiteRT's top-1 class is
+            the Keras model's.
+        max_abs_diff: the largest ``|LiteRT - Keras|`` output difference over
+            the samples (int8 outputs dequantized); int8 typically differs by
+            a few tenths of a logit, float32 by about 1e-5.
+        micro_accuracy: top-1 accuracy in the TFLite-Micro interpreter (int8 only).
+        micro_agreement: fraction of samples where TFLite-Micro's top-1 class
+            is the Keras model's (int8 only).
+        arena_bytes: the TFLite-Micro tensor arena the model ran in: the
+            smallest in which it allocates, plus 16 bytes of alignment (int8
+            only; measured on a 64-bit host, an upper bound for a 32-bit MCU).
+        micro_error: why TFLite-Micro could not load or run the file, or None.
+        input_quantization: ``(scale, zero_point)`` of an int8 input: the
+            firmware feeds ``round(x / scale) + zero_point``; None for float.
+        output_quantization: ``(scale, zero_point)`` of an int8 output:
+            ``(q - zero_point) * scale`` are the logits; None for float.
+
+    Example:
+        ```python
+        report = to_tflite(student, "student.tflite", quantization="int8",
+                           representative_data=train.take(2), check_data=val)
+        print(report.as_table())
+        assert report.micro_error is None and report.arena_bytes < 256 * 1024
+        ```
     """
 
     path: str
@@ -30,10 +67,20 @@ class ExportReport:
     output_quantization: tuple | None = None
 
     def as_dict(self):
+        """The report as a plain dict (e.g. to save as JSON).
+
+        Returns:
+            ``{field name: value}`` for every attribute above.
+        """
         return dataclasses.asdict(self)
 
     def as_table(self):
-        """A two-column text table of the report."""
+        """A two-column text table of the report, one line per measurement.
+
+        Returns:
+            The table as a string; unmeasured values are shown as ``-``, and
+            the quantization rows appear for an int8 model only.
+        """
 
         def pct(value):
             return "-" if value is None else f"{value:.2%}"

@@ -8,7 +8,23 @@ from keras_kd.losses._reduce import batch_mean, flatten_per_sample
 
 
 def attention_map(feat, p=2.0):
-    """``Q(f) = l2_normalize(mean_c |f|^p)`` flattened to (batch, H*W)."""
+    """The attention map ``Q(f) = l2_normalize(mean_c |f|^p)``, flattened.
+
+    Args:
+        feat: (batch, H, W, C) feature map (NHWC).
+        p: the exponent (2 in the paper).
+
+    Returns:
+        A float32 (batch, H*W) tensor; each row has unit L2 norm.
+
+    Example:
+        ```python
+        q = attention_map(taps(images)["stage2"])  # (batch, 16 * 16) on a 32x32 ResNet
+        ```
+
+    Reference:
+        Zagoruyko & Komodakis, "Paying More Attention to Attention", ICLR 2017.
+    """
     am = tf.reduce_mean(tf.pow(tf.abs(tf.cast(feat, tf.float32)), p), axis=-1)
     return tf.math.l2_normalize(flatten_per_sample(am), axis=-1)
 
@@ -36,6 +52,12 @@ def attention_transfer_loss(teacher_feat, student_feat, p=2, sample_weight=None)
 
     Returns:
         A float32 scalar.
+
+    Example:
+        ```python
+        taps = build_feature_extractor(teacher, ["stage3"])
+        loss = attention_transfer_loss(taps(x)["stage3"], student_taps(x)["stage3"], p=2)
+        ```
 
     Reference:
         Zagoruyko & Komodakis, "Paying More Attention to Attention", ICLR 2017.
@@ -73,6 +95,16 @@ def gradient_attention_loss(teacher_input_grad, student_input_grad, sample_weigh
 
     Returns:
         A float32 scalar.
+
+    Example:
+        ```python
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            logits = teacher(x)
+            ce = tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(y, logits, True))
+        j_t = tape.gradient(ce, x)  # the same for the student, inside the training tape
+        loss = gradient_attention_loss(j_t, j_s)
+        ```
 
     Reference:
         Zagoruyko & Komodakis, "Paying More Attention to Attention", ICLR 2017,

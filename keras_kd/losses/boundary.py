@@ -38,6 +38,11 @@ def activation_boundary_loss(teacher_preact, student_preact, margin=1.0, sample_
     Returns:
         A float32 scalar.
 
+    Example:
+        ```python
+        loss = activation_boundary_loss(t_out["stage3_preact"], connector(s_out["stage3_preact"]))
+        ```
+
     Reference:
         Heo et al., "Knowledge Transfer via Distillation of Activation
         Boundaries Formed by Hidden Neurons", AAAI 2019.

@@ -42,6 +42,11 @@ def dist_loss(teacher_logits, student_logits, temperature=1.0, inter_weight=1.0,
     Returns:
         A float32 scalar.
 
+    Example:
+        ```python
+        loss = dist_loss(teacher(x), student(x), temperature=4.0, inter_weight=1.0)
+        ```
+
     Reference:
         Huang, You, Wang, Qian, Xu, "Knowledge Distillation from A Stronger
         Teacher", NeurIPS 2022.

@@ -84,6 +84,11 @@ def dkd_loss(
     Returns:
         A float32 scalar.
 
+    Example:
+        ```python
+        loss = dkd_loss(teacher(x), student(x), y, temperature=4.0, alpha=1.0, beta=8.0)
+        ```
+
     Reference:
         Zhao, Cui, Song, Qiu, Liang, "Decoupled Knowledge Distillation", CVPR 2022.
     """

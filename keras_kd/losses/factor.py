@@ -46,6 +46,11 @@ def factor_transfer_loss(teacher_factor, student_factor, p=1, sample_weight=None
     Returns:
         A float32 scalar.
 
+    Example:
+        ```python
+        loss = factor_transfer_loss(encoder(t_map), translator(s_map), p=1, form="paper")
+        ```
+
     Reference:
         Kim, Park, Kwak, "Paraphrasing Complex Network: Network Compression
         via Factor Transfer", NeurIPS 2018.

@@ -13,11 +13,20 @@ def fsp_matrix(feat_a, feat_b):
     larger map is average-pooled to the smaller size.
 
     Args:
-        feat_a: (batch, H, W, C1).
-        feat_b: (batch, H', W', C2).
+        feat_a: (batch, H, W, C1), the earlier layer.
+        feat_b: (batch, H', W', C2), the later layer.
 
     Returns:
         (batch, C1, C2) float32.
+
+    Example:
+        ```python
+        g = fsp_matrix(out["stage1"], out["stage2"])  # (batch, 16, 32) on a ResNet-20
+        ```
+
+    Reference:
+        Yim, Joo, Bae, Kim, "A Gift from Knowledge Distillation: Fast
+        Optimization, Network Minimization and Transfer Learning", CVPR 2017.
     """
     a, b = align_spatial(tf.cast(feat_a, tf.float32), tf.cast(feat_b, tf.float32))
     area = tf.cast(tf.shape(a)[1] * tf.shape(a)[2], tf.float32)
@@ -69,6 +78,11 @@ def fsp_loss(teacher_feats, student_feats, sample_weight=None):
 
     Returns:
         A float32 scalar.
+
+    Example:
+        ```python
+        loss = fsp_loss([t_out["stage1"], t_out["stage2"]], [s_out["stage1"], s_out["stage2"]])
+        ```
 
     Reference:
         Yim, Joo, Bae, Kim, "A Gift from Knowledge Distillation: Fast

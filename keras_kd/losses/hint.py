@@ -25,6 +25,11 @@ def hint_loss(teacher_feat, student_feat, sample_weight=None):
     Returns:
         A float32 scalar.
 
+    Example:
+        ```python
+        loss = hint_loss(t_out["stage2"], regressor(s_out["stage2"]))
+        ```
+
     Reference:
         Romero et al., "FitNets: Hints for Thin Deep Nets", ICLR 2015.
     """

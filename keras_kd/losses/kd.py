@@ -19,6 +19,18 @@ def standardize_logits(logits):
     authors' code (``torch.std``). The result is invariant to a shift and a
     positive scaling of the logits.
 
+    Args:
+        logits: (batch, C) logits, C >= 2.
+
+    Returns:
+        A float32 (batch, C) tensor: each row has mean 0 and standard deviation 1.
+
+    Example:
+        ```python
+        z = standardize_logits(teacher(images))
+        kd_loss(teacher(images), student(images), standardize=True)  # the same inside
+        ```
+
     Reference:
         Sun, Ren, Li, Wang, Cao, "Logit Standardization in Knowledge
         Distillation", CVPR 2024.
@@ -69,6 +81,12 @@ def kd_loss(teacher_logits, student_logits, temperature=4.0, sample_weight=None,
 
     Returns:
         A float32 scalar.
+
+    Example:
+        ```python
+        teacher_logits = teacher(images, training=False)
+        loss = kd_loss(teacher_logits, student(images), temperature=4.0)
+        ```
 
     Reference:
         Hinton, Vinyals, Dean, "Distilling the Knowledge in a Neural Network",

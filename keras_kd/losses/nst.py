@@ -46,6 +46,11 @@ def nst_loss(teacher_feat, student_feat, sample_weight=None):
     Returns:
         A float32 scalar.
 
+    Example:
+        ```python
+        loss = nst_loss(t_out["stage3"], s_out["stage3"])  # channel counts may differ
+        ```
+
     Reference:
         Huang & Wang, "Like What You Like: Knowledge Distill via Neuron
         Selectivity Transfer", arXiv:1707.01219, 2017.

@@ -72,6 +72,11 @@ def rkd_loss(teacher_emb, student_emb, distance_weight=25.0, angle_weight=50.0):
     Returns:
         A float32 scalar.
 
+    Example:
+        ```python
+        loss = rkd_loss(t_out["pool"], s_out["pool"], distance_weight=25.0, angle_weight=50.0)
+        ```
+
     Reference:
         Park, Kim, Lu, Cho, "Relational Knowledge Distillation", CVPR 2019.
     """

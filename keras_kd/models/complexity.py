@@ -8,7 +8,19 @@ import keras
 
 def count_macs(model):
     """Multiply-accumulates per image of the model's Conv2D, DepthwiseConv2D and
-    Dense layers (nested models included); other layers are not counted."""
+    Dense layers (nested models included); other layers are not counted.
+
+    Args:
+        model: a built functional Keras model.
+
+    Returns:
+        The number of multiply-accumulates for one image, an int.
+
+    Example:
+        ```python
+        count_macs(keras_kd.models.resnet8())  # 12.5 million
+        ```
+    """
     total = 0
     for layer in model.layers:
         if isinstance(layer, keras.Model):

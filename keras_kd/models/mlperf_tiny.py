@@ -17,6 +17,24 @@ def mlperf_tiny_resnet8(num_classes=10, input_shape=(32, 32, 3), weight_decay=0.
 
     Taps: ``stem``, ``stage1``..``stage3`` (after ReLU), ``stage{i}_preact``
     (before ReLU), ``pool`` and ``logits``. Takes raw RGB images (0..255).
+
+    Args:
+        num_classes: number of output logits.
+        input_shape: image shape, channels last.
+        weight_decay: L2 coefficient on the conv kernels (0 disables it).
+
+    Returns:
+        A functional `keras.Model` named ``mlperf_tiny_resnet8`` returning logits.
+
+    Example:
+        ```python
+        student = keras_kd.models.mlperf_tiny_resnet8()
+        distiller = keras_kd.distillers.KD(student=student, teacher=teacher)
+        ```
+
+    Reference:
+        Banbury et al., "MLPerf Tiny Benchmark", NeurIPS Datasets and
+        Benchmarks 2021.
     """
     return cifar_resnet(
         8,

@@ -58,6 +58,25 @@ def mobilenet_v2(width=0.5, num_classes=10, input_shape=(32, 32, 3), name=None):
 
     At width 0.5: 719,034 parameters, 28.0M multiply-accumulates per image
     (10 classes; `python -m keras_kd.models.complexity`).
+
+    Args:
+        width: the width multiplier (0.5 is RepDistiller's ``mobile_half``).
+        num_classes: number of output logits.
+        input_shape: image shape, channels last (raw RGB 0..255).
+        name: model name (default ``mobilenet_v2_{width}``).
+
+    Returns:
+        A functional `keras.Model` returning logits, with the taps
+        ``stage1``..``stage4``, ``pool`` and ``logits``.
+
+    Example:
+        ```python
+        student = keras_kd.models.mobilenet_v2(width=0.5, num_classes=100)
+        ```
+
+    Reference:
+        Sandler, Howard, Zhu, Zhmoginov, Chen, "MobileNetV2: Inverted
+        Residuals and Linear Bottlenecks", CVPR 2018.
     """
     if not width > 0:
         raise ValueError(f"`width` must be > 0. Received: width={width}")

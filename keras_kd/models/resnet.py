@@ -31,7 +31,17 @@ def cifar_resnet(
         name: model name; defaults to ``resnet{depth}`` or ``resnet{depth}x{k}``.
 
     Returns:
-        A functional `keras.Model` returning logits.
+        A functional `keras.Model` from raw RGB images (0..255, standardized
+        inside with the CIFAR-10 mean and std) to logits.
+
+    Example:
+        ```python
+        resnet110 = keras_kd.models.cifar_resnet(110, num_classes=100)
+        ```
+
+    Reference:
+        He, Zhang, Ren, Sun, "Deep Residual Learning for Image Recognition",
+        CVPR 2016, section 4.2.
     """
     if depth < 8 or (depth - 2) % 6:
         raise ValueError(
@@ -57,29 +67,111 @@ def cifar_resnet(
 
 def resnet8(**kwargs):
     """CIFAR ResNet-8: 78,714 parameters, 12.5M multiply-accumulates per image
-    (10 classes; `python -m keras_kd.models.complexity`)."""
+    (10 classes; `python -m keras_kd.models.complexity`).
+
+    Args:
+        **kwargs: `cifar_resnet` arguments other than ``depth`` (``num_classes``,
+            ``input_shape``, ``weight_decay``, ``name``).
+
+    Returns:
+        A functional `keras.Model` from raw RGB images (0..255) to logits, with the
+        taps ``stem``, ``stage1``..``stage3``, ``stage{i}_preact``, ``pool`` and
+        ``logits``.
+
+    Example:
+        ```python
+        model = keras_kd.models.resnet8(num_classes=100)
+        model.summary()
+        ```
+    """
     return cifar_resnet(8, **kwargs)
 
 
 def resnet20(**kwargs):
     """CIFAR ResNet-20: 274,042 parameters, 40.8M multiply-accumulates per image
-    (10 classes; `python -m keras_kd.models.complexity`)."""
+    (10 classes; `python -m keras_kd.models.complexity`).
+
+    Args:
+        **kwargs: `cifar_resnet` arguments other than ``depth`` (``num_classes``,
+            ``input_shape``, ``weight_decay``, ``name``).
+
+    Returns:
+        A functional `keras.Model` from raw RGB images (0..255) to logits, with the
+        taps ``stem``, ``stage1``..``stage3``, ``stage{i}_preact``, ``pool`` and
+        ``logits``.
+
+    Example:
+        ```python
+        model = keras_kd.models.resnet20(num_classes=100)
+        model.summary()
+        ```
+    """
     return cifar_resnet(20, **kwargs)
 
 
 def resnet56(**kwargs):
     """CIFAR ResNet-56: 860,026 parameters, 125.7M multiply-accumulates per image
-    (10 classes; `python -m keras_kd.models.complexity`)."""
+    (10 classes; `python -m keras_kd.models.complexity`).
+
+    Args:
+        **kwargs: `cifar_resnet` arguments other than ``depth`` (``num_classes``,
+            ``input_shape``, ``weight_decay``, ``name``).
+
+    Returns:
+        A functional `keras.Model` from raw RGB images (0..255) to logits, with the
+        taps ``stem``, ``stage1``..``stage3``, ``stage{i}_preact``, ``pool`` and
+        ``logits``.
+
+    Example:
+        ```python
+        model = keras_kd.models.resnet56(num_classes=100)
+        model.summary()
+        ```
+    """
     return cifar_resnet(56, **kwargs)
 
 
 def resnet8x4(**kwargs):
     """CIFAR ResNet-8x4: 1,230,282 parameters, 194.7M multiply-accumulates per image
-    (10 classes; `python -m keras_kd.models.complexity`)."""
+    (10 classes; `python -m keras_kd.models.complexity`).
+
+    Args:
+        **kwargs: `cifar_resnet` arguments other than ``depth`` and
+            ``width_multiplier`` (``num_classes``, ``input_shape``,
+            ``weight_decay``, ``name``).
+
+    Returns:
+        A functional `keras.Model` from raw RGB images (0..255) to logits, with the
+        taps ``stem``, ``stage1``..``stage3``, ``stage{i}_preact``, ``pool`` and
+        ``logits``.
+
+    Example:
+        ```python
+        model = keras_kd.models.resnet8x4(num_classes=100)
+        model.summary()
+        ```
+    """
     return cifar_resnet(8, width_multiplier=4, **kwargs)
 
 
 def resnet32x4(**kwargs):
     """CIFAR ResNet-32x4: 7,437,770 parameters, 1100.7M multiply-accumulates per image
-    (10 classes; `python -m keras_kd.models.complexity`)."""
+    (10 classes; `python -m keras_kd.models.complexity`).
+
+    Args:
+        **kwargs: `cifar_resnet` arguments other than ``depth`` and
+            ``width_multiplier`` (``num_classes``, ``input_shape``,
+            ``weight_decay``, ``name``).
+
+    Returns:
+        A functional `keras.Model` from raw RGB images (0..255) to logits, with the
+        taps ``stem``, ``stage1``..``stage3``, ``stage{i}_preact``, ``pool`` and
+        ``logits``.
+
+    Example:
+        ```python
+        model = keras_kd.models.resnet32x4(num_classes=100)
+        model.summary()
+        ```
+    """
     return cifar_resnet(32, width_multiplier=4, **kwargs)

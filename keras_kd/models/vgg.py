@@ -18,7 +18,27 @@ CONFIGS = {
 
 
 def vgg(depth, num_classes=10, input_shape=(32, 32, 3), name=None):
-    """Builds VGG-8, VGG-11 or VGG-13 for 32x32 inputs."""
+    """Builds VGG-8, VGG-11 or VGG-13 (with BatchNorm) for 32x32 inputs.
+
+    Args:
+        depth: 8, 11 or 13.
+        num_classes: number of output logits.
+        input_shape: image shape, channels last (raw RGB 0..255).
+        name: model name (default ``vgg{depth}``).
+
+    Returns:
+        A functional `keras.Model` returning logits, with the taps
+        ``stage1``..``stage5``, ``stage{i}_preact``, ``pool`` and ``logits``.
+
+    Example:
+        ```python
+        teacher = keras_kd.models.vgg(13, num_classes=100)
+        ```
+
+    Reference:
+        Simonyan & Zisserman, "Very Deep Convolutional Networks for
+        Large-Scale Image Recognition", ICLR 2015.
+    """
     if depth not in CONFIGS:
         raise ValueError(f"`depth` must be one of {sorted(CONFIGS)}. Received: depth={depth}")
     inputs = keras.Input(input_shape, name="image")
@@ -39,11 +59,37 @@ def vgg(depth, num_classes=10, input_shape=(32, 32, 3), name=None):
 
 def vgg8(**kwargs):
     """VGG-8: 3,920,330 parameters, 67.8M multiply-accumulates per image
-    (10 classes; `python -m keras_kd.models.complexity`)."""
+    (10 classes; `python -m keras_kd.models.complexity`).
+
+    Args:
+        **kwargs: `vgg` arguments other than ``depth`` (``num_classes``,
+            ``input_shape``, ``name``).
+
+    Returns:
+        A functional `keras.Model` returning logits (see `vgg` for its taps).
+
+    Example:
+        ```python
+        model = keras_kd.models.vgg8(num_classes=100)
+        ```
+    """
     return vgg(8, **kwargs)
 
 
 def vgg13(**kwargs):
     """VGG-13: 9,418,954 parameters, 228.3M multiply-accumulates per image
-    (10 classes; `python -m keras_kd.models.complexity`)."""
+    (10 classes; `python -m keras_kd.models.complexity`).
+
+    Args:
+        **kwargs: `vgg` arguments other than ``depth`` (``num_classes``,
+            ``input_shape``, ``name``).
+
+    Returns:
+        A functional `keras.Model` returning logits (see `vgg` for its taps).
+
+    Example:
+        ```python
+        model = keras_kd.models.vgg13(num_classes=100)
+        ```
+    """
     return vgg(13, **kwargs)

@@ -47,6 +47,18 @@ def wide_resnet(depth, width, num_classes=10, input_shape=(32, 32, 3), name=None
         num_classes: number of output logits.
         input_shape: image shape, channels last (raw RGB 0..255).
         name: model name (default ``wrn_{depth}_{width}``).
+
+    Returns:
+        A functional `keras.Model` returning logits, with the taps ``stem``,
+        ``stage{i}_preact``, ``stage{i}``, ``pool`` and ``logits``.
+
+    Example:
+        ```python
+        wrn_28_10 = keras_kd.models.wide_resnet(28, 10, num_classes=100)
+        ```
+
+    Reference:
+        Zagoruyko & Komodakis, "Wide Residual Networks", BMVC 2016.
     """
     if depth < 10 or (depth - 4) % 6:
         raise ValueError(
@@ -71,12 +83,38 @@ def wide_resnet(depth, width, num_classes=10, input_shape=(32, 32, 3), name=None
 
 
 def wrn_16_2(**kwargs):
-    """WRN-16-2, the RepDistiller student: 693,498 parameters, 101.1M multiply-accumulates per image
-    (10 classes; `python -m keras_kd.models.complexity`)."""
+    """WRN-16-2, the RepDistiller student: 693,498 parameters, 101.1M
+    multiply-accumulates per image (10 classes; `python -m keras_kd.models.complexity`).
+
+    Args:
+        **kwargs: `wide_resnet` arguments other than ``depth`` and ``width``
+            (``num_classes``, ``input_shape``, ``name``).
+
+    Returns:
+        A functional `keras.Model` returning logits (see `wide_resnet` for its taps).
+
+    Example:
+        ```python
+        student = keras_kd.models.wrn_16_2(num_classes=100)
+        ```
+    """
     return wide_resnet(16, 2, **kwargs)
 
 
 def wrn_40_2(**kwargs):
     """WRN-40-2, the RepDistiller teacher: 2,248,954 parameters, 327.6M
-    multiply-accumulates per image (10 classes; `python -m keras_kd.models.complexity`)."""
+    multiply-accumulates per image (10 classes; `python -m keras_kd.models.complexity`).
+
+    Args:
+        **kwargs: `wide_resnet` arguments other than ``depth`` and ``width``
+            (``num_classes``, ``input_shape``, ``name``).
+
+    Returns:
+        A functional `keras.Model` returning logits (see `wide_resnet` for its taps).
+
+    Example:
+        ```python
+        teacher = keras_kd.models.wrn_40_2(num_classes=100)
+        ```
+    """
     return wide_resnet(40, 2, **kwargs)

@@ -14,7 +14,17 @@ _SUFFIX = ".keras"
 
 
 def available_teachers():
-    """Returns the names of the shipped teachers, sorted."""
+    """Returns the names of the shipped teachers, sorted.
+
+    Returns:
+        A list of names for `load_teacher`, e.g. ``["cifar10-resnet20"]``.
+
+    Example:
+        ```python
+        for name in keras_kd.pretrained.available_teachers():
+            print(name, keras_kd.pretrained.load_teacher(name).count_params())
+        ```
+    """
     files = importlib.resources.files(__name__).iterdir()
     return sorted(f.name[: -len(_SUFFIX)] for f in files if f.name.endswith(_SUFFIX))
 
@@ -30,9 +40,10 @@ def load_teacher(name=DEFAULT_TEACHER):
         10 logits.
 
     Example:
-
-    >>> teacher = keras_kd.pretrained.load_teacher()  # doctest: +SKIP
-    >>> distiller = keras_kd.distillers.KD(student=student, teacher=teacher)  # doctest: +SKIP
+        ```python
+        teacher = keras_kd.pretrained.load_teacher()
+        distiller = keras_kd.distillers.KD(student=student, teacher=teacher)
+        ```
     """
     names = available_teachers()
     if name not in names:

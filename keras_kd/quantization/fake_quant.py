@@ -21,7 +21,28 @@ NUM_BITS = 8
 
 
 def fake_quant_kernel(kernel):
-    """Per-output-channel symmetric fake quantization of a kernel (last axis)."""
+    """Per-output-channel symmetric fake quantization of a kernel (last axis).
+
+    Each output channel c is rounded to 255 levels in ``[-max|k_c|, max|k_c|]``
+    (int8, narrow range), as the TFLite converter quantizes conv and dense
+    kernels; the gradient passes straight through.
+
+    Args:
+        kernel: a float kernel whose last axis is the output channels, e.g.
+            (kh, kw, in, out) or (in, out).
+
+    Returns:
+        A float32 tensor of the kernel's shape holding the quantized values.
+
+    Example:
+        ```python
+        quantized = fake_quant_kernel(conv.kernel)
+        ```
+
+    Reference:
+        Jacob et al., "Quantization and Training of Neural Networks for
+        Efficient Integer-Arithmetic-Only Inference", CVPR 2018.
+    """
     axes = list(range(len(kernel.shape) - 1))
     bound = tf.maximum(tf.reduce_max(tf.abs(kernel), axis=axes), 1e-8)
     return tf.quantization.fake_quant_with_min_max_vars_per_channel(
