@@ -154,4 +154,39 @@ def build_feature_extractor(model, layer_names, name=None, argument="layer_names
     return keras.Model(model_input(model), outputs, name=name or f"{model.name}_taps")
 
 
-__all__ = ["OUTPUT_KEY", "build_feature_extractor", "tap_layer"]
+def tappable_layers(model):
+    """The layers a distiller can tap, with their output shapes, in graph order.
+
+    A layer is listed when `tap_layer` accepts it: it belongs to ``model``
+    itself (not to a nested model) and is called once. Use it with
+    ``model.summary()`` to pick ``student_layers`` and ``teacher_layers``:
+    compare the shapes of candidate pairs against the rules of each method.
+
+    Args:
+        model: a built functional (or Sequential) Keras model.
+
+    Returns:
+        A list of ``(name, shape, layer class name)``; ``shape`` is the
+        output shape without the batch axis, e.g. ``(16, 16, 32)``.
+
+    Example:
+        ```python
+        for name, shape, kind in tappable_layers(keras_kd.models.resnet20()):
+            print(f"{name:24} {str(shape):16} {kind}")
+        # stage1          (32, 32, 16)     ReLU
+        # stage1_preact   (32, 32, 16)     Add ...
+        ```
+    """
+    require_functional(model, "model")
+    rows = []
+    for layer in model.layers:
+        if len(getattr(layer, "_inbound_nodes", ())) != 1:
+            continue  # a shared layer (or an input of a nested model) has no single output
+        output = layer.output
+        if isinstance(output, list | tuple | dict):
+            continue
+        rows.append((layer.name, tuple(output.shape[1:]), type(layer).__name__))
+    return rows
+
+
+__all__ = ["OUTPUT_KEY", "build_feature_extractor", "tap_layer", "tappable_layers"]

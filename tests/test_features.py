@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_kd.features import build_feature_extractor
+from keras_kd.features import build_feature_extractor, tappable_layers
 from tests.helpers import IMAGE_SHAPE, tiny_cnn, tiny_data
 
 
@@ -68,3 +68,24 @@ def test_multi_output_model_is_rejected():
     model = keras.Model(inputs, [keras.layers.Dense(2)(inputs), keras.layers.Dense(3)(inputs)])
     with pytest.raises(ValueError, match="exactly one output"):
         build_feature_extractor(model, [])
+
+
+def test_tappable_layers_lists_what_build_feature_extractor_accepts():
+    model = tiny_cnn("net")
+    rows = tappable_layers(model)
+    assert ("block1", (16, 16, 4), "ReLU") in rows
+    assert ("block2_pre", (8, 8, 8), "BatchNormalization") in rows
+    assert [name for name, _, _ in rows] == [layer.name for layer in model.layers]
+    build_feature_extractor(model, [name for name, _, _ in rows if name != "image"])
+
+
+def test_tappable_layers_leaves_out_shared_layers_and_nested_models_insides():
+    inputs = keras.Input((4,))
+    shared = keras.layers.Dense(4, name="shared")
+    out = keras.layers.Dense(2, name="head")(shared(shared(inputs)))
+    names = [name for name, _, _ in tappable_layers(keras.Model(inputs, out))]
+    assert "shared" not in names and "head" in names
+    inner = tiny_cnn("inner")
+    image = keras.Input(IMAGE_SHAPE)
+    outer = keras.Model(image, inner(image), name="outer")
+    assert "block1" not in [name for name, _, _ in tappable_layers(outer)]
