@@ -56,15 +56,18 @@ class FirmwareFiles:
             each of ``ops``, in the same order (``None`` for an op that
             TFLite-Micro has no method for; the op resolver file then stops
             the firmware's compilation with ``#error``).
-        input_quantization: ``(scale, zero_point)`` of an int8 or uint8
-            input (``q = round(x / scale) + zero_point``); None for a float input.
-        output_quantization: ``(scale, zero_point)`` of an int8 or uint8
-            output (``x = (q - zero_point) * scale``); None for a float output.
+        input_names: the name of each model input, in the file's order (the
+            position ``interpreter.input(i)`` takes in TFLite-Micro).
+        input_quantization: for each input in the same order, ``(scale,
+            zero_point)`` of an int8 input (``q = round(x / scale) +
+            zero_point``), or None for a float input.
+        output_quantization: ``(scale, zero_point)`` of an int8 output
+            (``x = (q - zero_point) * scale``); None for a float output.
 
     Example:
         ```python
         files = write_firmware_files("student.tflite")
-        scale, zero_point = files.input_quantization
+        scale, zero_point = files.input_quantization[0]
         print(files.op_count, files.resolver_methods)  # 6 ['AddAdd', 'AddConv2D', ...]
         ```
     """
@@ -76,7 +79,8 @@ class FirmwareFiles:
     size_bytes: int
     ops: list
     resolver_methods: list
-    input_quantization: tuple | None
+    input_names: list
+    input_quantization: list
     output_quantization: tuple | None
 
     @property
@@ -97,16 +101,22 @@ class FirmwareFiles:
             with its ops.
         """
         lines = []
-        for name, quantization, formula in (
-            ("input", self.input_quantization, "q = round(x / scale) + zero_point"),
-            ("output", self.output_quantization, "x = (q - zero_point) * scale"),
-        ):
+        single = len(self.input_names) == 1
+        tensors = [
+            ("input" if single else f"input {i} {name!r}", q, "q = round(x / scale) + zero_point")
+            for i, (name, q) in enumerate(
+                zip(self.input_names, self.input_quantization, strict=True)
+            )
+        ]
+        tensors.append(("output", self.output_quantization, "x = (q - zero_point) * scale"))
+        width = max(6, *(len(label) for label, _, _ in tensors))
+        for label, quantization, formula in tensors:
             if quantization is None:
-                lines.append(f"{name:<6}  float32 (no quantization parameters)")
+                lines.append(f"{label:<{width}}  float32 (no quantization parameters)")
             else:
                 scale, zero_point = quantization
                 lines.append(
-                    f"{name:<6}  int8 scale {scale!r}, zero point {zero_point} ({formula})"
+                    f"{label:<{width}}  int8 scale {scale!r}, zero point {zero_point} ({formula})"
                 )
         lines.append(
             f"C array  {self.source} and {self.header} ({self.array_name}, "
@@ -221,7 +231,20 @@ def _camel(array_name):
     return "".join(w[:1].upper() + w[1:] for w in words) or "Model"
 
 
-def _header(filename, array_name, size, input_q, output_q):
+def _quantization_lines(prefix, quantization, formula, comment=""):
+    if quantization is None:
+        return []
+    scale, zero_point = quantization
+    return [
+        "",
+        f"// int8 {comment}{formula}",
+        f"constexpr float {prefix}_scale = {_float_literal(scale)};",
+        f"constexpr int {prefix}_zero_point = {int(zero_point)};",
+    ]
+
+
+def _header(filename, array_name, size, inputs, output_q):
+    """``inputs``: ``(name, quantization)`` of each input, in the file's order."""
     lines = [
         f"// The model as a C array ({size:,} bytes), from keras-kd export.",
         f"#ifndef {_guard(filename)}",
@@ -230,20 +253,16 @@ def _header(filename, array_name, size, input_q, output_q):
         f"extern const unsigned char {array_name}[];",
         f"extern const int {array_name}_len;",
     ]
-    for name, quantization in (("input", input_q), ("output", output_q)):
-        if quantization is not None:
-            scale, zero_point = quantization
-            lines += [
-                "",
-                f"// int8 {name}: "
-                + (
-                    "q = round(x / scale) + zero_point"
-                    if name == "input"
-                    else "x = (q - zero_point) * scale"
-                ),
-                f"constexpr float {array_name}_{name}_scale = {_float_literal(scale)};",
-                f"constexpr int {array_name}_{name}_zero_point = {int(zero_point)};",
-            ]
+    to_int8 = "q = round(x / scale) + zero_point"
+    if len(inputs) == 1:
+        lines += _quantization_lines(f"{array_name}_input", inputs[0][1], to_int8, "input: ")
+    else:  # TFLite-Micro's interpreter.input(i) is the file's i-th input
+        for i, (name, quantization) in enumerate(inputs):
+            comment = f"input {i} ({name!r}, interpreter.input({i})): "
+            lines += _quantization_lines(f"{array_name}_input{i}", quantization, to_int8, comment)
+    lines += _quantization_lines(
+        f"{array_name}_output", output_q, "x = (q - zero_point) * scale", "output: "
+    )
     return "\n".join([*lines, "", f"#endif  // {_guard(filename)}", ""])
 
 
@@ -347,7 +366,9 @@ def write_firmware_files(tflite_path, array_name=DEFAULT_ARRAY_NAME):
     ``alignas(16) const unsigned char g_model[] = {...};`` and
     ``const int g_model_len = N;``), ``out/student.h`` (their declarations
     and, for int8, ``g_model_input_scale``, ``g_model_input_zero_point``,
-    ``g_model_output_scale``, ``g_model_output_zero_point``) and
+    ``g_model_output_scale``, ``g_model_output_zero_point``; a model with
+    several inputs gets ``g_model_input0_scale``, ... in the order
+    TFLite-Micro numbers its inputs, each named in a comment) and
     ``out/student_op_resolver.h`` (``kModelOpCount`` and
     ``RegisterModelOps(resolver)``). Each file is written atomically; an
     existing file is replaced.
@@ -379,10 +400,9 @@ def write_firmware_files(tflite_path, array_name=DEFAULT_ARRAY_NAME):
         model_bytes = f.read()
     ops = sorted(set(op_names(model_bytes)) - _NOT_OPERATORS)
     inputs, output_q = io_quantization(model_bytes)
-    input_q = inputs[0][1]
     texts = {
         source: c_array_source(model_bytes, array_name, os.path.basename(header)),
-        header: _header(header, array_name, len(model_bytes), input_q, output_q),
+        header: _header(header, array_name, len(model_bytes), inputs, output_q),
         op_resolver: op_resolver_header(ops, array_name, op_resolver),
     }
     for path, text in texts.items():
@@ -396,6 +416,7 @@ def write_firmware_files(tflite_path, array_name=DEFAULT_ARRAY_NAME):
         size_bytes=len(model_bytes),
         ops=ops,
         resolver_methods=[resolver_method(op) for op in ops],
-        input_quantization=input_q,
+        input_names=[name for name, _ in inputs],
+        input_quantization=[quantization for _, quantization in inputs],
         output_quantization=output_q,
     )

@@ -35,8 +35,9 @@ class ExportReport:
             smallest in which it allocates, plus 16 bytes of alignment (int8
             only; measured on a 64-bit host, an upper bound for a 32-bit MCU).
         micro_error: why TFLite-Micro could not load or run the file, or None.
-        input_quantization: ``(scale, zero_point)`` of an int8 input: the
-            firmware feeds ``round(x / scale) + zero_point``; None for float.
+        input_quantization: one entry per model input, in the model's order:
+            ``(scale, zero_point)`` of an int8 input (the firmware feeds
+            ``round(x / scale) + zero_point``), or None for a float input.
         output_quantization: ``(scale, zero_point)`` of an int8 output:
             ``(q - zero_point) * scale`` are the logits; None for float.
 
@@ -46,6 +47,7 @@ class ExportReport:
                            representative_data=train.take(2), check_data=val)
         print(report.as_table())
         assert report.micro_error is None and report.arena_bytes < 256 * 1024
+        scale, zero_point = report.input_quantization[0]
         ```
     """
 

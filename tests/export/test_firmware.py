@@ -158,7 +158,8 @@ def test_scale_and_zero_point_are_the_interpreters(int8_file):
     ):
         assert detail["dtype"] == np.int8
         scale, zero_point = detail["quantization"]
-        assert getattr(files, f"{name}_quantization") == (scale, zero_point)
+        expected = [(scale, zero_point)] if name == "input" else (scale, zero_point)
+        assert getattr(files, f"{name}_quantization") == expected
         written = re.search(rf"constexpr float g_model_{name}_scale = ([-+.\deE]+)f;", header)
         assert np.float32(float(written.group(1))) == np.float32(scale)
         written = re.search(rf"constexpr int g_model_{name}_zero_point = (-?\d+);", header)
@@ -178,7 +179,7 @@ def test_a_float_model_has_no_quantization_parameters(trained, tmp_path):
     path = tmp_path / "f.tflite"
     to_tflite(trained[0], path)
     files = write_firmware_files(path, array_name="g_student")
-    assert files.input_quantization is None and files.output_quantization is None
+    assert files.input_quantization == [None] and files.output_quantization is None
     header = open(files.header).read()
     assert "scale" not in header and "extern const unsigned char g_student[];" in header
     assert "kStudentOpCount" in open(files.op_resolver).read()
@@ -310,3 +311,40 @@ def test_cli_refuses_an_out_ending_in_cc(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert "must not end in .cc or .h" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small.keras"]
+
+
+def _two_input_model():
+    """An image and a metadata vector: each input gets its own int8 scale."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    image = keras.Input((6, 6, 3), name="image")
+    meta = keras.Input((4,), name="meta")
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, activation="relu")(image))
+    x = keras.layers.Concatenate()([x, keras.layers.Dense(4, activation="relu")(meta)])
+    return keras.Model([image, meta], keras.layers.Dense(3)(x))
+
+
+def test_each_input_of_a_two_input_model_gets_its_constants_in_file_order(tmp_path):
+    rng = np.random.default_rng(0)
+    x = [rng.uniform(0, 255, (16, 6, 6, 3)), rng.normal(0, 2, (16, 4))]
+    path = tmp_path / "two.tflite"
+    to_tflite(_two_input_model(), path, quantization="int8", representative_data=x)
+    files = write_firmware_files(path)
+    interpreter = Interpreter(model_path=str(path))
+    details = interpreter.get_input_details()  # TFLite-Micro's order
+    runner = interpreter.get_signature_runner(next(iter(interpreter.get_signature_list())))
+    by_index = {d["index"]: name for name, d in runner.get_input_details().items()}
+    assert files.input_names == [by_index[d["index"]] for d in details]
+    assert sorted(files.input_names) == ["image", "meta"]
+    header = open(files.header).read()
+    for i, detail in enumerate(details):
+        scale, zero_point = detail["quantization"]
+        assert files.input_quantization[i] == (scale, zero_point)
+        written = re.search(rf"constexpr float g_model_input{i}_scale = ([-+.\deE]+)f;", header)
+        assert np.float32(float(written.group(1))) == np.float32(scale)
+        assert f"constexpr int g_model_input{i}_zero_point = {zero_point};" in header
+        assert f"input {i} ('{files.input_names[i]}', interpreter.input({i}))" in header
+    assert "g_model_input_scale" not in header
+    summary = "\n".join(files.summary())
+    assert f"input 0 '{files.input_names[0]}'" in summary and "input 1" in summary
