@@ -43,7 +43,7 @@ def test_bad_cli_flags_exit_with_usage_error(argv, capsys):
 
 # The command line answers at once and speaks only for itself (issue 17).
 
-COMMANDS = ("demo", "export", "bench")
+COMMANDS = ("demo", "distill", "export", "bench")
 # Lines TensorFlow, absl, oneDNN, CUDA and TFLite print on their own at start-up.
 TENSORFLOW_LOGGING = (
     "oneDNN custom operations",
@@ -90,13 +90,17 @@ def test_every_help_exits_0_and_prints_nothing_on_stderr(argv):
 
 
 def test_help_and_usage_errors_import_neither_keras_nor_tensorflow():
+    teacher = demo.PRETRAINED_TEACHER
     code = (
         "import sys\n"
-        "from keras_kd import cli\n"
+        "from keras_kd_cli import main\n"
         "for argv in (['--help'], ['export', '--help'], ['export', 'x.keras'],\n"
-        "             ['export', 'no.keras', 'out.tflite']):\n"
+        "             ['export', 'no.keras', 'out.tflite'], ['distill', '--help'],\n"
+        f"             ['distill', {teacher!r}, 'mlperf_tiny_resnet8', '--arg', 'nope=1'],\n"
+        f"             ['distill', {teacher!r}, 'resnet9'],\n"
+        f"             ['distill', {teacher!r}, 'resnet8', '--method', 'at']):\n"
         "    try:\n"
-        "        cli.main(argv)\n"
+        "        main(argv)\n"
         "    except SystemExit:\n"
         "        pass\n"
         "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))\n"
@@ -105,10 +109,11 @@ def test_help_and_usage_errors_import_neither_keras_nor_tensorflow():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert run.stdout.strip().splitlines()[-1] == "[]", run.stderr
+    assert run.stderr.count("usage: keras-kd distill") == 3, run.stderr
 
 
 def test_every_option_says_what_it_does_and_its_default():
-    parser = cli.build_parser()
+    parser = _cli_parser.build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for name, command in commands.choices.items():
         for action in command._actions:
@@ -165,7 +170,7 @@ def test_a_failure_exits_3_with_the_reason_on_stderr(tmp_path, capsys, monkeypat
 
     monkeypatch.setattr(export_cli, "to_tflite", broken)
     code = cli.main(["export", str(tmp_path / "m.keras"), str(tmp_path / "m.tflite")])
-    assert code == cli.EXIT_FAILURE == 3
+    assert code == _cli_parser.EXIT_FAILURE == 3
     err = capsys.readouterr().err
     assert "keras-kd export: failed: RuntimeError: the converter broke" in err
     assert "--verbose" in err and "second line" not in err
