@@ -25,6 +25,14 @@ def test_demo_trains_and_saves_a_plain_student(tmp_path, capsys):
     assert saved.count_params() == rows[2][1]
     printed = capsys.readouterr().out
     assert "student distilled (KD)" in printed and "val acc" in printed
+    assert "Teacher logits of 5,000 training images cached" in printed
+    gain = 100 * (rows[2][2] - rows[1][2])
+    assert f"changed the student's accuracy by {gain:+.1f} points in this run" in printed
+
+
+def test_demo_epochs_default_is_the_demo_module_default():
+    demo_parser = _cli_parser.build_parser().parse_args(["demo"])
+    assert demo_parser.epochs == demo.EPOCHS
 
 
 def test_shipped_teacher_is_present_and_plain():
