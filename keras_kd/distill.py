@@ -122,7 +122,7 @@ def run(args):
     distiller = _distiller(args, student, teacher)
 
     backup = os.path.join(args.out, DISTILL_BACKUP)
-    if os.path.isdir(backup):
+    if any(os.path.exists(os.path.join(backup, f)) for f in (INIT, MAIN, INIT_DONE_FILE)):
         print(f"Resuming the interrupted run saved in {backup}")
     write_json_atomically(distill_settings(args), os.path.join(backup, DISTILL_SETTINGS))
     train = data.batch_for_training(train_raw, args.batch_size, seed=SEED)
