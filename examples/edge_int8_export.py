@@ -33,17 +33,22 @@ from keras_kd import data, distillers, models, pretrained, quantization, recipes
 from keras_kd.evaluation import top1_accuracy
 from keras_kd.export import to_tflite
 
-EPOCHS = int(os.environ.get("KERAS_KD_EXAMPLE_EPOCHS", 12))
+# KERAS_KD_EXAMPLE_SHORT=1 (the test suite's mode): 1 epoch on the first 256 training and
+# 256 validation images, which only
+# checks that the example runs. KERAS_KD_EXAMPLE_EPOCHS overrides the epochs.
+SHORT = os.environ.get("KERAS_KD_EXAMPLE_SHORT") == "1"
+EPOCHS = int(os.environ.get("KERAS_KD_EXAMPLE_EPOCHS", 1 if SHORT else 12))
 QAT_EPOCHS = max(1, EPOCHS // 4)
+TRAIN_IMAGES, VALIDATION_IMAGES = (256, 256) if SHORT else (5000, 1000)
 BATCH_SIZE = 64
 OUT = os.environ.get("KERAS_KD_EXAMPLE_OUT", "edge-output")
 
-train_raw = data.load("sample", "train")
+train_raw = data.load("sample", "train").take(TRAIN_IMAGES)
 train = data.batch_for_training(train_raw, BATCH_SIZE)
-val = data.load("sample", "validation").batch(250)
+val = data.load("sample", "validation").take(VALIDATION_IMAGES).batch(250)
 calibration = train_raw.batch(100).take(2)
 teacher = pretrained.load_teacher()
-steps = math.ceil(5000 / BATCH_SIZE)
+steps = math.ceil(TRAIN_IMAGES / BATCH_SIZE)
 
 """
 ## Distill the student

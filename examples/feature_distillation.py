@@ -33,17 +33,22 @@ import keras
 from keras_kd import data, distillers, models, pretrained, recipes
 from keras_kd.evaluation import top1_accuracy
 
-EPOCHS = int(os.environ.get("KERAS_KD_EXAMPLE_EPOCHS", 4))
+# KERAS_KD_EXAMPLE_SHORT=1 (the test suite's mode): 1 epoch on the first 256 training and
+# 256 validation images, which only
+# checks that the example runs. KERAS_KD_EXAMPLE_EPOCHS overrides the epochs.
+SHORT = os.environ.get("KERAS_KD_EXAMPLE_SHORT") == "1"
+EPOCHS = int(os.environ.get("KERAS_KD_EXAMPLE_EPOCHS", 1 if SHORT else 4))
+TRAIN_IMAGES, VALIDATION_IMAGES = (256, 256) if SHORT else (5000, 1000)
 BATCH_SIZE = 64
 STAGES = ["stage1", "stage2", "stage3"]
 
-train = data.batch_for_training(data.load("sample", "train"), BATCH_SIZE)
-val = data.load("sample", "validation").batch(250)
+train = data.batch_for_training(data.load("sample", "train").take(TRAIN_IMAGES), BATCH_SIZE)
+val = data.load("sample", "validation").take(VALIDATION_IMAGES).batch(250)
 teacher = pretrained.load_teacher()
 
 
 def optimizer(epochs):
-    return recipes.cifar_sgd(0.05, math.ceil(5000 / BATCH_SIZE) * epochs)
+    return recipes.cifar_sgd(0.05, math.ceil(TRAIN_IMAGES / BATCH_SIZE) * epochs)
 
 
 def fresh_student():

@@ -33,7 +33,12 @@ import keras
 from keras_kd import data, distillers, models, pretrained, recipes
 from keras_kd.evaluation import top1_accuracy
 
-EPOCHS = int(os.environ.get("KERAS_KD_EXAMPLE_EPOCHS", 10))
+# KERAS_KD_EXAMPLE_SHORT=1 (the test suite's mode): 1 epoch on the first 256 training and
+# 256 validation images, which only
+# checks that the example runs. KERAS_KD_EXAMPLE_EPOCHS overrides the epochs.
+SHORT = os.environ.get("KERAS_KD_EXAMPLE_SHORT") == "1"
+EPOCHS = int(os.environ.get("KERAS_KD_EXAMPLE_EPOCHS", 1 if SHORT else 10))
+TRAIN_IMAGES, VALIDATION_IMAGES = (256, 256) if SHORT else (5000, 1000)
 BATCH_SIZE = 64
 
 """
@@ -43,9 +48,9 @@ Images are RGB values in 0..255; every reference model standardizes them
 itself, so a saved model takes images as stored.
 """
 
-train = data.batch_for_training(data.load("sample", "train"), BATCH_SIZE)
-val = data.load("sample", "validation").batch(250)
-steps = math.ceil(5000 / BATCH_SIZE) * EPOCHS
+train = data.batch_for_training(data.load("sample", "train").take(TRAIN_IMAGES), BATCH_SIZE)
+val = data.load("sample", "validation").take(VALIDATION_IMAGES).batch(250)
+steps = math.ceil(TRAIN_IMAGES / BATCH_SIZE) * EPOCHS
 
 """
 ## Teacher and student

@@ -33,9 +33,14 @@ import keras
 from keras_kd import data, distillers, models, pretrained
 from keras_kd.evaluation import top1_accuracy
 
-EPOCHS = int(os.environ.get("KERAS_KD_EXAMPLE_EPOCHS", 3))
-train = data.batch_for_training(data.load("sample", "train"), 64)
-val = data.load("sample", "validation").batch(250)
+# KERAS_KD_EXAMPLE_SHORT=1 (the test suite's mode): 1 epoch on the first 256 training and
+# 256 validation images, which only
+# checks that the example runs. KERAS_KD_EXAMPLE_EPOCHS overrides the epochs.
+SHORT = os.environ.get("KERAS_KD_EXAMPLE_SHORT") == "1"
+EPOCHS = int(os.environ.get("KERAS_KD_EXAMPLE_EPOCHS", 1 if SHORT else 3))
+TRAIN_IMAGES, VALIDATION_IMAGES = (256, 256) if SHORT else (5000, 1000)
+train = data.batch_for_training(data.load("sample", "train").take(TRAIN_IMAGES), 64)
+val = data.load("sample", "validation").take(VALIDATION_IMAGES).batch(250)
 
 """
 ## Deep Mutual Learning: two peers of different size

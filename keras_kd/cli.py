@@ -14,6 +14,12 @@ def _run_demo(args):
     return EXIT_OK
 
 
+def _run_distill(args):
+    from keras_kd import distill
+
+    return distill.run(args)
+
+
 def _run_export(args):
     from keras_kd.export import cli as export_cli
 
@@ -47,7 +53,12 @@ def _run_bench(args):
     return EXIT_OK
 
 
-COMMANDS = {"demo": _run_demo, "export": _run_export, "bench": _run_bench}
+COMMANDS = {
+    "demo": _run_demo,
+    "distill": _run_distill,
+    "export": _run_export,
+    "bench": _run_bench,
+}
 
 if __name__ == "__main__":
     raise SystemExit(main())

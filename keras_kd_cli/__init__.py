@@ -8,14 +8,18 @@ inside `keras_kd_cli.quiet.tensorflow_quiet`: no TensorFlow logging unless
 ``--verbose``.
 """
 
-import os
 import sys
 import traceback
-import zipfile
 
-from keras_kd_cli.parser import EXIT_FAILURE, UsageError, build_parser
+from keras_kd_cli.checks import CHECKS
+from keras_kd_cli.parser import EXIT_FAILURE, EXIT_INTERRUPTED, UsageError, build_parser
 
 __all__ = ["main"]
+
+RESUMABLE = {
+    "distill": "; run the same command again to resume from the last finished epoch",
+    "bench": "; run the same command again to resume the unfinished row",
+}
 
 
 def main(argv=None):
@@ -23,7 +27,8 @@ def main(argv=None):
 
     Returns:
         The exit code: 0 on success, 1 when ``export --target mcu`` finds a
-        budget exceeded, 3 after printing why the command failed. A usage error
+        budget exceeded, 3 after printing why the command failed, 130 when
+        interrupted (Ctrl-C). A usage error
         exits with 2 through `SystemExit`, as argparse does.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -32,14 +37,18 @@ def main(argv=None):
     from keras_kd_cli.quiet import tensorflow_quiet
 
     try:
-        if args.command == "export":
-            _check_export_arguments(args)
+        if args.command in CHECKS:
+            CHECKS[args.command](args)
         with tensorflow_quiet(args.verbose):
             from keras_kd.cli import COMMANDS
 
             return COMMANDS[args.command](args)
     except UsageError as err:
         args.command_parser.error(str(err))
+    except KeyboardInterrupt:
+        resume = RESUMABLE.get(args.command, "")
+        print(f"\nkeras-kd {args.command}: interrupted{resume}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as err:  # any other error is the command's failure (exit 3)
         if args.verbose:
             traceback.print_exc()
@@ -50,40 +59,3 @@ def main(argv=None):
             file=sys.stderr,
         )
         return EXIT_FAILURE
-
-
-def _check_export_arguments(args):
-    """The export checks that need neither the model nor TensorFlow."""
-    if args.target == "mcu" and args.quantize != "int8":
-        raise UsageError(
-            f"--target mcu needs --quantize int8. Received: --quantize={args.quantize}"
-        )
-    if args.quantize == "int8" and args.data is None:
-        raise UsageError(
-            "--quantize int8 needs --data to calibrate on (e.g. --data sample). "
-            "Received: --data=None"
-        )
-    budgets = [f"--{name}-kb" for name in ("flash", "ram") if getattr(args, f"{name}_kb")]
-    if budgets and args.target != "mcu":
-        raise UsageError(
-            f"{' and '.join(budgets)} only apply with --target mcu. "
-            f"Received: --target={args.target}"
-        )
-    if not os.path.exists(args.model):
-        raise UsageError(f"cannot load MODEL: no such file. Received: MODEL={args.model!r}")
-    if os.path.isdir(args.model):
-        raise UsageError(
-            "cannot load MODEL: it is a folder; give a .keras file (model.save('name.keras')). "
-            f"Received: MODEL={args.model!r}"
-        )
-    if not args.model.endswith(".h5") and not zipfile.is_zipfile(args.model):
-        raise UsageError(
-            "cannot load MODEL: it is corrupt or not a Keras file (a .keras file is a zip "
-            f"archive and this file is not one: truncated, or another format). "
-            f"Received: MODEL={args.model!r}"
-        )
-    if os.path.isdir(args.out):
-        raise UsageError(
-            "OUT is a folder; give the .tflite file to write, e.g. "
-            f"{os.path.join(args.out, 'model.tflite')}. Received: OUT={args.out!r}"
-        )

@@ -6,22 +6,41 @@ It imports neither Keras nor TensorFlow, so ``--help`` answers at once.
 import argparse
 import textwrap
 
+from keras_kd_cli.methods import METHODS
+
 EXIT_OK = 0
 EXIT_BUDGET_EXCEEDED = 1
 EXIT_USAGE = 2
 EXIT_FAILURE = 3
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
 EXIT_CODES = """exit codes:
   0  success
   1  budget exceeded: `export --target mcu` wrote the file, but it is over
      --flash-kb or --ram-kb or does not run in TFLite-Micro
-  2  usage error: a bad option, or a MODEL, OUT or --data that cannot be used
-     (nothing is written)
+  2  usage error: a bad option, or a model, output or --data that cannot be
+     used (nothing is trained or written)
   3  failure: the command could not finish (e.g. conversion failed); run it
-     again with --verbose for the traceback and TensorFlow's log"""
+     again with --verbose for the traceback and TensorFlow's log
+  130  interrupted (Ctrl-C); `distill` and `bench` resume when run again"""
 
 # `keras_kd.export.QUANTIZATIONS` with "none" for None (tests keep them equal;
 # importing it here would import TensorFlow before the arguments are parsed).
 QUANTIZE_CHOICES = ("none", "float16", "dynamic", "int8")
+# `keras_kd.models.BUILDERS`, by name (tests keep them equal).
+STUDENT_MODELS = (
+    "mlperf_tiny_resnet8",
+    "resnet8",
+    "resnet20",
+    "resnet56",
+    "resnet8x4",
+    "resnet32x4",
+    "wrn_16_2",
+    "wrn_40_2",
+    "vgg8",
+    "vgg13",
+    "mobilenet_v2",
+)
+EXPORT_CHOICES = ("float32", *QUANTIZE_CHOICES[1:])
 DEFAULT_FLASH_KB = 1024  # nRF52840 (REFERENCES.md)
 DEFAULT_RAM_KB = 256
 HELP_WIDTH = 78
@@ -43,6 +62,16 @@ def positive_int(text):
         value = None
     if value is None or value < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1 (received {text!r})")
+    return value
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0 (received {text!r})")
     return value
 
 
@@ -75,7 +104,7 @@ def _add_demo(commands):
     demo.add_argument(
         "--epochs",
         type=positive_int,
-        default=12,
+        default=8,  # keras_kd.demo.EPOCHS (tests keep them equal)
         metavar="N",
         help="epochs of each student run (and of the teacher with --train-teacher); "
         "default: %(default)s",
@@ -92,6 +121,103 @@ def _add_demo(commands):
         action="store_true",
         help="train the teacher on the sample for --epochs epochs instead of loading the "
         "shipped one; default: off",
+    )
+
+
+def _add_distill(commands):
+    distill = _command(
+        commands,
+        "distill",
+        "distill a student from a teacher with any offline method, resumably",
+        "Trains STUDENT with a frozen TEACHER by one distillation method (SGD with "
+        "Nesterov momentum, cosine learning rate, no augmentation), prints the validation "
+        "accuracy of both, saves the student as OUT/student.keras and, with --export, "
+        "writes and checks a TFLite file as `keras-kd export` does. An interrupted run "
+        "resumes from its last finished epoch when the same command is run again.",
+    )
+    distill.add_argument(
+        "teacher",
+        metavar="TEACHER",
+        help="the trained teacher, a .keras file that outputs logits (loaded in Keras's safe "
+        "mode; a saved keras_kd distiller gives its student)",
+    )
+    distill.add_argument(
+        "student",
+        metavar="STUDENT",
+        help="the student: a .keras file (trained further from its weights) or the name of a "
+        f"keras_kd.models builder, built with the teacher's classes: {', '.join(STUDENT_MODELS)}",
+    )
+    distill.add_argument(
+        "--method",
+        choices=list(METHODS),
+        default="kd",
+        help="kd (Hinton), fitnet, at (attention), gradient_at, nst, ft (factor transfer), "
+        "ab (activation boundaries), fsp, rkd, dkd, dist: the keras_kd.distillers class of "
+        "that name; default: %(default)s",
+    )
+    distill.add_argument(
+        "--arg",
+        action="append",
+        default=[],
+        dest="method_args",
+        metavar="NAME=VALUE",
+        help="an argument of the method's class, repeated as needed, e.g. --arg "
+        "feature_weight=100 --arg student_layers=stage2,stage3: numbers, integers, true/false "
+        "and comma-separated lists. Tapping methods need student_layers (teacher_layers "
+        "defaults to the same names); ft, ab and fsp run an init stage of init_epochs "
+        "(default: max(1, EPOCHS // 8)). default: the class's defaults",
+    )
+    distill.add_argument(
+        "--data",
+        default="sample",
+        metavar="SOURCE",
+        help="labelled images: 'sample' (the embedded CIFAR-10 sample), 'tfds:NAME' (its "
+        "'train' split; accuracy on 'test'), a .tfrecord.gz split file or an image folder "
+        "ROOT/CLASS/IMAGE (the last 10%% are the validation images); default: %(default)s",
+    )
+    distill.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=10,
+        metavar="N",
+        help="epochs of the main stage; default: %(default)s",
+    )
+    distill.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=64,
+        metavar="N",
+        help="images per training step; default: %(default)s",
+    )
+    distill.add_argument(
+        "--learning-rate",
+        type=positive_float,
+        default=0.05,
+        metavar="LR",
+        help="initial SGD learning rate, decayed to 0 over each stage (cosine); "
+        "default: %(default)s",
+    )
+    distill.add_argument(
+        "--out",
+        default="distill-output",
+        metavar="DIR",
+        help="folder of student.keras, the .tflite file and, while the run is unfinished, "
+        "backup/ (created if missing); default: %(default)s",
+    )
+    distill.add_argument(
+        "--export",
+        choices=EXPORT_CHOICES,
+        default=None,
+        help="also write OUT/student-MODE.tflite and print its report, as `keras-kd export "
+        "--quantize` does (int8 calibrates on the training images); default: no export",
+    )
+    distill.add_argument(
+        "--limit",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="use only the first N training and N validation images, for a quick trial run; "
+        "default: all",
     )
 
 
@@ -253,6 +379,7 @@ def build_parser():
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_demo(commands)
+    _add_distill(commands)
     _add_export(commands)
     _add_bench(commands)
     return parser

@@ -25,6 +25,14 @@ def test_demo_trains_and_saves_a_plain_student(tmp_path, capsys):
     assert saved.count_params() == rows[2][1]
     printed = capsys.readouterr().out
     assert "student distilled (KD)" in printed and "val acc" in printed
+    assert "Teacher logits of 5,000 training images cached" in printed
+    gain = 100 * (rows[2][2] - rows[1][2])
+    assert f"changed the student's accuracy by {gain:+.1f} points in this run" in printed
+
+
+def test_demo_epochs_default_is_the_demo_module_default():
+    demo_parser = _cli_parser.build_parser().parse_args(["demo"])
+    assert demo_parser.epochs == demo.EPOCHS
 
 
 def test_shipped_teacher_is_present_and_plain():
@@ -43,7 +51,7 @@ def test_bad_cli_flags_exit_with_usage_error(argv, capsys):
 
 # The command line answers at once and speaks only for itself (issue 17).
 
-COMMANDS = ("demo", "export", "bench")
+COMMANDS = ("demo", "distill", "export", "bench")
 # Lines TensorFlow, absl, oneDNN, CUDA and TFLite print on their own at start-up.
 TENSORFLOW_LOGGING = (
     "oneDNN custom operations",
@@ -90,13 +98,17 @@ def test_every_help_exits_0_and_prints_nothing_on_stderr(argv):
 
 
 def test_help_and_usage_errors_import_neither_keras_nor_tensorflow():
+    teacher = demo.PRETRAINED_TEACHER
     code = (
         "import sys\n"
-        "import keras_kd_cli as cli\n"
+        "from keras_kd_cli import main\n"
         "for argv in (['--help'], ['export', '--help'], ['export', 'x.keras'],\n"
-        "             ['export', 'no.keras', 'out.tflite']):\n"
+        "             ['export', 'no.keras', 'out.tflite'], ['distill', '--help'],\n"
+        f"             ['distill', {teacher!r}, 'mlperf_tiny_resnet8', '--arg', 'nope=1'],\n"
+        f"             ['distill', {teacher!r}, 'resnet9'],\n"
+        f"             ['distill', {teacher!r}, 'resnet8', '--method', 'at']):\n"
         "    try:\n"
-        "        cli.main(argv)\n"
+        "        main(argv)\n"
         "    except SystemExit:\n"
         "        pass\n"
         "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))\n"
@@ -105,6 +117,7 @@ def test_help_and_usage_errors_import_neither_keras_nor_tensorflow():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert run.stdout.strip().splitlines()[-1] == "[]", run.stderr
+    assert run.stderr.count("usage: keras-kd distill") == 3, run.stderr
 
 
 def test_every_option_says_what_it_does_and_its_default():

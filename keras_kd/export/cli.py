@@ -28,33 +28,41 @@ CHECK_BATCH = 250
 _CORRUPT_FILE_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError)
 
 
-def load_model(path):
-    """Loads ``path`` with Keras's default safe mode; a file it refuses is a `UsageError`."""
+def load_model(path, name="MODEL"):
+    """Loads ``path`` with Keras's default safe mode; a file it refuses is a `UsageError`.
+
+    Args:
+        path: the .keras file.
+        name: the command-line argument it came from, named in the errors.
+
+    Returns:
+        The model, or the deployable model of a saved distiller.
+    """
     try:
         model = keras.saving.load_model(path, safe_mode=True)
     except ValueError as err:
         first_line = (str(err).strip().splitlines() or [""])[0]
         if "safe_mode" in first_line:  # Keras names the override in its refusal
             raise UsageError(
-                "cannot load MODEL: Keras refused it in safe mode, which keras-kd always "
+                f"cannot load {name}: Keras refused it in safe mode, which keras-kd always "
                 "uses, because it holds Python code that would run on loading (e.g. a Lambda "
                 f"layer with a Python function). Keras said: {first_line} keras-kd has no "
                 "option to turn safe mode off: if you trust the file, load it in Python and "
-                f"call keras_kd.export.to_tflite. Received: MODEL={path!r}"
+                f"call keras_kd.export.to_tflite. Received: {name}={path!r}"
             ) from None
-        raise UsageError(f"cannot load MODEL: {first_line} Received: MODEL={path!r}") from None
+        raise UsageError(f"cannot load {name}: {first_line} Received: {name}={path!r}") from None
     except _CORRUPT_FILE_ERRORS as err:
         raise UsageError(
-            f"cannot load MODEL: it is corrupt or not a Keras file ({type(err).__name__}: "
-            f"{err}). Received: MODEL={path!r}"
+            f"cannot load {name}: it is corrupt or not a Keras file ({type(err).__name__}: "
+            f"{err}). Received: {name}={path!r}"
         ) from None
     except TypeError as err:  # e.g. a class that is not registered
-        raise UsageError(f"cannot load MODEL: {err} Received: MODEL={path!r}") from None
+        raise UsageError(f"cannot load {name}: {err} Received: {name}={path!r}") from None
     try:
         return deployable_model(model)
     except ValueError:
         raise UsageError(
-            f"MODEL holds a {type(model).__name__}, not a Keras model. Received: MODEL={path!r}"
+            f"{name} holds a {type(model).__name__}, not a Keras model. Received: {name}={path!r}"
         ) from None
 
 
@@ -65,16 +73,55 @@ def _load_data(source, model):
         validation = data.load(source, "validation")
     except ValueError as err:
         raise UsageError(f"--data: {err}") from None
-    image_shape = tuple(train.element_spec[0].shape)
-    if None in image_shape:  # e.g. an image folder of several sizes: look at the first one
-        image_shape = tuple(next(iter(train.take(1)))[0].shape)
-    expected = input_shape(model)
-    if not fits(image_shape, expected):
+    check_images_fit(train, model, "MODEL", source)
+    return calibration_and_check(train, validation)
+
+
+def image_shape(dataset):
+    """The image shape of an unbatched ``(image, label)`` dataset (its first image's
+    when the images may differ, e.g. in an image folder)."""
+    shape = tuple(dataset.element_spec[0].shape)
+    if None in shape:
+        shape = tuple(next(iter(dataset.take(1)))[0].shape)
+    return shape
+
+
+def check_images_fit(dataset, model, name, source):
+    """Refuses ``--data`` images that ``model`` (the argument ``name``) cannot take."""
+    shape, expected = image_shape(dataset), input_shape(model)
+    if not fits(shape, expected):
         raise UsageError(
-            f"--data images do not fit MODEL's input: they have shape {image_shape}, "
-            f"MODEL {model.name!r} takes {expected}. Received: --data={source!r}"
+            f"--data images do not fit {name}'s input: they have shape {shape}, "
+            f"{name} {model.name!r} takes {expected}. Received: --data={source!r}"
         )
+
+
+def calibration_and_check(train, validation):
+    """The int8 calibration batches (the first 200 training images) and the check batches."""
     return train.batch(CALIBRATION_BATCH).take(2), validation.batch(CHECK_BATCH)
+
+
+def export_and_report(model, out, quantize, representative=None, check=None):
+    """Converts ``model`` to ``out``, checks the file and prints the export report.
+
+    Args:
+        model: a Keras model.
+        out: the .tflite file to write.
+        quantize: ``"none"`` (float32), ``"float16"``, ``"dynamic"`` or ``"int8"``.
+        representative, check: calibration and check datasets, or None.
+
+    Returns:
+        The `ExportReport`.
+    """
+    report = to_tflite(
+        model,
+        out,
+        quantization=None if quantize == "none" else quantize,
+        representative_data=representative,
+        check_data=check,
+    )
+    print(report.as_table())
+    return report
 
 
 def run(args):
@@ -88,14 +135,7 @@ def run(args):
     representative = check = None
     if args.data is not None:
         representative, check = _load_data(args.data, model)
-    report = to_tflite(
-        model,
-        args.out,
-        quantization=None if args.quantize == "none" else args.quantize,
-        representative_data=representative,
-        check_data=check,
-    )
-    print(report.as_table())
+    report = export_and_report(model, args.out, args.quantize, representative, check)
     if args.target == "mcu":
         files = write_firmware_files(args.out)
         print("\nFirmware files (TFLite-Micro):")

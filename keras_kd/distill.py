@@ -1,0 +1,158 @@
+"""`keras-kd distill`: distill a student from a saved teacher, resumably.
+
+The arguments were parsed and checked by `keras_kd_cli` before this module
+(and TensorFlow) was imported: the method's arguments are typed, the model
+files exist, and an interrupted run's backup was made under the same
+options. The recipe is the edge one of `keras_kd.recipes`: SGD with Nesterov
+momentum, cosine decay over each stage, no augmentation, seed 0.
+
+Files under ``--out``:
+    ``backup/``: while the run is unfinished, the last finished epoch of each
+        stage (`keras.callbacks.BackupAndRestore`) and the options it runs
+        under; removed once the student is saved (and exported).
+    ``student.keras``: the distilled student, written once training is over.
+    ``student-MODE.tflite``: with ``--export MODE``.
+"""
+
+import math
+import os
+import shutil
+import sys
+
+import keras
+
+from keras_kd import data, distillers, models, recipes
+from keras_kd._io import atomic_path, save_model_atomically, write_json_atomically
+from keras_kd.evaluation import top1_accuracy
+from keras_kd.export import cli as export_cli
+from keras_kd_cli.checks import DISTILL_BACKUP, DISTILL_SETTINGS, distill_settings
+from keras_kd_cli.methods import METHODS
+from keras_kd_cli.parser import EXIT_OK, UsageError
+
+SEED = 0
+EVALUATION_BATCH = 250
+STUDENT_FILE = "student.keras"
+INIT, MAIN = "init", "main"  # the distillers' stages
+INIT_DONE_FILE = "init-done.weights.h5"
+
+
+def progress_verbosity():
+    """Keras `fit` verbosity: a progress bar on a terminal, one line per epoch otherwise."""
+    return 1 if sys.stdout.isatty() else 2
+
+
+def training_callbacks(backup, stage):
+    """The callbacks of one stage's `fit`: its `BackupAndRestore` in ``backup/stage``.
+
+    The backup is kept when the stage ends (the whole ``backup`` folder is
+    removed once the student is saved), so a run interrupted after training
+    resumes with nothing left to train.
+    """
+    return [keras.callbacks.BackupAndRestore(os.path.join(backup, stage), delete_checkpoint=False)]
+
+
+def _datasets(source, limit):
+    validation_split = "test" if source.startswith("tfds:") else "validation"
+    try:
+        train = data.load(source, "train")
+        validation = data.load(source, validation_split)
+    except ValueError as err:
+        raise UsageError(f"--data: {err}") from None
+    if limit is not None:
+        train, validation = train.take(limit), validation.take(limit)
+    return train, validation
+
+
+def _count(dataset):
+    count = int(dataset.cardinality())
+    if count < 0:  # unknown: count the records once
+        count = int(dataset.reduce(0, lambda n, _: n + 1))
+    return count
+
+
+def _student(args, teacher, train):
+    if args.student_builder is None:
+        return export_cli.load_model(args.student, "STUDENT")
+    classes = teacher.outputs[0].shape[-1]
+    shape = export_cli.image_shape(train)
+    return models.BUILDERS[args.student_builder](num_classes=classes, input_shape=shape)
+
+
+def _distiller(args, student, teacher):
+    class_name = METHODS[args.method][0]
+    try:
+        return getattr(distillers, class_name)(
+            student=student, teacher=teacher, **args.method_arguments
+        )
+    except (ValueError, TypeError) as err:
+        raise UsageError(f"--method {args.method} ({class_name}): {err}") from None
+
+
+def _run_init_stage(distiller, train, steps, args, backup):
+    """Runs the init stage once; a finished one is recorded in ``backup``."""
+    if INIT not in distiller.stages or distiller.init_epochs == 0:
+        return
+    done = os.path.join(backup, INIT_DONE_FILE)
+    if os.path.exists(done):
+        distiller.load_weights(done)
+        return
+    epochs = distiller.init_epochs
+    print(f"Init stage of {type(distiller).__name__}: {epochs} epoch(s)")
+    distiller.set_stage(INIT)
+    distiller.compile(optimizer=recipes.cifar_sgd(args.learning_rate, steps * epochs))
+    distiller.fit(
+        train,
+        epochs=epochs,
+        callbacks=training_callbacks(backup, INIT),
+        verbose=progress_verbosity(),
+    )
+    with atomic_path(done, suffix=".weights.h5") as tmp:
+        distiller.save_weights(tmp)
+    distiller.set_stage(MAIN)
+
+
+def run(args):
+    """Runs ``keras-kd distill`` on parsed, checked arguments; returns the exit code."""
+    teacher = export_cli.load_model(args.teacher, "TEACHER")
+    train_raw, validation_raw = _datasets(args.data, args.limit)
+    export_cli.check_images_fit(train_raw, teacher, "TEACHER", args.data)
+    keras.utils.set_random_seed(SEED)
+    student = _student(args, teacher, train_raw)
+    export_cli.check_images_fit(train_raw, student, "STUDENT", args.data)
+    distiller = _distiller(args, student, teacher)
+
+    backup = os.path.join(args.out, DISTILL_BACKUP)
+    if any(os.path.exists(os.path.join(backup, f)) for f in (INIT, MAIN, INIT_DONE_FILE)):
+        print(f"Resuming the interrupted run saved in {backup}")
+    write_json_atomically(distill_settings(args), os.path.join(backup, DISTILL_SETTINGS))
+    train = data.batch_for_training(train_raw, args.batch_size, seed=SEED)
+    validation = validation_raw.batch(EVALUATION_BATCH).cache()
+    steps = math.ceil(_count(train_raw) / args.batch_size)
+    _run_init_stage(distiller, train, steps, args, backup)
+    distiller.compile(
+        optimizer=recipes.cifar_sgd(args.learning_rate, steps * args.epochs), metrics=["accuracy"]
+    )
+    print(f"Distilling {student.name} from {teacher.name} with {type(distiller).__name__}")
+    distiller.fit(
+        train,
+        epochs=args.epochs,
+        validation_data=validation,
+        callbacks=training_callbacks(backup, MAIN),
+        verbose=progress_verbosity(),
+    )
+
+    student_path = os.path.join(args.out, STUDENT_FILE)
+    save_model_atomically(distiller.student, student_path)
+    print(f"\n{'model':<30} {'params':>9} {'val acc':>8}")
+    for role, model in (("teacher", teacher), ("student", distiller.student)):
+        accuracy = top1_accuracy(model, validation)
+        print(f"{role + ' ' + model.name:<30} {model.count_params():>9,} {accuracy:>8.2%}")
+    print(f"\nStudent saved to {student_path} (a plain Keras model).")
+    if args.export is not None:
+        path = os.path.join(args.out, f"student-{args.export}.tflite")
+        quantize = "none" if args.export == "float32" else args.export
+        representative, check = export_cli.calibration_and_check(train_raw, validation_raw)
+        print(f"\nExporting to {path}\n")
+        export_cli.export_and_report(distiller.student, path, quantize, representative, check)
+    shutil.rmtree(backup)
+    return EXIT_OK
