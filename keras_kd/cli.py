@@ -21,7 +21,7 @@ def _run_distill(args):
 
 
 def _run_export(args):
-    from keras_kd.export import cli as export_cli
+    from keras_kd import export_command as export_cli
 
     return export_cli.run(args)
 

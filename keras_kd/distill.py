@@ -22,9 +22,9 @@ import sys
 import keras
 
 from keras_kd import data, distillers, models, recipes
+from keras_kd import export_command as export_cli
 from keras_kd._io import atomic_path, save_model_atomically, write_json_atomically
 from keras_kd.evaluation import top1_accuracy
-from keras_kd.export import cli as export_cli
 from keras_kd_cli.checks import DISTILL_BACKUP, DISTILL_SETTINGS, distill_settings
 from keras_kd_cli.methods import METHODS
 from keras_kd_cli.parser import EXIT_OK, UsageError
