@@ -8,8 +8,8 @@ import keras
 import pytest
 
 from keras_kd import cli, demo
+from keras_kd import export_command as export_cli
 from keras_kd.export import QUANTIZATIONS
-from keras_kd.export import cli as export_cli
 from keras_kd_cli import parser as _cli_parser
 from keras_kd_cli import quiet as _quiet
 

@@ -285,7 +285,7 @@ def test_cli_without_target_mcu_writes_no_firmware_files(tmp_path, capsys):
 
 @pytest.mark.parametrize("in_the_way", ["student.cc", "student_op_resolver.h"])
 def test_cli_refused_run_writes_nothing(tmp_path, capsys, monkeypatch, in_the_way):
-    from keras_kd.export import cli as export_cli
+    from keras_kd import export_command as export_cli
 
     model_path = _saved_sample_model(tmp_path)
     folder = tmp_path / "fw"
