@@ -3,8 +3,8 @@
 import inspect
 import json
 import os
-import re
 import pathlib
+import re
 import subprocess
 import sys
 
