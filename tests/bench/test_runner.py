@@ -36,12 +36,14 @@ def test_a_row_is_recorded_once_and_never_rerun(tmp_path):
 
 
 def test_a_record_made_under_another_protocol_is_never_reused(tmp_path):
-    out = str(tmp_path)
-    run_bench("sample", out, 1, 256, PRETRAINED_TEACHER, rows=["student_alone"])
+    # A record of an older protocol (or keras_kd 0.1, which wrote no fingerprint).
+    record = {"method": "student_alone", "status": "ok", "validation_accuracy": 0.5}
+    (tmp_path / "student_alone.json").write_text(json.dumps(record))
     before = (tmp_path / "student_alone.json").read_bytes()
     with pytest.raises(ValueError, match="another protocol.*Received: out=.*student_alone.json"):
-        run_bench("sample", out, 2, 256, PRETRAINED_TEACHER, rows=["student_alone"])
+        run_bench("sample", str(tmp_path), 1, 256, PRETRAINED_TEACHER, rows=["student_alone"])
     assert (tmp_path / "student_alone.json").read_bytes() == before
+    assert not (tmp_path / "student_alone.keras").exists()
 
 
 def test_unknown_rows_are_refused_before_anything_is_written(tmp_path):
