@@ -27,7 +27,7 @@ def activation_boundary_loss(teacher_preact, student_preact, margin=1.0, sample_
     averaged over the batch. ``s`` is the student's pre-activation after its
     connector (1x1 conv + BN to the teacher's channel count), ``t`` the
     teacher's pre-activation. The authors' code also divides the sum by a
-    constant; keras_kd leaves the scale to the distiller's ``distill_weight``.
+    constant; keras_kd leaves the scale to the distiller's ``feature_weight``.
 
     Args:
         teacher_preact: teacher pre-ReLU responses (batch, ...).
