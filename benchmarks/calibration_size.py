@@ -13,7 +13,6 @@ Writes ``benchmarks/results/calibration_size.json`` and prints a table.
 """
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -24,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_kd import data
+from keras_kd._io import write_json_atomically
 from keras_kd.export import to_tflite
 from keras_kd.export.inputs import REPRESENTATIVE_SAMPLES
 
@@ -85,8 +85,7 @@ def main():
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__}",
         "rows": rows,
     }
-    with open(args.out, "w") as f:
-        json.dump(record, f, indent=2)
+    write_json_atomically(record, args.out)
     print(f"\nKeras accuracy {rows[0]['keras_accuracy']:.2%} on {len(x_val)} images")
     print("| calibration | LiteRT int8 | TFLite-Micro int8 | top-1 agreement | max abs diff |")
     print("|---|---|---|---|---|")

@@ -14,7 +14,6 @@ Writes ``benchmarks/results/export_modes.json`` and prints a table.
 """
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -27,6 +26,7 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 from keras_kd import data
+from keras_kd._io import write_json_atomically
 from keras_kd.export import to_tflite
 from keras_kd.export.litert import dequantize_output, quantize_input
 from keras_kd.export.micro import MicroError, run_micro
@@ -131,8 +131,7 @@ def main():
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__}",
         "rows": rows,
     }
-    with open(args.out, "w") as f:
-        json.dump(record, f, indent=2)
+    write_json_atomically(record, args.out)
     print(f"\nKeras accuracy {rows[0]['keras_accuracy']:.2%} on {len(x_val)} images")
     print(f"| mode | size | LiteRT ms/image | LiteRT accuracy | TFLite-Micro ({MICRO_SAMPLES}) |")
     print("|---|---|---|---|---|")

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 SPARSE, DENSE, BINARY = "class indices", "probability rows", "binary"
-_SUM_TOLERANCE = 1e-3
+SUM_TOLERANCE = 1e-3  # rows of probabilities sum to 1 within it
 
 
 def label_kind(label_shape, num_outputs):
@@ -118,7 +118,7 @@ def label_fault(y, num_outputs):
         ok = (low >= 0.0) & (high <= 1.0)
     elif kind == DENSE:
         sums = tf.reduce_sum(values, axis=-1)
-        ok = (low >= 0.0) & tf.reduce_all(tf.abs(sums - 1.0) <= _SUM_TOLERANCE)
+        ok = (low >= 0.0) & tf.reduce_all(tf.abs(sums - 1.0) <= SUM_TOLERANCE)
     else:
         integral = tf.reduce_all(tf.equal(values, tf.round(values)))
         ok = integral & (low >= 0.0) & (high <= num_outputs - 1)
@@ -181,7 +181,7 @@ def check_label_array(y, num_outputs, argument="y"):
     if kind == BINARY:
         bad = (values < 0) | (values > 1)
     elif kind == DENSE:
-        row_bad = (values.min(axis=-1) < 0) | (np.abs(values.sum(axis=-1) - 1) > _SUM_TOLERANCE)
+        row_bad = (values.min(axis=-1) < 0) | (np.abs(values.sum(axis=-1) - 1) > SUM_TOLERANCE)
         if np.any(row_bad):
             row = values[np.argmax(row_bad)]
             raise ValueError(

@@ -23,7 +23,6 @@ from keras_kd.errors import (
 
 OK, BAD_LABELS, CACHE_MISMATCH, INPUT_SHAPE, BAD_INPUTS, BAD_SAMPLE_WEIGHTS = 0, 1, 2, 3, 4, 5
 PROBABILITIES_BASE, TERM_BASE, GRADIENT_BASE = 100, 1_000, 1_000_000
-_SUM_TOLERANCE = 1e-3
 
 
 def first_fault(candidates):
@@ -42,7 +41,9 @@ def are_probabilities(outputs):
         return tf.constant(False)
     outputs = tf.cast(outputs, tf.float32)
     sums = tf.reduce_sum(outputs, axis=-1)
-    return (tf.reduce_min(outputs) >= 0.0) & tf.reduce_all(tf.abs(sums - 1.0) <= _SUM_TOLERANCE)
+    return (tf.reduce_min(outputs) >= 0.0) & tf.reduce_all(
+        tf.abs(sums - 1.0) <= labels.SUM_TOLERANCE
+    )
 
 
 class StepGuard:
@@ -226,7 +227,7 @@ class GuardCallback(keras.callbacks.Callback):
             return
         low, high = (float(v) for v in guard.detail.numpy())
         guard.reset()
-        raise self.trainer.describe_fault(code, low, high, batch, phase) from None
+        raise fault_error(self.trainer, code, low, high, batch, phase) from None
 
 
 def fault_error(trainer, code, low, high, batch, phase):

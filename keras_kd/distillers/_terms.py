@@ -106,7 +106,10 @@ class Term:
         """
 
     def __call__(self, teacher, student, y, sample_weight):
-        raise NotImplementedError
+        raise TypeError(
+            f"{type(self).__name__} must implement `__call__(teacher, student, y, "
+            "sample_weight)`, returning the term's scalar (see `NSTTerm` for a model)."
+        )
 
     def get_config(self):
         """The constructor arguments that rebuild the term when a distiller is loaded.

@@ -90,7 +90,10 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
     @property
     def deployable(self):
         """The plain Keras model that is saved and exported."""
-        raise NotImplementedError
+        raise TypeError(
+            f"{type(self).__name__} must define `deployable`: the plain Keras model it trains "
+            "for deployment (a student, a peer, a branch or an exit)."
+        )
 
     @property
     def loss_weights(self):
@@ -161,9 +164,6 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
         if not isinstance(kwargs.get("callbacks"), keras.callbacks.CallbackList):
             self.guard.in_fit = False  # called by the user, not by fit's validation
         return super().evaluate(*args, **self._with_guard(kwargs))
-
-    def describe_fault(self, code, low, high, batch, phase):
-        return _guard.fault_error(self, code, low, high, batch, phase)
 
     def unpack(self, data):
         """``(x, y, sample_weight, checks)`` of a batch. A single-tensor ``x``

@@ -486,7 +486,6 @@ class Distiller(TermTrainer):
             teacher_out = cached
         else:
             teacher_out = self._forward("teacher", self.teacher_batch(x), y, False)
-        teacher_out = tf.nest.map_structure(tf.stop_gradient, teacher_out)
         with tf.GradientTape() as tape:
             student_out = self._forward("student", x, y, True)
             terms = {

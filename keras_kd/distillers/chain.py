@@ -65,15 +65,17 @@ class DistillationChain:
         self.kd_kwargs = kd_kwargs
         self.models = []
         self._optimizer = self._metrics = None
-        first = builders[0]()
-        KD(student=first, teacher=teacher, **kd_kwargs)  # validates the first pair eagerly
-        for builder in dict.fromkeys(builders):  # each builder once
-            if builder() is builder():
+        first = None
+        for builder in dict.fromkeys(builders):  # each builder once, two calls
+            model = builder()
+            first = model if first is None else first
+            if model is builder():
                 raise ValueError(
                     f"`{self.BUILDER_ARGUMENT}` must return a new model on every call (each "
                     "stage of the chain trains a fresh model); it returned the same object "
                     f"twice. Received: {self.BUILDER_ARGUMENT}={builder!r}"
                 )
+        KD(student=first, teacher=teacher, **kd_kwargs)  # validates the first pair eagerly
 
     def compile(self, optimizer="sgd", metrics=None):
         """Sets the optimizer and the metrics every model of the chain is compiled with.
