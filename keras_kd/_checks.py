@@ -2,6 +2,8 @@
 
 import numbers
 
+import numpy as np
+
 
 def non_negative_float(name, value):
     """Returns ``value`` as a float, or raises if it is not a finite float >= 0."""
@@ -86,3 +88,10 @@ def index_in(name, value, size):
 def non_negative_int(name, value):
     """Returns ``value`` if it is an int >= 0, else raises."""
     return positive_int(name, value, minimum=0)
+
+
+def bool_value(name, value):
+    """Returns ``value`` as a bool if it is True or False, else raises."""
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"`{name}` must be True or False. Received: {name}={value!r}")
+    return bool(value)

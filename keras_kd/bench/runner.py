@@ -20,8 +20,9 @@ from keras_kd._io import atomic_path, save_model_atomically, write_json_atomical
 from keras_kd.bench.protocols import PROTOCOLS, Protocol
 from keras_kd.bench.provenance import fingerprint, provenance
 from keras_kd.bench.rows import INIT_LEARNING_RATES, ROWS, SPECIAL_ROWS
+from keras_kd.cache import cache_teacher_outputs
 from keras_kd.demo import PRETRAINED_TEACHER
-from keras_kd.distillers import BornAgain
+from keras_kd.distillers import BornAgain, Distiller
 from keras_kd.evaluation import top1_accuracy
 from keras_kd.export import to_tflite
 
@@ -94,11 +95,24 @@ def _train_row(row, teacher, train_raw, protocol, out):
     else:
         n = protocol.init_stage_epochs(protocol.epochs)
         trainer = builder(teacher, protocol.build_student, init_epochs=n)
+    if not augment and _teacher_logits_only(trainer):
+        cached = cache_teacher_outputs(trainer, train_raw).dataset
+        train = data.batch_for_training(cached, protocol.batch_size, seed=SEED)
     deployable = _fit_trainer(trainer, row, init_stage, train, protocol, steps, out)
     extra = {}
     if row == "byot":
         extra = {f"exit{i}": m for i, m in enumerate(trainer.exits[:-1])}
     return deployable, extra
+
+
+def _teacher_logits_only(trainer):
+    """Whether ``trainer`` is an offline distiller reading only the teacher's
+    logits: those rows read them from `keras_kd.cache` (computed once, a
+    teacher pass per step saved; the same logits up to float rounding)."""
+    if not isinstance(trainer, Distiller):
+        return False
+    terms = [t for t in trainer.all_terms if t.weight > 0]
+    return not any(t.teacher_layers or t.uses_input_gradient for t in terms)
 
 
 def _row_definition(row):

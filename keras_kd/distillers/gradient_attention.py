@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_kd._checks import bool_value
 from keras_kd.distillers._terms import Term, register_term
 from keras_kd.distillers.base import INPUT_GRADIENT_KEY, Distiller, method_arguments
 from keras_kd.losses.attention import gradient_attention_loss
@@ -17,6 +18,8 @@ class GradientAttentionTerm(Term):
 
     Args:
         weight: beta, the term's weight.
+        normalize: compare unit-norm input gradients (not in the paper; see
+            `keras_kd.losses.gradient_attention_loss`).
 
     Example:
         ```python
@@ -31,16 +34,20 @@ class GradientAttentionTerm(Term):
     uses_logits = True
     uses_input_gradient = True
 
-    def __init__(self, weight=1000.0):
+    def __init__(self, weight=1000.0, normalize=False):
         super().__init__(weight)
+        self.normalize = bool_value("normalize", normalize)
 
     def __call__(self, teacher, student, y, sample_weight):
         return 0.5 * gradient_attention_loss(
-            teacher[INPUT_GRADIENT_KEY], student[INPUT_GRADIENT_KEY], sample_weight
+            teacher[INPUT_GRADIENT_KEY],
+            student[INPUT_GRADIENT_KEY],
+            sample_weight,
+            normalize=self.normalize,
         )
 
     def get_config(self):
-        return {"weight": self.weight}
+        return {"weight": self.weight, "normalize": self.normalize}
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
@@ -54,6 +61,8 @@ class GradientAttentionTransfer(Distiller):
         student: the student, a functional or Sequential model returning logits.
         teacher: the teacher, a model returning logits of the same shape.
         feature_weight: beta; it multiplies ``gradient_attention_loss / 2``.
+        normalize: compare unit-norm input gradients instead of the raw ones
+            (not in the paper; see `keras_kd.losses.gradient_attention_loss`).
         task_weight: weight of the cross-entropy on the labels.
         kd_weight: weight of an added Hinton KD term (0: none).
         temperature: T of the KD term, in (0, 1000].
@@ -76,6 +85,7 @@ class GradientAttentionTransfer(Distiller):
         student,
         teacher,
         feature_weight=1000.0,
+        normalize=False,
         task_weight=1.0,
         kd_weight=0.0,
         temperature=4.0,
@@ -83,5 +93,5 @@ class GradientAttentionTransfer(Distiller):
     ):
         super().__init__(**method_arguments(locals()))
 
-    def method_terms(self, feature_weight):
-        return [GradientAttentionTerm(feature_weight)]
+    def method_terms(self, feature_weight, normalize):
+        return [GradientAttentionTerm(feature_weight, normalize)]

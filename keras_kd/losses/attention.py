@@ -73,13 +73,24 @@ def _safe_norm(x):
     return tf.where(positive, tf.sqrt(tf.where(positive, squared, 1.0)), 0.0)
 
 
-def gradient_attention_per_sample(teacher_input_grad, student_input_grad):
-    """``||J_S - J_T||_2`` for each sample, shape (batch,)."""
-    diff = flatten_per_sample(student_input_grad) - flatten_per_sample(teacher_input_grad)
-    return _safe_norm(diff)
+def _unit_rows(x):
+    """Each row divided by its norm; an all-zero row stays zero."""
+    norm = _safe_norm(x)[:, None]
+    return tf.where(norm > 0, x / tf.where(norm > 0, norm, 1.0), 0.0)
 
 
-def gradient_attention_loss(teacher_input_grad, student_input_grad, sample_weight=None):
+def gradient_attention_per_sample(teacher_input_grad, student_input_grad, normalize=False):
+    """``||J_S - J_T||_2`` for each sample, shape (batch,); with ``normalize``,
+    ``||J_S / ||J_S|| - J_T / ||J_T||||_2``."""
+    student, teacher = (flatten_per_sample(g) for g in (student_input_grad, teacher_input_grad))
+    if normalize:
+        student, teacher = _unit_rows(student), _unit_rows(teacher)
+    return _safe_norm(student - teacher)
+
+
+def gradient_attention_loss(
+    teacher_input_grad, student_input_grad, sample_weight=None, normalize=False
+):
     """Gradient-based attention transfer.
 
     ``J = dL/dx`` is the gradient of a network's cross-entropy (summed over the
@@ -88,10 +99,17 @@ def gradient_attention_loss(teacher_input_grad, student_input_grad, sample_weigh
     The distiller weights it by ``beta / 2`` as in the paper and keeps the
     student's gradient differentiable (a second-order term).
 
+    With ``normalize=True`` (not in the paper) each sample's gradient is
+    divided by its L2 norm first, as activation attention maps are: the term
+    compares where the networks are sensitive, not how much, and lies in
+    [0, 2]. The paper's form also pulls the student's gradient norm towards
+    the trained teacher's, which is much smaller than an untrained student's.
+
     Args:
         teacher_input_grad: (batch, H, W, C) teacher input gradient.
         student_input_grad: the student's input gradient, same shape.
         sample_weight: optional (batch,) weights.
+        normalize: compare unit-norm gradients (see above).
 
     Returns:
         A float32 scalar.
@@ -111,6 +129,6 @@ def gradient_attention_loss(teacher_input_grad, student_input_grad, sample_weigh
         section 3.2.
     """
     return batch_mean(
-        gradient_attention_per_sample(teacher_input_grad, student_input_grad),
+        gradient_attention_per_sample(teacher_input_grad, student_input_grad, normalize),
         sample_weight,
     )

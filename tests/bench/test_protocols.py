@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_kd import models
 from keras_kd.bench.protocols import PROTOCOLS
 from keras_kd.bench.rows import ROWS
 from keras_kd.bench.runner import run_bench
@@ -38,14 +39,24 @@ def test_cifar100_schedule_divides_by_ten_at_150_180_210():
     assert PROTOCOLS["cpu"].init_stage_epochs(10) == 1
 
 
-def test_every_cifar100_row_builds_on_its_architectures():
-    teacher = CIFAR100.build_teacher()
+def _build_every_row(teacher, build_student):
     for name, (builder, *_rest) in ROWS.items():
         if builder is None or name in CIFAR100.excluded_rows:
             continue
-        trainer = builder(teacher, CIFAR100.build_student)
+        trainer = builder(teacher, build_student)
         assert trainer.deployable.output.shape[-1] == 100, name
         keras.backend.clear_session()
+
+
+def test_every_cifar100_row_builds_on_100_class_cifar_resnets():
+    # Every CIFAR ResNet names its taps alike; the shallowest pair keeps this fast.
+    teacher = models.resnet20(num_classes=100, input_shape=(16, 16, 3))
+    _build_every_row(teacher, lambda: models.resnet8(num_classes=100, input_shape=(16, 16, 3)))
+
+
+@pytest.mark.slow
+def test_every_cifar100_row_builds_on_its_architectures():
+    _build_every_row(CIFAR100.build_teacher(), CIFAR100.build_student)
 
 
 def test_cifar100_protocol_runs_on_tfds_cifar100(tmp_path):

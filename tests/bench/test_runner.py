@@ -81,3 +81,22 @@ def test_a_protocol_excludes_its_rows_and_names_are_checked():
         run_bench("sample", "unused", rows=["born_again"], protocol="cifar100")
     with pytest.raises(ValueError, match=r"Received: protocol='imagenet'"):
         run_bench("sample", "unused", protocol="imagenet")
+
+
+def test_rows_reading_only_the_teacher_logits_use_the_teacher_cache():
+    from keras_kd import models
+    from keras_kd.bench.rows import ROWS
+    from keras_kd.bench.runner import _teacher_logits_only
+
+    teacher = models.resnet8(input_shape=(8, 8, 3))
+
+    def student():
+        return models.resnet8(input_shape=(8, 8, 3))
+
+    cached = {
+        name
+        for name in ("kd", "dkd", "dist", "at", "at_gradient", "dml", "fitnet")
+        if _teacher_logits_only(ROWS[name][0](teacher, student))
+    }
+    # Feature rows need the teacher's taps; gradient AT its input gradient; DML has no teacher.
+    assert cached == {"kd", "dkd", "dist"}

@@ -61,3 +61,31 @@ def test_gradient_attention_has_finite_gradient_at_zero():
     with tf.GradientTape() as tape:
         loss = gradient_attention_loss(tf.constant(j.numpy()), j)
     assert np.all(np.isfinite(tape.gradient(loss, j).numpy()))
+
+
+def test_normalized_gradient_attention_matches_numpy_and_ignores_scale():
+    rng = np.random.default_rng(3)
+    jt, js = (rng.normal(size=(4, 5, 5, 3)).astype("float32") for _ in range(2))
+    unit = [
+        j.reshape(4, -1) / np.linalg.norm(j.reshape(4, -1), axis=1, keepdims=True) for j in (jt, js)
+    ]
+    expected = np.mean(np.linalg.norm(unit[1] - unit[0], axis=1))
+    got = gradient_attention_loss(jt, js, normalize=True)
+    np.testing.assert_allclose(float(got), expected, rtol=1e-5)
+    # Only the direction counts: scaling either gradient changes nothing.
+    scaled = gradient_attention_loss(100.0 * jt, 0.01 * js, normalize=True)
+    np.testing.assert_allclose(float(scaled), expected, rtol=1e-5)
+    assert 0.0 <= float(got) <= 2.0
+    # ... while the paper's form grows with the gradients' scale.
+    assert float(gradient_attention_loss(100.0 * jt, js)) > 10 * float(
+        gradient_attention_loss(jt, js)
+    )
+
+
+def test_normalized_gradient_attention_is_finite_for_a_zero_gradient():
+    zero = tf.zeros((2, 3, 3, 1))
+    j = tf.Variable(tf.ones((2, 3, 3, 1)))
+    with tf.GradientTape() as tape:
+        loss = gradient_attention_loss(zero, j, normalize=True)
+    np.testing.assert_allclose(float(loss), 1.0, rtol=1e-6)
+    assert np.all(np.isfinite(tape.gradient(loss, j).numpy()))
