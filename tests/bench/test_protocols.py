@@ -78,9 +78,13 @@ def test_cifar100_protocol_runs_on_tfds_cifar100(tmp_path):
     assert record["parameters"] == CIFAR100.build_student().count_params()
 
 
-def test_cpu_protocol_decays_in_the_optimizer_unless_the_models_carry_l2():
+def test_cpu_protocol_decays_through_an_l2_term_unless_kernel_l2_is_zero():
     cpu = PROTOCOLS["cpu"]
-    assert cpu.optimizer(0.05, 10, 352).weight_decay == 5e-4
-    assert not cpu.build_student().losses
-    coupled = dataclasses.replace(cpu, kernel_l2=2.5e-4)
-    assert coupled.optimizer(0.05, 10, 352).weight_decay is None
+    assert cpu.learning_rate == 0.1 and cpu.kernel_l2 == 2.5e-4
+    assert cpu.optimizer(0.1, 10, 352).weight_decay is None
+    student = cpu.build_student()
+    student(np.zeros((1, 32, 32, 3), "float32"))
+    assert len(student.losses) == sum(isinstance(x, keras.layers.Conv2D) for x in student.layers)
+    decoupled = dataclasses.replace(cpu, kernel_l2=0.0)
+    assert decoupled.optimizer(0.1, 10, 352).weight_decay == 5e-4
+    assert not decoupled.build_student().losses
