@@ -38,12 +38,17 @@ def _git_commit():
     return commit + ("+uncommitted changes" if dirty else "")
 
 
+# Read once, when the benchmark starts: a record names the code that ran, not
+# a commit made while a long run was under way.
+_COMMIT_AT_START = _git_commit()
+
+
 def provenance():
     """``{"git_commit", "date", "versions"}`` of the running code."""
     from keras_kd import __version__
 
     return {
-        "git_commit": _git_commit(),
+        "git_commit": _COMMIT_AT_START,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "versions": {
             "keras_kd": __version__,
