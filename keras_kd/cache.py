@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_kd._checks import one_of, positive_int
+from keras_kd._progress import Progress
 from keras_kd.distillers._cached import CACHE_KEY, FINGERPRINT_KEY, LABELS_KEY, fingerprint
 from keras_kd.distillers.base import Distiller
 
@@ -47,7 +48,9 @@ class TeacherCache:
     bytes_per_sample: int
 
 
-def cache_teacher_outputs(distiller, dataset, batch_size=256, dtype="float32", directory=None):
+def cache_teacher_outputs(
+    distiller, dataset, batch_size=256, dtype="float32", directory=None, verbose="auto"
+):
     """Runs ``distiller``'s teacher once over ``dataset`` and caches its outputs.
 
     Args:
@@ -58,6 +61,9 @@ def cache_teacher_outputs(distiller, dataset, batch_size=256, dtype="float32", d
         dtype: ``"float32"`` or ``"float16"`` storage (read back as float32).
         directory: store the cache on disk there (`tf.data.Dataset.save`)
             instead of in memory.
+        verbose: ``"auto"``, 0 (silent), 1 (a progress bar over the samples)
+            or 2 (one line, ``caching teacher outputs 5000/5000 - ...``);
+            ``"auto"`` is 1 on a terminal, else (a log, or ``CI`` set) 2.
 
     Returns:
         A `TeacherCache`.
@@ -90,6 +96,8 @@ def cache_teacher_outputs(distiller, dataset, batch_size=256, dtype="float32", d
             f"{dataset.element_spec}"
         )
     outputs, prints = {}, []
+    count = int(dataset.cardinality())
+    progress = Progress("caching teacher outputs", count if count >= 0 else None, verbose, "sample")
     # One traced graph for the whole pass: faster than eager and frees each
     # batch's activations as it goes.
     teacher_outputs = tf.function(distiller.teacher_outputs_for_cache, reduce_retracing=True)
@@ -98,8 +106,10 @@ def cache_teacher_outputs(distiller, dataset, batch_size=256, dtype="float32", d
         for name, value in teacher_outputs(x, tf.convert_to_tensor(y)).items():
             outputs.setdefault(name, []).append(tf.cast(value, dtype).numpy())
         prints.append(fingerprint(x).numpy())
+        progress.update(progress.done + len(prints[-1]))
     if not prints:
         raise ValueError("`dataset` must not be empty. Received: an empty dataset")
+    progress.close()
     arrays = {name: np.concatenate(parts) for name, parts in outputs.items()}
     samples = len(np.concatenate(prints))
     per_sample = sum(a.nbytes for a in arrays.values()) // samples

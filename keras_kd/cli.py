@@ -10,7 +10,8 @@ __all__ = ["COMMANDS", "main"]
 def _run_demo(args):
     from keras_kd.demo import run_demo
 
-    run_demo(epochs=args.epochs, out=args.out, train_teacher=args.train_teacher)
+    verbose = 0 if args.quiet else None
+    run_demo(epochs=args.epochs, out=args.out, train_teacher=args.train_teacher, verbose=verbose)
     return EXIT_OK
 
 
@@ -47,6 +48,7 @@ def _run_bench(args):
             "keras-kd " + " ".join(args.argv),
             protocol=args.protocol,
             data_dir=args.data_dir,
+            verbose=0 if args.quiet else "auto",
         )
     print(markdown_table(args.out))
     write_chart(args.out, f"{args.out.rstrip('/')}/accuracy.png")

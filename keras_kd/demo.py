@@ -64,8 +64,9 @@ def run_demo(epochs=EPOCHS, out="demo-output", train_teacher=False, verbose=None
         out: folder for the distilled student (``student-kd.keras``).
         train_teacher: train the teacher on the sample instead of loading the
             shipped one.
-        verbose: Keras `fit` verbosity; None: a progress bar on a terminal,
-            one line per epoch otherwise.
+        verbose: Keras `fit` verbosity, also the teacher caching's; None: a
+            progress bar on a terminal, one line per epoch in a log or when
+            ``CI`` is set.
     """
     verbose = progress_verbosity() if verbose is None else verbose
     train_raw = data.load_sample("train").cache()
@@ -86,7 +87,7 @@ def run_demo(epochs=EPOCHS, out="demo-output", train_teacher=False, verbose=None
     distiller = KD(student=student, teacher=teacher, temperature=4.0)
     print(f"\n[2/2] student {student.name} distilled (KD, T=4, CE 0.1, KD 0.9)")
     start = time.time()
-    cache = cache_teacher_outputs(distiller, train_raw)
+    cache = cache_teacher_outputs(distiller, train_raw, verbose=verbose)
     cache_seconds = time.time() - start
     print(f"Teacher logits of {cache.samples:,} training images cached in {cache_seconds:.1f} s")
     cached_train = data.batch_for_training(cache.dataset, BATCH_SIZE, seed=SEED)

@@ -17,13 +17,13 @@ Files under ``--out``:
 import math
 import os
 import shutil
-import sys
 
 import keras
 
 from keras_kd import data, distillers, models, recipes
 from keras_kd import export_command as export_cli
 from keras_kd._io import atomic_path, save_model_atomically, write_json_atomically
+from keras_kd._progress import resolve_verbose
 from keras_kd.evaluation import top1_accuracy
 from keras_kd_cli.checks import DISTILL_BACKUP, DISTILL_SETTINGS, distill_settings
 from keras_kd_cli.methods import METHODS
@@ -36,9 +36,17 @@ INIT, MAIN = "init", "main"  # the distillers' stages
 INIT_DONE_FILE = "init-done.weights.h5"
 
 
-def progress_verbosity():
-    """Keras `fit` verbosity: a progress bar on a terminal, one line per epoch otherwise."""
-    return 1 if sys.stdout.isatty() else 2
+def progress_verbosity(quiet=False):
+    """The commands' verbosity, for `fit` and the library's progress alike.
+
+    Args:
+        quiet: the ``--quiet`` flag.
+
+    Returns:
+        0 with ``quiet``; else 1 (a progress bar) on a terminal, 2 (one line
+        per epoch or stage) in a log or when ``CI`` is set.
+    """
+    return 0 if quiet else resolve_verbose("auto")
 
 
 def training_callbacks(backup, stage):
@@ -104,7 +112,7 @@ def _run_init_stage(distiller, train, steps, args, backup):
         train,
         epochs=epochs,
         callbacks=training_callbacks(backup, INIT),
-        verbose=progress_verbosity(),
+        verbose=progress_verbosity(args.quiet),
     )
     with atomic_path(done, suffix=".weights.h5") as tmp:
         distiller.save_weights(tmp)
@@ -138,7 +146,7 @@ def run(args):
         epochs=args.epochs,
         validation_data=validation,
         callbacks=training_callbacks(backup, MAIN),
-        verbose=progress_verbosity(),
+        verbose=progress_verbosity(args.quiet),
     )
 
     student_path = os.path.join(args.out, STUDENT_FILE)
@@ -153,6 +161,8 @@ def run(args):
         quantize = "none" if args.export == "float32" else args.export
         representative, check = export_cli.calibration_and_check(train_raw, validation_raw)
         print(f"\nExporting to {path}\n")
-        export_cli.export_and_report(distiller.student, path, quantize, representative, check)
+        export_cli.export_and_report(
+            distiller.student, path, quantize, representative, check, progress_verbosity(args.quiet)
+        )
     shutil.rmtree(backup)
     return EXIT_OK

@@ -101,7 +101,7 @@ def calibration_and_check(train, validation):
     return train.batch(CALIBRATION_BATCH).take(2), validation.batch(CHECK_BATCH)
 
 
-def export_and_report(model, out, quantize, representative=None, check=None):
+def export_and_report(model, out, quantize, representative=None, check=None, verbose="auto"):
     """Converts ``model`` to ``out``, checks the file and prints the export report.
 
     Args:
@@ -109,6 +109,7 @@ def export_and_report(model, out, quantize, representative=None, check=None):
         out: the .tflite file to write.
         quantize: ``"none"`` (float32), ``"float16"``, ``"dynamic"`` or ``"int8"``.
         representative, check: calibration and check datasets, or None.
+        verbose: the progress of the conversion and checks, as `to_tflite` takes it.
 
     Returns:
         The `ExportReport`.
@@ -119,6 +120,7 @@ def export_and_report(model, out, quantize, representative=None, check=None):
         quantization=None if quantize == "none" else quantize,
         representative_data=representative,
         check_data=check,
+        verbose=verbose,
     )
     print(report.as_table())
     return report
@@ -135,7 +137,8 @@ def run(args):
     representative = check = None
     if args.data is not None:
         representative, check = _load_data(args.data, model)
-    report = export_and_report(model, args.out, args.quantize, representative, check)
+    verbose = 0 if args.quiet else "auto"
+    report = export_and_report(model, args.out, args.quantize, representative, check, verbose)
     if args.target == "mcu":
         files = write_firmware_files(args.out)
         print("\nFirmware files (TFLite-Micro):")

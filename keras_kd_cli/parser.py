@@ -89,6 +89,12 @@ def _command(commands, name, help_text, description):
         default=argparse.SUPPRESS,  # keeps a `keras-kd --verbose CMD` given before the command
         help="show TensorFlow's logging and, on failure, the traceback",
     )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars or progress lines (training, teacher caching, export "
+        "checks); results are still printed; default: off",
+    )
     parser.set_defaults(command_parser=parser)
     return parser
 

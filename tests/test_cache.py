@@ -95,6 +95,17 @@ def test_random_augmentation_before_the_cache_is_refused():
         distiller.fit(cache.dataset.batch(8), epochs=3, verbose=0)
 
 
+def test_progress_is_one_line_or_nothing(capsys):
+    student, teacher = tiny_pair()
+    distiller = distillers.KD(student=student, teacher=teacher)
+    cache_teacher_outputs(distiller, samples(), batch_size=8, verbose=0)
+    assert capsys.readouterr().out == ""
+    cache_teacher_outputs(distiller, samples(), batch_size=8, verbose=2)
+    assert capsys.readouterr().out.startswith("caching teacher outputs 32/32 - ")
+    with pytest.raises(ValueError, match="Received: verbose=3"):
+        cache_teacher_outputs(distiller, samples(), verbose=3)
+
+
 def test_wrong_uses():
     student, teacher = tiny_pair()
     with pytest.raises(ValueError, match="offline keras_kd Distiller"):

@@ -25,6 +25,7 @@ def test_demo_trains_and_saves_a_plain_student(tmp_path, capsys):
     assert saved.count_params() == rows[2][1]
     printed = capsys.readouterr().out
     assert "student distilled (KD)" in printed and "val acc" in printed
+    assert "caching teacher outputs" not in printed  # verbose=0
     assert "Teacher logits of 5,000 training images cached" in printed
     gain = 100 * (rows[2][2] - rows[1][2])
     assert f"changed the student's accuracy by {gain:+.1f} points in this run" in printed
@@ -148,7 +149,10 @@ def test_a_real_export_on_the_sample_prints_no_tensorflow_logging(tmp_path):
     run = _keras_kd("export", str(tmp_path / "tiny.keras"), str(out), "--data", "sample")
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""
-    assert run.stdout.startswith("file ") and "LiteRT accuracy" in run.stdout
+    # Not a terminal: one line per stage (verbose=2), then the report.
+    assert run.stdout.startswith("TFLite conversion of ")
+    assert " (float32)\nLiteRT check 1000/1000 - " in run.stdout
+    assert "\nfile " in run.stdout and "LiteRT accuracy" in run.stdout
     found = [
         line
         for line in (run.stdout + run.stderr).splitlines()

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from keras_kd import data
 from keras_kd._io import atomic_path, save_model_atomically, write_json_atomically
+from keras_kd._progress import say
 from keras_kd.bench.protocols import PROTOCOLS, Protocol
 from keras_kd.bench.provenance import fingerprint, provenance
 from keras_kd.bench.rows import INIT_LEARNING_RATES, ROWS, SPECIAL_ROWS
@@ -122,9 +123,10 @@ def _row_definition(row):
     return SPECIAL_ROWS[row]
 
 
-def run_row(row, teacher, train_raw, val, protocol, out, command, fingerprint=None):
+def run_row(row, teacher, train_raw, val, protocol, out, command, fingerprint=None, verbose="auto"):
     """Trains one row unless its JSON exists under the same ``fingerprint``
-    (protocol, row definition, data, teacher); returns its record.
+    (protocol, row definition, data, teacher); returns its record. ``verbose``
+    is the export check's progress and the result line's (0: silent).
 
     Raises:
         ValueError: ``out`` holds a record of this row made under another
@@ -159,7 +161,7 @@ def run_row(row, teacher, train_raw, val, protocol, out, command, fingerprint=No
             "seconds": round(time.time() - start, 1),
         }
         write_json_atomically(record, record_path)
-        print(f"[bench] {row}: diverged ({err})")
+        say(f"[bench] {row}: diverged ({err})", verbose)
         return record
     seconds = time.time() - start
     save_model_atomically(deployable, os.path.join(out, f"{row}.keras"))
@@ -171,6 +173,7 @@ def run_row(row, teacher, train_raw, val, protocol, out, command, fingerprint=No
         representative_data=calibration,
         check_data=val,
         check_samples=None,
+        verbose=verbose,
     )
     hyperparameters = ROWS[row][3] if row in ROWS else SPECIAL_ROWS[row]
     record = {
@@ -204,7 +207,7 @@ def run_row(row, teacher, train_raw, val, protocol, out, command, fingerprint=No
     for folder in os.listdir(out):
         if folder.startswith(f"{row}-") and folder.endswith("-backup"):
             shutil.rmtree(os.path.join(out, folder), ignore_errors=True)
-    print(f"[bench] {row}: {record['validation_accuracy']:.2%} in {seconds:.0f} s")
+    say(f"[bench] {row}: {record['validation_accuracy']:.2%} in {seconds:.0f} s", verbose)
     return record
 
 
@@ -257,6 +260,7 @@ def run_bench(
     command="",
     protocol="cpu",
     data_dir=None,
+    verbose="auto",
 ):
     """Runs the requested rows (all of the protocol's by default) in order.
 
@@ -271,6 +275,10 @@ def run_bench(
         command: the command line, kept in each record.
         protocol: a `keras_kd.bench.protocols.PROTOCOLS` name or a `Protocol`.
         data_dir: TFDS data folder.
+        verbose: 2: a line as each row starts (``[bench] row 3 of 16: kd``)
+            and one per export check; 1: the same with progress bars for the
+            export checks; ``"auto"``: 1 on a terminal, else (a log, or
+            ``CI`` set) 2; 0: silent but for the training epochs.
 
     Returns:
         The rows' records.
@@ -293,16 +301,9 @@ def run_bench(
     train_raw = data.load(source, "train", data_dir=data_dir).cache()
     val = data.load(source, settings.validation_split, data_dir=data_dir).batch(250).cache()
     teacher, teacher_path = _teacher(source, settings, teacher_path, train_raw, val, out)
-    return [
-        run_row(
-            row,
-            teacher,
-            train_raw,
-            val,
-            settings,
-            out,
-            command,
-            fingerprint(settings, _row_definition(row), source, teacher_path),
-        )
-        for row in (rows or settings.rows)
-    ]
+    rows, records = rows or settings.rows, []
+    for i, row in enumerate(rows, 1):
+        say(f"[bench] row {i} of {len(rows)}: {row}", verbose)
+        key = fingerprint(settings, _row_definition(row), source, teacher_path)
+        records.append(run_row(row, teacher, train_raw, val, settings, out, command, key, verbose))
+    return records

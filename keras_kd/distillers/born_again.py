@@ -35,6 +35,7 @@ class BornAgain(DistillationChain):
     """
 
     BUILDER_ARGUMENT = "build_student"
+    STAGE_NAME = "generation"
 
     def __init__(self, teacher, build_student, generations=2, directory=None, **kd_kwargs):
         if not callable(build_student):

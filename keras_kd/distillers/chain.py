@@ -5,6 +5,7 @@ import os
 import keras
 
 from keras_kd._io import save_model_atomically
+from keras_kd._progress import say
 from keras_kd.distillers.kd import KD
 
 
@@ -51,6 +52,7 @@ class DistillationChain:
     """
 
     BUILDER_ARGUMENT = "builders"
+    STAGE_NAME = "stage"  # in the progress lines: "stage 2 of 3"
 
     def __init__(self, teacher, builders, directory=None, **kd_kwargs):
         builders = list(builders) if isinstance(builders, list | tuple) else [builders]
@@ -101,7 +103,7 @@ class DistillationChain:
             )
         return model
 
-    def fit(self, x=None, y=None, epochs=1, callbacks=None, **fit_kwargs):
+    def fit(self, x=None, y=None, epochs=1, callbacks=None, verbose="auto", **fit_kwargs):
         """Trains the missing models in order.
 
         Args:
@@ -110,6 +112,9 @@ class DistillationChain:
             epochs: epochs of each model.
             callbacks: callbacks for every model's fit (a `BackupAndRestore` under
                 ``directory`` is added).
+            verbose: as for `keras.Model.fit`, for every model's fit; unless
+                0, a line also names each stage as it starts (``stage 2 of
+                3``, or ``generation 2 of 3`` for `BornAgain`).
             **fit_kwargs: other `keras.Model.fit` arguments (``validation_data``, ...).
 
         Returns:
@@ -118,10 +123,14 @@ class DistillationChain:
         if self._optimizer is None:
             raise RuntimeError("Call `compile` before `fit`.")
         histories, previous, self.models = {}, self.teacher, []
-        for g in range(1, len(self.builders) + 1):
+        count = len(self.builders)
+        for g in range(1, count + 1):
+            stage = f"{self.STAGE_NAME} {g} of {count}"
             if self.directory and os.path.exists(self._path(g)):
+                say(f"{stage}: loaded from {self._path(g)}", verbose)
                 student = keras.saving.load_model(self._path(g))
             else:
+                say(stage, verbose)
                 student = self._build(g)
                 distiller = KD(student=student, teacher=previous, **self.kd_kwargs)
                 distiller.compile(
@@ -130,7 +139,9 @@ class DistillationChain:
                 extra = list(callbacks or [])
                 if self.directory:
                     extra.append(keras.callbacks.BackupAndRestore(self._path(g, "-backup")))
-                histories[g] = distiller.fit(x, y, epochs=epochs, callbacks=extra, **fit_kwargs)
+                histories[g] = distiller.fit(
+                    x, y, epochs=epochs, callbacks=extra, verbose=verbose, **fit_kwargs
+                )
                 if self.directory:
                     save_model_atomically(student, self._path(g))
             self.models.append(student)

@@ -11,6 +11,7 @@ import numpy as np
 from keras_kd import labels
 from keras_kd._checks import one_of
 from keras_kd._io import atomic_path
+from keras_kd._progress import resolve_verbose, say
 from keras_kd.export.convert import QUANTIZATIONS, convert, deployable_model, float32_model
 from keras_kd.export.firmware import FirmwareFiles, write_firmware_files
 from keras_kd.export.inputs import (
@@ -47,6 +48,7 @@ def to_tflite(
     representative_data=None,
     check_data=None,
     check_samples=CHECK_SAMPLES,
+    verbose="auto",
 ):
     """Converts a Keras model (or a distiller's student) to a checked ``.tflite`` file.
 
@@ -80,6 +82,11 @@ def to_tflite(
         check_samples: how many samples of ``check_data`` to use (the first
             ones; default 1,000; None for all). Keras, LiteRT and TFLite-Micro
             accuracies are all measured on the same samples.
+        verbose: progress of the conversion, the ``int8 calibration`` and the
+            ``LiteRT check`` and ``TFLite-Micro check`` stages: 0 (silent), 1
+            (a progress bar per stage), 2 (one line per stage, e.g.
+            ``LiteRT check 1000/1000 - 4s - 4ms/image``) or ``"auto"``: 1 on
+            a terminal, else (a log, or ``CI`` set) 2.
 
     Returns:
         An `ExportReport`.
@@ -105,6 +112,7 @@ def to_tflite(
     """
     model = deployable_model(model)
     one_of("quantization", quantization, QUANTIZATIONS)
+    verbose = resolve_verbose(verbose)
     check_path(path)
     specs = input_specs(model)
     single = len(specs) == 1
@@ -122,7 +130,8 @@ def to_tflite(
         x, y = labelled_inputs(check_data, specs, check_samples_count(check_samples))
     if calibration is not None:
         calibration = model_inputs(specs, calibration)  # as the model takes it
-    model_bytes = convert(float32_model(model), quantization, calibration)
+    say(f"TFLite conversion of {model.name!r} ({quantization or 'float32'})", verbose)
+    model_bytes = convert(float32_model(model), quantization, calibration, verbose)
     ops = op_names(model_bytes)
     report = ExportReport(
         path=str(path),
@@ -134,11 +143,11 @@ def to_tflite(
     keras_x = model_inputs(specs, x)
     keras_out = np.asarray(model.predict(keras_x, batch_size=256, verbose=0), np.float32)
     if single:
-        litert_out, input_detail, output_detail = run_litert(model_bytes, x[0])
+        litert_out, input_detail, output_detail = run_litert(model_bytes, x[0], verbose=verbose)
         input_details = [input_detail]
     else:
         names = [spec.name for spec in specs]
-        litert_out, input_details, output_detail = run_litert(model_bytes, x, names)
+        litert_out, input_details, output_detail = run_litert(model_bytes, x, names, verbose)
     report.input_quantization = [quantization_parameters(detail) for detail in input_details]
     report.output_quantization = quantization_parameters(output_detail)
     if not np.all(np.isfinite(litert_out)):
@@ -167,7 +176,7 @@ def to_tflite(
             ):
                 micro_inputs[position] = array
         try:
-            raw, report.arena_bytes = run_micro(model_bytes, micro_inputs)
+            raw, report.arena_bytes = run_micro(model_bytes, micro_inputs, verbose)
             micro_out = raw.reshape(litert_out.shape)
             report.micro_agreement = _agreement(micro_out, keras_classes)
             if y is not None:

@@ -1,7 +1,9 @@
 """Runs a .tflite model in the TFLite-Micro interpreter, in its own process.
 
-Arguments: ``MODEL.tflite INPUTS.npz OUT.npz START_ARENA MARGIN``, INPUTS holding
-one array per model input (``arr_0``, ``arr_1``, ... in the file's input order).
+Arguments: ``MODEL.tflite INPUTS.npz OUT.npz START_ARENA MARGIN [PROGRESS]``,
+INPUTS holding one array per model input (``arr_0``, ``arr_1``, ... in the
+file's input order). With PROGRESS, the number of samples run so far is
+written to that file every `PROGRESS_INTERVAL_SECONDS` (the parent reads it).
 
 A bad model can crash the interpreter, so the parent runs this file as a
 subprocess, by its path (`keras_kd.export.micro`): it imports no keras_kd module,
@@ -17,12 +19,22 @@ input, 4 filters) those exceed the planned activations, and an arena of the
 recorded size fails to allocate.
 """
 
+import os
 import sys
+import time
 
 import numpy as np
 from tflite_micro import runtime
 
 MAX_ARENA_BYTES = 256 * 1024 * 1024
+PROGRESS_INTERVAL_SECONDS = 0.2
+
+
+def _report(progress_path, done):
+    """Writes ``done`` to ``progress_path`` whole (the parent never reads half a number)."""
+    with open(progress_path + ".tmp", "w") as f:
+        f.write(str(done))
+    os.replace(progress_path + ".tmp", progress_path)
 
 
 def _allocates(model_bytes, arena_size):
@@ -50,19 +62,22 @@ def smallest_arena(model_bytes, start):
     return high
 
 
-def main(model_path, inputs_path, out_path, start_arena, margin):
+def main(model_path, inputs_path, out_path, start_arena, margin, progress_path=None):
     with open(model_path, "rb") as f:
         model_bytes = f.read()
     arena = smallest_arena(model_bytes, int(start_arena)) + int(margin)
     interpreter = runtime.Interpreter.from_bytes(model_bytes, arena_size=arena)
     with np.load(inputs_path) as saved:
         inputs = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-    outputs = []
+    outputs, reported = [], time.monotonic()
     for sample in range(len(inputs[0])):
         for position, x in enumerate(inputs):
             interpreter.set_input(x[sample : sample + 1], position)
         interpreter.invoke()
         outputs.append(np.array(interpreter.get_output(0)))
+        if progress_path and time.monotonic() - reported >= PROGRESS_INTERVAL_SECONDS:
+            _report(progress_path, sample + 1)
+            reported = time.monotonic()
     np.savez(out_path, outputs=np.concatenate(outputs), arena=arena)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_kd._checks import one_of
+from keras_kd._progress import Progress
 from keras_kd.export.inputs import input_specs, model_inputs, representative_inputs
 
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
@@ -98,22 +99,25 @@ def fixed_batch(model):
     return keras.Model(inputs, outputs, name=f"{model.name}_b1")
 
 
-def _calibration_samples(calibration, specs):
+def _calibration_samples(calibration, specs, progress):
     """The converter's representative dataset: one batch-1 sample at a time, by
     position for one input, else as a dict keyed by signature input name."""
-    if len(specs) == 1:
-        return ([image[None]] for image in calibration[0])
-    return (
-        {spec.name: array[i : i + 1] for spec, array in zip(specs, calibration, strict=True)}
-        for i in range(len(calibration[0]))
-    )
+    for i in range(len(calibration[0])):
+        if len(specs) == 1:
+            yield [calibration[0][i][None]]
+        else:
+            yield {
+                spec.name: array[i : i + 1] for spec, array in zip(specs, calibration, strict=True)
+            }
+        progress.update(i + 1)
+    progress.close()
 
 
 def _flex_ops(message):
     return sorted(set(re.findall(r"\btf\.(\w+)", message)))
 
 
-def convert(model, quantization=None, representative_data=None):
+def convert(model, quantization=None, representative_data=None, verbose=0):
     """Converts a Keras model to TFLite flatbuffer bytes.
 
     Args:
@@ -123,6 +127,7 @@ def convert(model, quantization=None, representative_data=None):
             each input gets its own scale and zero point).
         representative_data: calibration data for ``"int8"`` (what
             `representative_inputs` takes).
+        verbose: progress of the ``int8 calibration`` stage: ``"auto"``, 0, 1 or 2.
 
     Returns:
         The ``.tflite`` bytes.
@@ -143,7 +148,10 @@ def convert(model, quantization=None, representative_data=None):
     if quantization == "int8":
         specs = input_specs(model)
         calibration = representative_inputs(representative_data, specs)
-        converter.representative_dataset = lambda: _calibration_samples(calibration, specs)
+        progress = Progress("int8 calibration", len(calibration[0]), verbose, "sample")
+        converter.representative_dataset = lambda: _calibration_samples(
+            calibration, specs, progress
+        )
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8

@@ -3,6 +3,8 @@
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from keras_kd._progress import Progress
+
 
 def quantize_input(x, detail):
     """Float inputs to the model's input type (int8 with its scale/zero point)."""
@@ -64,7 +66,7 @@ def file_positions(model_bytes, details):
     return [indices.index(detail["index"]) for detail in details]
 
 
-def run_litert(model_bytes, images, names=None):
+def run_litert(model_bytes, images, names=None, verbose=0):
     """Runs each sample (batch 1) through LiteRT; returns float32 outputs (N, ...).
 
     Args:
@@ -73,6 +75,7 @@ def run_litert(model_bytes, images, names=None):
             one per model input.
         names: with a list, the signature name of each input, to match the
             arrays to the file's inputs; None takes the file's inputs in order.
+        verbose: progress of the ``LiteRT check`` stage: ``"auto"``, 0, 1 or 2.
 
     Returns:
         ``(outputs, input_detail, output_detail)``; with a list of arrays,
@@ -92,6 +95,7 @@ def run_litert(model_bytes, images, names=None):
         )
     output_detail = interpreter.get_output_details()[0]
     outputs = []
+    progress = Progress("LiteRT check", len(arrays[0]), verbose, "image")
     for i in range(len(arrays[0])):
         for array, detail in zip(arrays, input_details, strict=True):
             interpreter.set_tensor(detail["index"], quantize_input(array[i : i + 1], detail))
@@ -99,6 +103,8 @@ def run_litert(model_bytes, images, names=None):
         outputs.append(
             dequantize_output(interpreter.get_tensor(output_detail["index"]), output_detail)
         )
+        progress.update(i + 1)
+    progress.close()
     return np.concatenate(outputs), (input_details if several else input_details[0]), output_detail
 
 

@@ -4,13 +4,18 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
+
+from keras_kd._progress import Progress
 
 # Ops that TFLite-Micro has no kernel for and that Keras models commonly
 # produce (REFERENCES.md): GELU, TILE (nearest UpSampling2D), REDUCE_PROD.
 KNOWN_UNSUPPORTED_OPS = frozenset({"GELU", "TILE", "REDUCE_PROD"})
 ARENA_ALIGNMENT_MARGIN = 16  # TFLite-Micro aligns the arena's start to 16 bytes
+TIMEOUT_SECONDS = 600
+POLL_SECONDS = 0.1
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_micro_worker.py")
 
 
@@ -18,35 +23,60 @@ class MicroError(RuntimeError):
     """The TFLite-Micro interpreter could not load or run the model."""
 
 
-def _run_worker(model_path, inputs_path, out_path, start_arena):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            # By path, so that neither keras_kd nor TensorFlow is imported; through
-            # runpy, so that this folder's modules do not shadow top-level ones.
-            f"import runpy; runpy.run_path({WORKER!r}, run_name='__main__')",
-            model_path,
-            inputs_path,
-            out_path,
-            str(start_arena),
-            str(ARENA_ALIGNMENT_MARGIN),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if result.returncode != 0:
-        detail = (result.stderr or result.stdout).strip().splitlines()
+def _count(progress_path):
+    try:
+        with open(progress_path) as f:
+            return int(f.read())
+    except (OSError, ValueError):  # not written yet
+        return 0
+
+
+def _run_worker(model_path, inputs_path, out_path, start_arena, progress):
+    """Runs the worker, polling the count it writes into ``progress``."""
+    folder = os.path.dirname(out_path)
+    progress_path = os.path.join(folder, "progress")
+    command = [
+        sys.executable,
+        "-c",
+        # By path, so that neither keras_kd nor TensorFlow is imported; through
+        # runpy, so that this folder's modules do not shadow top-level ones.
+        f"import runpy; runpy.run_path({WORKER!r}, run_name='__main__')",
+        model_path,
+        inputs_path,
+        out_path,
+        str(start_arena),
+        str(ARENA_ALIGNMENT_MARGIN),
+        progress_path,
+    ]
+    log_path = os.path.join(folder, "log.txt")
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + TIMEOUT_SECONDS
+        while True:
+            try:
+                worker.wait(timeout=POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() > deadline:
+                    worker.kill()
+                    worker.wait()
+                    raise subprocess.TimeoutExpired(command, TIMEOUT_SECONDS) from None
+                progress.update(_count(progress_path))
+    if worker.returncode != 0:
+        with open(log_path) as log:
+            detail = log.read().strip().splitlines()
         raise MicroError(
-            f"TFLite-Micro could not run the model (exit code {result.returncode}): "
+            f"TFLite-Micro could not run the model (exit code {worker.returncode}): "
             f"{' | '.join(detail[-3:])}"
         )
     with np.load(out_path) as out:
-        return out["outputs"], int(out["arena"])
+        outputs = out["outputs"]
+        progress.update(len(outputs))
+        progress.close()
+        return outputs, int(out["arena"])
 
 
-def run_micro(model_bytes, quantized_inputs):
+def run_micro(model_bytes, quantized_inputs, verbose=0):
     """Runs int8 inputs through TFLite-Micro.
 
     ``quantized_inputs`` is an array of samples for a one-input model, or a
@@ -59,6 +89,9 @@ def run_micro(model_bytes, quantized_inputs):
     start on the 16-byte boundary TFLite-Micro aligns to). Measured on this
     64-bit host, it is an upper bound for a 32-bit microcontroller, whose
     interpreter structs are smaller.
+
+    ``verbose`` (``"auto"``, 0, 1 or 2) shows the ``TFLite-Micro check``
+    stage's progress, which the worker process writes to a file this one polls.
     """
     with tempfile.TemporaryDirectory() as folder:
         model_path = os.path.join(folder, "model.tflite")
@@ -68,4 +101,7 @@ def run_micro(model_bytes, quantized_inputs):
         several = isinstance(quantized_inputs, list | tuple)
         np.savez(inputs_path, *(quantized_inputs if several else [quantized_inputs]))
         start = max(16 * len(model_bytes), 256 * 1024)
-        return _run_worker(model_path, inputs_path, os.path.join(folder, "out.npz"), start)
+        samples = len(quantized_inputs[0] if several else quantized_inputs)
+        progress = Progress("TFLite-Micro check", samples, verbose, "image")
+        out_path = os.path.join(folder, "out.npz")
+        return _run_worker(model_path, inputs_path, out_path, start, progress)

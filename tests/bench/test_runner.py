@@ -4,15 +4,19 @@ import os
 import keras
 import pytest
 
+from keras_kd.bench import runner
 from keras_kd.bench.protocols import Protocol
 from keras_kd.bench.runner import run_bench
 from keras_kd.bench.table import markdown_table
 from keras_kd.demo import PRETRAINED_TEACHER
 
 
-def test_a_row_is_recorded_once_and_never_rerun(tmp_path):
+def test_a_row_is_recorded_once_and_never_rerun(tmp_path, capsys):
     out = str(tmp_path)
     first = run_bench("sample", out, 1, 256, PRETRAINED_TEACHER, rows=["student_alone"])[0]
+    printed = capsys.readouterr().out  # "auto" is 2 in a captured test
+    assert "[bench] row 1 of 1: student_alone\n" in printed
+    assert "LiteRT check 1000/1000" in printed and "TFLite-Micro check 1000/1000" in printed
     assert first["status"] == "ok" and 0.0 <= first["validation_accuracy"] <= 1.0
     assert first["parameters"] == 78_714 and first["int8_bytes"] > 0
     assert first["int8_check_samples"] == 1000  # the whole sample validation split
@@ -33,6 +37,15 @@ def test_a_row_is_recorded_once_and_never_rerun(tmp_path):
     assert "| fsp | diverged" in table and "| teacher (resnet20) |" in table
     assert first["git_commit"] and first["date"] and first["versions"]["keras"]
     assert f"({first['git_commit']}; keras_kd 0.2.0" in table and "student_alone" in table
+
+
+def test_each_row_is_announced_unless_silent(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(runner, "_teacher", lambda *args: (None, PRETRAINED_TEACHER))
+    monkeypatch.setattr(runner, "run_row", lambda row, *args: {"method": row})
+    run_bench("sample", str(tmp_path), rows=["kd", "fitnet"], verbose=2)
+    assert capsys.readouterr().out == "[bench] row 1 of 2: kd\n[bench] row 2 of 2: fitnet\n"
+    run_bench("sample", str(tmp_path), rows=["kd", "fitnet"], verbose=0)
+    assert capsys.readouterr().out == ""
 
 
 def test_a_record_made_under_another_protocol_is_never_reused(tmp_path):

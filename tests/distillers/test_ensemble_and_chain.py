@@ -61,7 +61,7 @@ def test_bad_ensembles_are_refused(kwargs, match):
         distillers.ensemble_teacher(teachers, **kwargs)
 
 
-def test_a_teacher_assistant_chain_trains_each_stage_once(tmp_path):
+def test_a_teacher_assistant_chain_trains_each_stage_once(tmp_path, capsys):
     keras.utils.set_random_seed(0)
     big = tiny_cnn("big", 8)
     big_before = snapshot(big)
@@ -70,7 +70,9 @@ def test_a_teacher_assistant_chain_trains_each_stage_once(tmp_path):
     )
     chain.compile(optimizer="adam", metrics=["accuracy"])
     x, y = tiny_data(16)
-    histories = chain.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    histories = chain.fit(x, y, epochs=1, batch_size=8, verbose=2)
+    printed = capsys.readouterr().out
+    assert "stage 1 of 2\n" in printed and "stage 2 of 2\n" in printed  # with Keras's epoch lines
     assert sorted(histories) == [1, 2]
     assert [m.name for m in chain.assistants] == ["mid"] and chain.student.name == "small"
     assert_same(big_before, snapshot(big))

@@ -179,7 +179,7 @@ def test_byot_rejects_sizes_that_stride_2_convs_cannot_bridge():
         distillers.BYOT(keras.Model(inputs, out), exit_layers=["a"], deep_layer="b")
 
 
-def test_born_again_keeps_generations_resumes_and_ensembles(tmp_path):
+def test_born_again_keeps_generations_resumes_and_ensembles(tmp_path, capsys):
     keras.utils.set_random_seed(0)
     teacher = tiny_cnn("teacher", 8)
     built = []
@@ -193,6 +193,7 @@ def test_born_again_keeps_generations_resumes_and_ensembles(tmp_path):
     ban.compile(optimizer=lambda: keras.optimizers.Adam(1e-2), metrics=["accuracy"])
     teacher_before = snapshot(teacher)
     histories = ban.fit(x, y, epochs=1, verbose=0)
+    assert capsys.readouterr().out == ""
     assert sorted(histories) == [1, 2] and len(ban.models) == 2
     assert_same(teacher_before, snapshot(teacher))
     assert os.path.exists(tmp_path / "generation1.keras") and os.path.exists(
@@ -202,7 +203,11 @@ def test_born_again_keeps_generations_resumes_and_ensembles(tmp_path):
 
     resumed = distillers.BornAgain(teacher, build, generations=2, directory=str(tmp_path))
     resumed.compile(optimizer=lambda: keras.optimizers.Adam(1e-2))
-    assert resumed.fit(x, y, epochs=1, verbose=0) == {}
+    assert resumed.fit(x, y, epochs=1, verbose=2) == {}
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [
+        f"generation {g} of 2: loaded from {tmp_path}/generation{g}.keras" for g in (1, 2)
+    ]
     assert_same(gen2, snapshot(resumed.student))
 
     ensemble = resumed.ensemble()

@@ -16,12 +16,28 @@ def trained():
     "quantization,tolerance",
     [(None, 1e-4), ("float16", 0.1), ("dynamic", 0.5), ("int8", 1.0)],
 )
-def test_every_mode_runs_in_litert_close_to_keras(trained, tmp_path, quantization, tolerance):
+def test_every_mode_runs_in_litert_close_to_keras(
+    trained, tmp_path, capsys, quantization, tolerance
+):
     model, x, y = trained
     path = tmp_path / "m.tflite"
+    verbose = 2 if quantization in (None, "int8") else 0
     report = to_tflite(
-        model, path, quantization=quantization, representative_data=x, check_data=(x, y)
+        model,
+        path,
+        quantization=quantization,
+        representative_data=x,
+        check_data=(x, y),
+        verbose=verbose,
     )
+    printed, n = capsys.readouterr().out, len(x)
+    if verbose == 0:
+        assert printed == ""
+    else:  # one line per stage
+        assert f"TFLite conversion of 'student' ({quantization or 'float32'})\n" in printed
+        assert f"LiteRT check {n}/{n} - " in printed
+        int8_stages = [f"int8 calibration {n}/{n} - ", f"TFLite-Micro check {n}/{n} - "]
+        assert [s in printed for s in int8_stages] == [quantization == "int8"] * 2
     assert path.stat().st_size == report.size_bytes > 0
     assert report.max_abs_diff < tolerance
     assert report.litert_agreement >= (1.0 if quantization is None else 0.9)
@@ -99,8 +115,11 @@ def test_cli_export_prints_the_report_and_checks_mcu_budgets(trained, tmp_path, 
     assert cli.main(argv) == 0
     printed = capsys.readouterr().out
     assert "TFLite-Micro arena" in printed and "MCU check passed" in printed
-    assert cli.main([*argv, "--ram-kb", "1", "--flash-kb", "1"]) == 1
-    assert "over the 1 KiB RAM budget" in capsys.readouterr().out
+    assert "int8 calibration 200/200" in printed and "TFLite-Micro check 1000/1000" in printed
+    assert cli.main([*argv, "--ram-kb", "1", "--flash-kb", "1", "--quiet"]) == 1
+    printed = capsys.readouterr().out
+    assert "over the 1 KiB RAM budget" in printed and "TFLite-Micro arena" in printed
+    assert "calibration" not in printed and "check 1000/1000" not in printed
 
 
 @pytest.mark.parametrize(
