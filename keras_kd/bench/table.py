@@ -218,7 +218,7 @@ def write_budget_chart(folder, path):
         rows = points[axis]
         for name, style in (("teacher", "-"), ("student_alone", "--")):
             if points[name] is not None:
-                kind = " float, no int8 file" if name == "teacher" else ""
+                kind = ", float, no int8 file" if name == "teacher" else ""
                 label = f"{name} ({points[name]:.2f}%{kind})"
                 ax.axhline(points[name], color="gray", ls=style, lw=1, label=label)
         ax.scatter([kb for _, kb, _ in rows], [a for _, _, a in rows], color="#4c72b0", zorder=3)
