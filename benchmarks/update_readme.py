@@ -4,14 +4,15 @@ Run: ``python benchmarks/update_readme.py``
 
 Replaces the text between ``<!-- generated:NAME -->`` and
 ``<!-- /generated:NAME -->`` for each section below; sections whose results
-are missing say so instead of showing numbers.
+are missing say so instead of showing numbers. Each benchmark section's
+budget chart (``budget.png`` next to its records) is redrawn from the records.
 """
 
 import json
 import os
 import re
 
-from keras_kd.bench.table import markdown_table
+from keras_kd.bench.table import markdown_table, write_budget_chart
 
 README = "README.md"
 SAMPLE = "benchmarks/results/sample"
@@ -33,9 +34,18 @@ def bench_section(folder):
     if not os.path.isdir(folder):
         return "_No rows recorded yet._"
     machine, command = _machine(folder)
-    return (
+    text = (
         f"Generated from `{folder}/*.json` (machine: {machine}; command: `{command}`).\n\n"
         + markdown_table(folder)
+    )
+    chart = f"{folder}/budget.png"
+    if write_budget_chart(folder, chart) is None:
+        return text
+    return (
+        f"{text}\n\n![Validation accuracy against int8 file size and TFLite-Micro arena]"
+        f"({chart})\n\n`{chart}`: drawn from the same records by "
+        f"`python benchmarks/update_readme.py` (and by `keras-kd bench --table-only --out "
+        f"{folder}`); the teacher (float, no int8 file) and the student alone are lines."
     )
 
 

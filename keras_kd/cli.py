@@ -30,7 +30,7 @@ def _run_export(args):
 def _run_bench(args):
     from keras_kd.bench.protocols import PROTOCOLS
     from keras_kd.bench.runner import run_bench
-    from keras_kd.bench.table import markdown_table, write_chart
+    from keras_kd.bench.table import markdown_table, write_budget_chart, write_chart
 
     if not args.table_only:
         rows = args.rows.split(",") if args.rows else None
@@ -52,6 +52,7 @@ def _run_bench(args):
         )
     print(markdown_table(args.out))
     write_chart(args.out, f"{args.out.rstrip('/')}/accuracy.png")
+    write_budget_chart(args.out, f"{args.out.rstrip('/')}/budget.png")
     return EXIT_OK
 
 

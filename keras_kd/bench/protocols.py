@@ -18,7 +18,9 @@ through the momentum; here on the convolution kernels, which hold nearly all
 the weights), crop + flip on every row, a 30-epoch
 initialization stage for FT, AB and FSP, accuracy on the test split. Its
 rows are RepDistiller's methods plus DML, ONE and BYOT; Born-Again (2
-generations of a ResNet-56) is left to the ``cpu`` protocol.
+generations of a ResNet-56) is left to the ``cpu`` protocol, and so is
+``ensemble_kd``: its second teacher is the ``resnet20_alone`` row, which this
+protocol drops (ResNet-20 is its student: ``student_alone`` is that row).
 """
 
 import dataclasses
@@ -129,6 +131,6 @@ PROTOCOLS = {
         validation_split="test",
         teacher_epochs=240,
         teacher_learning_rate=0.05,
-        excluded_rows=("student_alone_augmented", "resnet20_alone", "born_again"),
+        excluded_rows=("student_alone_augmented", "resnet20_alone", "born_again", "ensemble_kd"),
     ),
 }

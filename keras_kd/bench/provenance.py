@@ -60,7 +60,8 @@ def provenance():
     }
 
 
-def _file_digest(path):
+def file_digest(path):
+    """The first 16 hex digits of the file's SHA-256, or None if it does not exist."""
     if path is None or not os.path.isfile(path):
         return None
     with open(path, "rb") as f:
@@ -74,7 +75,7 @@ def fingerprint(protocol, row_definition, source, teacher_path):
         "protocol": dataclasses.asdict(protocol),
         "row": row_definition,
         "data": source,
-        "teacher": _file_digest(teacher_path),
+        "teacher": file_digest(teacher_path),
     }
     text = json.dumps(described, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

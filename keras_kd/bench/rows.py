@@ -212,5 +212,25 @@ ROWS = {
 SPECIAL_ROWS = {
     "resnet20_alone": {"architecture": "resnet20", "note": "baseline of born_again"},
     "born_again": {"generations": 2, "architecture": "resnet20"},
+    "ensemble_kd": {
+        "T": 4,
+        "ce": 0.1,
+        "kd": 0.9,
+        "teachers": ["the protocol's teacher", "resnet20_alone's saved model"],
+        "targets": "average of the two teachers' soft targets at T",
+    },
+    "ta_chain": {
+        "T": 4,
+        "ce": 0.1,
+        "kd": 0.9,
+        "chain": "teacher -> assistant -> student, each stage KD as the kd row",
+        "assistant": "CIFAR ResNet halfway in depth (ResNet-20 teacher: 14, ResNet-56: 38)",
+    },
 }
+# The "kd" row's settings, used by every stage of the several-teachers rows.
+KD_SETTINGS = {"temperature": 4.0, "task_weight": 0.1, "kd_weight": 0.9}
+# Rows that need another row's saved model, which the runner trains first.
+PREREQUISITES = {"ensemble_kd": ["resnet20_alone"]}
+# The teacher-assistant row's assistant depth, per teacher architecture.
+ASSISTANT_DEPTHS = {"resnet20": 14, "resnet56": 38}
 ALL_ROWS = [*ROWS, *SPECIAL_ROWS]

@@ -19,13 +19,21 @@ from keras_kd import data
 from keras_kd._io import atomic_path, save_model_atomically, write_json_atomically
 from keras_kd._progress import say
 from keras_kd.bench.protocols import PROTOCOLS, Protocol
-from keras_kd.bench.provenance import fingerprint, provenance
-from keras_kd.bench.rows import INIT_LEARNING_RATES, ROWS, SPECIAL_ROWS
+from keras_kd.bench.provenance import file_digest, fingerprint, provenance
+from keras_kd.bench.rows import (
+    ASSISTANT_DEPTHS,
+    INIT_LEARNING_RATES,
+    KD_SETTINGS,
+    PREREQUISITES,
+    ROWS,
+    SPECIAL_ROWS,
+)
 from keras_kd.cache import cache_teacher_outputs
 from keras_kd.demo import PRETRAINED_TEACHER
-from keras_kd.distillers import BornAgain, Distiller
+from keras_kd.distillers import KD, BornAgain, Distiller, TeacherAssistantChain, ensemble_teacher
 from keras_kd.evaluation import top1_accuracy
 from keras_kd.export import to_tflite
+from keras_kd.models import cifar_resnet, count_macs
 
 SEED = 0
 CALIBRATION_BATCHES = 4
@@ -73,6 +81,21 @@ def _fit_alone(model, train, epochs, optimizer, backup):
     return model
 
 
+def assistant_chain(teacher, protocol, directory):
+    """The ``ta_chain`` row's `TeacherAssistantChain`: teacher -> a CIFAR
+    ResNet of `ASSISTANT_DEPTHS` [teacher] -> the protocol's student, each stage
+    KD with the ``kd`` row's settings, kept under ``directory``."""
+    decay = {"weight_decay": protocol.kernel_l2} if protocol.kernel_l2 else {}
+    depth, classes = ASSISTANT_DEPTHS[protocol.teacher], protocol.num_classes
+    return TeacherAssistantChain(
+        teacher,
+        lambda: cifar_resnet(depth, num_classes=classes, **decay),
+        protocol.build_student,
+        directory=directory,
+        **KD_SETTINGS,
+    )
+
+
 def _train_row(row, teacher, train_raw, protocol, out):
     builder, init_stage, augment, _ = ROWS.get(row, (None, None, False, None))
     augment = augment or protocol.augment
@@ -88,6 +111,24 @@ def _train_row(row, teacher, train_raw, protocol, out):
         ban.compile(optimizer=lambda: _row_optimizer(protocol, steps), metrics=["accuracy"])
         ban.fit(train, epochs=protocol.epochs, verbose=2)
         return ban.student, {"generation1": ban.models[0], "ensemble": ban.ensemble()}
+    if row == "ensemble_kd":
+        path = os.path.join(out, "resnet20_alone.keras")
+        if not os.path.exists(path):
+            raise ValueError(
+                "Row 'ensemble_kd' takes its second teacher from the 'resnet20_alone' row's "
+                "saved model, which is missing (run that row first; the runner does unless "
+                f"it diverged). Received: out={out!r} without resnet20_alone.keras"
+            )
+        teachers = [teacher, keras.saving.load_model(path)]
+        ensemble = ensemble_teacher(teachers, temperature=KD_SETTINGS["temperature"])
+        trainer = KD(student=protocol.build_student(), teacher=ensemble, **KD_SETTINGS)
+        deployable = _fit_trainer(trainer, row, None, train, protocol, steps, out)
+        return deployable, {"teacher_ensemble": ensemble}
+    if row == "ta_chain":
+        chain = assistant_chain(teacher, protocol, os.path.join(out, "ta_chain"))
+        chain.compile(optimizer=lambda: _row_optimizer(protocol, steps), metrics=["accuracy"])
+        chain.fit(train, epochs=protocol.epochs, verbose=2)
+        return chain.student, {"assistant": chain.assistants[0]}
     if builder is None:
         model = protocol.build_student()
         return _fit_alone(model, train, protocol.epochs, optimizer, backup), {}
@@ -116,11 +157,16 @@ def _teacher_logits_only(trainer):
     return not any(t.teacher_layers or t.uses_input_gradient for t in terms)
 
 
-def _row_definition(row):
+def _row_definition(row, protocol, out):
     if row in ROWS:
         _, init_stage, augment, hyperparameters = ROWS[row]
         return {"hyperparameters": hyperparameters, "init": init_stage, "augment": augment}
-    return SPECIAL_ROWS[row]
+    definition = dict(SPECIAL_ROWS[row])
+    for needed in PREREQUISITES.get(row, []):
+        definition[f"{needed}.keras"] = file_digest(os.path.join(out, f"{needed}.keras"))
+    if row == "ta_chain":
+        definition["assistant_depth"] = ASSISTANT_DEPTHS[protocol.teacher]
+    return definition
 
 
 def run_row(row, teacher, train_raw, val, protocol, out, command, fingerprint=None, verbose="auto"):
@@ -175,7 +221,7 @@ def run_row(row, teacher, train_raw, val, protocol, out, command, fingerprint=No
         check_samples=None,
         verbose=verbose,
     )
-    hyperparameters = ROWS[row][3] if row in ROWS else SPECIAL_ROWS[row]
+    hyperparameters = ROWS[row][3] if row in ROWS else _row_definition(row, protocol, out)
     record = {
         "method": row,
         "status": "ok",
@@ -191,6 +237,7 @@ def run_row(row, teacher, train_raw, val, protocol, out, command, fingerprint=No
         "seconds": round(seconds, 1),
         "validation_accuracy": top1_accuracy(deployable, val),
         "parameters": deployable.count_params(),
+        "macs": count_macs(deployable),
         "int8_bytes": report.size_bytes,
         "int8_check_samples": report.samples,
         "int8_check_keras_accuracy": report.keras_accuracy,
@@ -243,6 +290,7 @@ def _teacher(source, protocol, teacher_path, train_raw, val, out):
             "architecture": teacher.name,
             "validation_accuracy": top1_accuracy(teacher, val),
             "parameters": teacher.count_params(),
+            "macs": count_macs(teacher),
             **info,
             **provenance(),
         }
@@ -271,7 +319,9 @@ def run_bench(
         epochs, batch_size: override the protocol's.
         teacher_path: a saved teacher; without it the runner trains one (the
             shipped ResNet-20 serves the sample under the ``cpu`` protocol).
-        rows: row names (default: every row of the protocol).
+        rows: row names (default: every row of the protocol); a row that
+            needs another row's saved model (``ensemble_kd``: ``resnet20_alone``)
+            gets it run first.
         command: the command line, kept in each record.
         protocol: a `keras_kd.bench.protocols.PROTOCOLS` name or a `Protocol`.
         data_dir: TFDS data folder.
@@ -297,13 +347,21 @@ def run_bench(
             f"`rows` must be among {settings.rows} (protocol {settings.name!r}). "
             f"Received: unknown rows {unknown}"
         )
+    if "ta_chain" in (rows or settings.rows) and settings.teacher not in ASSISTANT_DEPTHS:
+        raise ValueError(
+            f"Row 'ta_chain' knows an assistant for the teachers {sorted(ASSISTANT_DEPTHS)} "
+            f"(keras_kd.bench.rows.ASSISTANT_DEPTHS). Received: teacher={settings.teacher!r}"
+        )
+    ordered = []
+    for row in rows or settings.rows:
+        ordered += [r for r in [*PREREQUISITES.get(row, []), row] if r not in ordered]
     os.makedirs(out, exist_ok=True)
     train_raw = data.load(source, "train", data_dir=data_dir).cache()
     val = data.load(source, settings.validation_split, data_dir=data_dir).batch(250).cache()
     teacher, teacher_path = _teacher(source, settings, teacher_path, train_raw, val, out)
-    rows, records = rows or settings.rows, []
-    for i, row in enumerate(rows, 1):
-        say(f"[bench] row {i} of {len(rows)}: {row}", verbose)
-        key = fingerprint(settings, _row_definition(row), source, teacher_path)
+    records = []
+    for i, row in enumerate(ordered, 1):
+        say(f"[bench] row {i} of {len(ordered)}: {row}", verbose)
+        key = fingerprint(settings, _row_definition(row, settings, out), source, teacher_path)
         records.append(run_row(row, teacher, train_raw, val, settings, out, command, key, verbose))
     return records

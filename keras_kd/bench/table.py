@@ -30,28 +30,66 @@ def rows_of(records):
 BASELINES = {"resnet20_alone": "resnet20_alone", "born_again": "resnet20_alone"}
 
 
+def macs_of(folder, name, record):
+    """Multiply-accumulates per image of a row's deployable model: the record's
+    ``macs``, else counted from the saved model (records made before the field
+    existed: ``ROW.keras`` in ``folder``, the teacher's ``source``), else None.
+
+    Args:
+        folder: the records' folder.
+        name: the row (or ``"teacher"``).
+        record: its JSON record.
+
+    Returns:
+        An int, or None when neither the field nor a saved model exists.
+
+    Example:
+        ```python
+        macs_of("benchmarks/results/cifar10", "kd", record)  # 12,501,632
+        ```
+    """
+    if record.get("macs") is not None:
+        return record["macs"]
+    candidates = [os.path.join(folder, f"{name}.keras")]
+    if name == "teacher" and record.get("source"):
+        candidates.append(record["source"])
+    path = next((p for p in candidates if os.path.isfile(p)), None)
+    if path is None:
+        return None
+    import keras
+
+    from keras_kd.models.complexity import count_macs
+
+    return count_macs(keras.saving.load_model(path))
+
+
+def _millions(macs):
+    return "" if macs is None else f"{macs / 1e6:.1f}M"
+
+
 def markdown_table(folder):
     """A Markdown table of the recorded rows, in benchmark order."""
     records = load_records(folder)
     lines = [
-        "| method | val. accuracy | vs alone | params | int8 KB "
+        "| method | val. accuracy | vs alone | params | MACs | int8 KB "
         "| int8 acc. LiteRT / Micro (Keras, n images) | epochs (+init) | seconds |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     teacher = records.get("teacher")
     if teacher:
         lines.append(
             f"| teacher ({teacher['architecture']}) | {teacher['validation_accuracy']:.2%} | | "
-            f"{teacher['parameters']:,} | | | | |"
+            f"{teacher['parameters']:,} | {_millions(macs_of(folder, 'teacher', teacher))} "
+            "| | | | |"
         )
     for name in rows_of(records):
         r = records.get(name)
         if r is None:
-            lines.append(f"| {name} | not run yet | | | | | | |")
+            lines.append(f"| {name} | not run yet | | | | | | | |")
             continue
         if r.get("status") == "diverged":
             lines.append(
-                f"| {name} | diverged (loss NaN, see {name}.json) | | | | | {r['epochs']} | |"
+                f"| {name} | diverged (loss NaN, see {name}.json) | | | | | | {r['epochs']} | |"
             )
             continue
         baseline = BASELINES.get(name, "student_alone")
@@ -67,9 +105,10 @@ def markdown_table(folder):
         same = "-" if keras_same is None else f"{keras_same:.2%}"
         int8 += f" ({same}, {r.get('int8_check_samples', 1000):,})"
         init = f" (+{r['init_epochs']})" if r.get("init_epochs") else ""
+        macs = _millions(macs_of(folder, name, r))
         lines.append(
-            f"| {name} | {r['validation_accuracy']:.2%} | {delta} | {r['parameters']:,} | "
-            f"{r['int8_bytes'] / 1024:.1f} | {int8} | {r['epochs']}{init} | {r['seconds']:.0f} |"
+            f"| {name} | {r['validation_accuracy']:.2%} | {delta} | {r['parameters']:,} | {macs} "
+            f"| {r['int8_bytes'] / 1024:.1f} | {int8} | {r['epochs']}{init} | {r['seconds']:.0f} |"
         )
     return "\n".join(lines + ["", *provenance_lines(records)])
 
@@ -91,8 +130,7 @@ def provenance_lines(records):
     ]
 
 
-def write_chart(folder, path):
-    """A horizontal bar chart of validation accuracy per row (needs matplotlib)."""
+def _matplotlib():
     try:
         import matplotlib
 
@@ -100,6 +138,120 @@ def write_chart(folder, path):
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib is not installed (pip install -e '.[bench]'); no chart written")
+        return None
+    return plt
+
+
+def budget_points(folder):
+    """What `write_budget_chart` plots, read from the records of ``folder``.
+
+    Args:
+        folder: the records' folder.
+
+    Returns:
+        ``{"int8 file (KB)": [(row, KB, accuracy %), ...], "TFLite-Micro arena
+        (KB)": [...], "teacher": accuracy % or None, "student_alone": accuracy %
+        or None}``: one point per recorded student row with an int8 file (the
+        arena panel: those whose arena was measured), in benchmark order.
+
+    Example:
+        ```python
+        budget_points("benchmarks/results/cifar10")["int8 file (KB)"][0]
+        # ("student_alone", 96.59375, 73.88)
+        ```
+    """
+    records = load_records(folder)
+    recorded = [records[n] for n in ALL_ROWS if "int8_bytes" in records.get(n, {})]
+    points = {}
+    for axis, field in BUDGETS.items():
+        points[axis] = [
+            (r["method"], r[field] / 1024, 100 * r["validation_accuracy"])
+            for r in recorded
+            if r.get(field) is not None
+        ]
+    for name in ("teacher", "student_alone"):
+        accuracy = records.get(name, {}).get("validation_accuracy")
+        points[name] = None if accuracy is None else 100 * accuracy
+    return points
+
+
+BUDGETS = {"int8 file (KB)": "int8_bytes", "TFLite-Micro arena (KB)": "int8_arena_bytes"}
+
+
+def _spread(values, gap):
+    """Label heights: the values in order, pushed apart by at least ``gap``."""
+    placed = {}
+    last = None
+    for i in sorted(range(len(values)), key=lambda i: values[i]):
+        last = values[i] if last is None else max(values[i], last + gap)
+        placed[i] = last
+    return [placed[i] for i in range(len(values))]
+
+
+def write_budget_chart(folder, path):
+    """Accuracy against int8 file size and against TFLite-Micro arena, one point
+    per recorded student row, with the teacher and the student alone as lines:
+    the best student under a flash or RAM budget is the highest point left of it.
+
+    Args:
+        folder: the records' folder.
+        path: the PNG to write (two panels, 100 dpi).
+
+    Returns:
+        ``budget_points(folder)``, the plotted data, or None when matplotlib is
+        missing or no row is recorded.
+
+    Example:
+        ```python
+        write_budget_chart("benchmarks/results/cifar10", "budget.png")
+        ```
+    """
+    plt = _matplotlib()
+    points = budget_points(folder)
+    if plt is None or not points["int8 file (KB)"]:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.5), sharey=True)
+    accuracies = [a for _, _, a in points["int8 file (KB)"]]
+    references = [points[n] for n in ("teacher", "student_alone") if points[n] is not None]
+    low, high = min(accuracies + references) - 2, max(accuracies + references) + 2
+    for ax, axis in zip(axes, BUDGETS, strict=True):
+        rows = points[axis]
+        for name, style in (("teacher", "-"), ("student_alone", "--")):
+            if points[name] is not None:
+                kind = ", float, no int8 file" if name == "teacher" else ""
+                label = f"{name} ({points[name]:.2f}%{kind})"
+                ax.axhline(points[name], color="gray", ls=style, lw=1, label=label)
+        ax.scatter([kb for _, kb, _ in rows], [a for _, _, a in rows], color="#4c72b0", zorder=3)
+        right = 1.4 * max(kb for _, kb, _ in rows)
+        for x in sorted({kb for _, kb, _ in rows}):
+            column = [(n, a) for n, kb, a in rows if kb == x]
+            heights = _spread([a for _, a in column], (high - low) / 45)
+            for (name, accuracy), y in zip(column, heights, strict=True):
+                ax.annotate(
+                    name,
+                    (x, accuracy),
+                    xytext=(x + right / 30, y),
+                    fontsize=7,
+                    va="center",
+                    arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "gray"},
+                )
+                high = max(high, y + 1)
+        ax.set_xlabel(axis)
+        ax.set_xlim(0, right)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylim(low, high)
+    axes[0].set_ylabel("validation accuracy (%)")
+    axes[0].legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return points
+
+
+def write_chart(folder, path):
+    """A horizontal bar chart of validation accuracy per row (needs matplotlib)."""
+    plt = _matplotlib()
+    if plt is None:
         return None
     records = load_records(folder)
     names = [n for n in ["teacher", *ALL_ROWS] if "validation_accuracy" in records.get(n, {})]

@@ -1,14 +1,18 @@
 import json
 import os
+import types
 
 import keras
 import pytest
 
+from keras_kd import data
 from keras_kd.bench import runner
-from keras_kd.bench.protocols import Protocol
-from keras_kd.bench.runner import run_bench
+from keras_kd.bench.protocols import PROTOCOLS, Protocol
+from keras_kd.bench.provenance import file_digest
+from keras_kd.bench.runner import assistant_chain, run_bench
 from keras_kd.bench.table import markdown_table
 from keras_kd.demo import PRETRAINED_TEACHER
+from keras_kd.models import count_macs
 
 
 def test_a_row_is_recorded_once_and_never_rerun(tmp_path, capsys):
@@ -113,3 +117,44 @@ def test_rows_reading_only_the_teacher_logits_use_the_teacher_cache():
     }
     # Feature rows need the teacher's taps; gradient AT its input gradient; DML has no teacher.
     assert cached == {"kd", "dkd", "dist"}
+
+
+def _no_export(model, path, **kwargs):
+    # The export is checked by the first test; here it would triple the time.
+    fields = ["samples", "keras_accuracy", "litert_accuracy", "micro_accuracy"]
+    return types.SimpleNamespace(size_bytes=1, arena_bytes=1, **dict.fromkeys(fields))
+
+
+# Three models trained end to end (about 40 s of CPU); the ensemble and the
+# chain themselves are tested in tests/distillers/test_ensemble_and_chain.py.
+@pytest.mark.slow
+def test_the_several_teachers_rows_run_after_their_prerequisite(tmp_path, monkeypatch):
+    load = data.load
+    monkeypatch.setattr(data, "load", lambda *args, **kwargs: load(*args, **kwargs).take(32))
+    monkeypatch.setattr(runner, "to_tflite", _no_export)
+    out = str(tmp_path)
+    records = run_bench("sample", out, 1, 16, PRETRAINED_TEACHER, rows=["ensemble_kd", "ta_chain"])
+    assert [r["method"] for r in records] == ["resnet20_alone", "ensemble_kd", "ta_chain"]
+    assert all(r["status"] == "ok" for r in records)
+    ensemble, chain = records[1], records[2]
+    digest = file_digest(os.path.join(out, "resnet20_alone.keras"))
+    assert ensemble["hyperparameters"]["resnet20_alone.keras"] == digest
+    assert set(ensemble["extra_accuracies"]) == {"teacher_ensemble"}
+    assert set(chain["extra_accuracies"]) == {"assistant"}
+    assistant = keras.saving.load_model(os.path.join(out, "ta_chain", "generation1.keras"))
+    assert assistant.name == "resnet14" and chain["hyperparameters"]["assistant_depth"] == 14
+    assert os.path.exists(os.path.join(out, "ta_chain", "generation2.keras"))
+    student = keras.saving.load_model(os.path.join(out, "ta_chain.keras"))
+    assert chain["macs"] == count_macs(student) == 12_501_632
+    with open(os.path.join(out, "teacher.json")) as f:
+        assert json.load(f)["macs"] == count_macs(keras.saving.load_model(PRETRAINED_TEACHER))
+
+
+def test_the_assistant_chain_builds_on_the_cifar100_architectures(tmp_path):
+    image = keras.Input((32, 32, 3))
+    logits = keras.layers.Dense(100)(keras.layers.GlobalAveragePooling2D()(image))
+    chain = assistant_chain(keras.Model(image, logits), PROTOCOLS["cifar100"], tmp_path)
+    assistant, student = chain.builders[0](), chain.builders[1]()
+    assert (assistant.name, student.name) == ("resnet38", "resnet20")
+    assert assistant.output.shape[-1] == 100 and assistant.losses  # the protocol's L2
+    assert "ensemble_kd" not in PROTOCOLS["cifar100"].rows

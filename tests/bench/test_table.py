@@ -1,9 +1,13 @@
 import json
 
-from keras_kd.bench.table import markdown_table
+import pytest
+
+from keras_kd.bench.table import markdown_table, write_budget_chart
+from keras_kd.models import count_macs
+from tests.helpers import tiny_cnn
 
 
-def _record(folder, method, accuracy, parameters):
+def _record(folder, method, accuracy, parameters, **fields):
     record = {
         "method": method,
         "status": "ok",
@@ -16,6 +20,7 @@ def _record(folder, method, accuracy, parameters):
         "int8_check_samples": 10,
         "epochs": 1,
         "seconds": 1.0,
+        **fields,
     }
     (folder / f"{method}.json").write_text(json.dumps(record))
 
@@ -25,10 +30,40 @@ def test_born_again_is_compared_with_its_own_architecture_alone(tmp_path):
     _record(tmp_path, "kd", 0.75, 100)
     _record(tmp_path, "resnet20_alone", 0.78, 300)
     _record(tmp_path, "born_again", 0.80, 300)
-    rows = {
-        line.split(" | ")[0][2:]: line.split(" | ")
-        for line in markdown_table(tmp_path).splitlines()
-    }
+    rows = _cells(tmp_path)
     assert rows["kd"][2] == "+5.00"
     assert rows["resnet20_alone"][2] == "+0.00"
     assert rows["born_again"][2] == "+2.00 (vs resnet20_alone)"
+
+
+def _cells(folder):
+    return {
+        line.split(" | ")[0][2:]: line.split(" | ") for line in markdown_table(folder).splitlines()
+    }
+
+
+def test_macs_come_from_the_record_or_else_from_the_saved_model(tmp_path):
+    _record(tmp_path, "student_alone", 0.70, 100, macs=12_501_632)
+    _record(tmp_path, "kd", 0.75, 100)  # an older record: no `macs`
+    _record(tmp_path, "at", 0.74, 100)  # ... and no saved model either
+    model = tiny_cnn("kd", 4)
+    model.save(tmp_path / "kd.keras")
+    rows = _cells(tmp_path)
+    assert rows["student_alone"][4] == "12.5M"
+    assert rows["kd"][4] == f"{count_macs(model) / 1e6:.1f}M"  # "" without the fallback
+    assert rows["at"][4] == "" and rows["at"][5] == "1.0"
+
+
+def test_the_budget_chart_plots_each_recorded_row_against_its_int8_size_and_arena(tmp_path):
+    pytest.importorskip("matplotlib")
+    (tmp_path / "teacher.json").write_text(
+        json.dumps({"method": "teacher", "validation_accuracy": 0.9})
+    )
+    _record(tmp_path, "student_alone", 0.70, 100, int8_arena_bytes=2048)
+    _record(tmp_path, "kd", 0.75, 100, int8_bytes=3072, int8_arena_bytes=None)
+    (tmp_path / "at.json").write_text(json.dumps({"method": "at", "status": "diverged"}))
+    points = write_budget_chart(tmp_path, tmp_path / "budget.png")
+    assert (tmp_path / "budget.png").stat().st_size > 0
+    assert points["int8 file (KB)"] == [("student_alone", 1.0, 70.0), ("kd", 3.0, 75.0)]
+    assert points["TFLite-Micro arena (KB)"] == [("student_alone", 2.0, 70.0)]
+    assert points["teacher"] == 90.0 and points["student_alone"] == 70.0
