@@ -133,8 +133,12 @@ cached.fit(
 ## Time and accuracy
 
 The first epoch of each run includes tracing the train step into a graph, so
-the typical epoch is the median of the others. The cached run also paid for
-the caching pass once, which is about one epoch of teacher inference.
+the typical epoch is the median of the others. The cached run's total also
+includes the caching pass, one pass of teacher inference over the training
+set: the cache repays it once the teacher time saved over the epochs exceeds
+it, so the totals favour the cache more the longer the run. On a machine
+shared with other jobs, every timing below also moves with their load (the
+header of the rendered run gives the load average).
 """
 
 

@@ -1,6 +1,7 @@
 """Every example runs end to end: in its short mode in the default run (1 epoch
-on a few hundred images), in full with ``-m slow``; and the renderer of ``tools/render_examples.py``
-puts each code block's output after it."""
+on a few hundred images), in full with ``-m slow``; and every example has a
+rendering (``examples/md/<name>.md``, written by ``tools/render_examples.py``)
+made from its current source."""
 
 import importlib.util
 import os
@@ -51,6 +52,21 @@ def test_example_runs_in_short_mode(name, tmp_path):
 def test_example_runs_in_full(name, tmp_path):
     result = _run_example(name, tmp_path, short=False)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_has_a_rendering_of_its_current_source(name):
+    stem = name.removesuffix(".py")
+    rendered = ROOT / "examples" / "md" / f"{stem}.md"
+    command = f"nice -n 15 python tools/render_examples.py {stem}"
+    assert rendered.is_file(), (
+        f"examples/{name} has no rendering: run `{command}` and commit examples/md/{stem}.md"
+    )
+    recorded = render_examples.recorded_hash(rendered.read_text())
+    assert recorded == render_examples.source_hash(ROOT / "examples" / name), (
+        f"examples/{name} changed since examples/md/{stem}.md was rendered: re-render it "
+        f"with `{command}` (its figures come from that run) and commit both"
+    )
 
 
 _FAKE_EXAMPLE = '''"""
