@@ -18,6 +18,10 @@ interpreter, and reports size, arena bytes and accuracy next to Keras.
 
 Quantization-aware distillation then fine-tunes a fake-quantized copy of the
 student with the teacher still teaching, and exports it the same way.
+
+The rendered version of this example (`examples/md/edge_int8_export.md`) holds the output
+of one run with these settings, after each code block, and names the machine
+and the command in its header: those are the figures to expect.
 """
 
 """

@@ -19,6 +19,10 @@ The reference models name their stage outputs `stage1`..`stage3`, the sums
 before the last ReLU of each stage `stage{i}_preact`, and the pooled vector
 `pool`. The ResNet-20 teacher and the ResNet-8 student share channel counts
 (16/32/64), which FSP needs.
+
+The rendered version of this example (`examples/md/feature_distillation.md`) holds the output
+of one run with these settings, after each code block, and names the machine
+and the command in its header: those are the figures to expect.
 """
 
 """

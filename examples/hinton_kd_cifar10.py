@@ -19,6 +19,10 @@ the usual `compile` / `fit`.
 This example runs offline on the CIFAR-10 sample shipped with `keras_kd`
 (5,000 training and 1,000 validation images) and the ResNet-20 teacher shipped
 with it.
+
+The rendered version of this example (`examples/md/hinton_kd_cifar10.md`) holds the output
+of one run with these settings, after each code block, and names the machine
+and the command in its header: those are the figures to expect.
 """
 
 """

@@ -19,6 +19,10 @@ Not every distillation needs a trained teacher:
 - **Born-Again networks** distill a model into a fresh copy of itself, over generations.
 
 All four use `compile` / `fit`.
+
+The rendered version of this example (`examples/md/online_and_self_distillation.md`) holds the output
+of one run with these settings, after each code block, and names the machine
+and the command in its header: those are the figures to expect.
 """
 
 """
