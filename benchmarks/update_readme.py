@@ -8,6 +8,7 @@ are missing say so instead of showing numbers. Each benchmark section's
 budget chart (``budget.png`` next to its records) is redrawn from the records.
 """
 
+import glob
 import json
 import os
 import re
@@ -16,7 +17,10 @@ from keras_kd.bench.table import markdown_table, write_budget_chart
 
 README = "README.md"
 SAMPLE = "benchmarks/results/sample"
-CIFAR = "benchmarks/results/cifar10"
+CIFAR = "benchmarks/results/cifar10-v2"
+CIFAR_OLD = "benchmarks/results/cifar10"
+PROTOCOL_SEARCH = "benchmarks/results/protocol-search"
+DIAGNOSTICS = "benchmarks/results/diagnostics"
 SPEED = "benchmarks/results/speed.json"
 
 
@@ -76,6 +80,62 @@ def speed_section():
     return "\n".join(lines)
 
 
+def _records(folder, pattern):
+    paths = sorted(glob.glob(os.path.join(folder, pattern)))
+    records = []
+    for path in paths:
+        with open(path) as f:
+            records.append((path, json.load(f)))
+    return records
+
+
+def protocol_search_section():
+    from protocol_search import VARIANTS
+
+    settings = {
+        f"{CIFAR_OLD}/student_alone.json": "decoupled decay 5e-4 in the optimizer, lr 0.05",
+        "benchmarks/results/cifar10-l2/student_alone.json": "L2 2.5e-4 on the kernels, lr 0.05",
+    }
+    for name, change in VARIANTS.items():
+        text = ", ".join(f"{k} {v}" for k, v in change.items())
+        settings[f"{PROTOCOL_SEARCH}/{name}/student_alone.json"] = text
+    lines = [
+        "| settings (batch 128 unless said) | student alone (val.) | seconds | command |",
+        "|---|---|---|---|",
+    ]
+    for path, text in settings.items():
+        if os.path.exists(path):
+            with open(path) as f:
+                r = json.load(f)
+            lines.append(
+                f"| {text} | {r['validation_accuracy']:.2%} | {r['seconds']:.0f} | "
+                f"`{r.get('command', 'not recorded')}` |"
+            )
+        else:
+            lines.append(f"| {text} | not run yet | | |")
+    return "\n".join(lines)
+
+
+def diagnostics_section():
+    records = _records(DIAGNOSTICS, "*.json")
+    if not records:
+        return "_Not run yet: `python benchmarks/gradient_at_dml_check.py`._"
+    lines = [
+        f"Generated from `{DIAGNOSTICS}/*.json` (command: `{records[0][1]['command']}`; "
+        f"{records[0][1]['data']}, {records[0][1]['epochs']} epochs, protocol "
+        f"`{records[0][1]['protocol']}`).",
+        "",
+        "| variant | what it tests | accuracy | peers |",
+        "|---|---|---|---|",
+    ]
+    for _, r in records:
+        peers = " / ".join(f"{a:.2%}" for a in r.get("peer_accuracies", []))
+        lines.append(
+            f"| {r['variant']} | {r['description']} | {r['validation_accuracy']:.2%} | {peers} |"
+        )
+    return "\n".join(lines)
+
+
 def replace(text, name, body):
     start, end = f"<!-- generated:{name} -->", f"<!-- /generated:{name} -->"
     pattern = re.compile(f"({re.escape(start)}).*?({re.escape(end)})", re.S)
@@ -89,6 +149,9 @@ def main():
         text = f.read()
     text = replace(text, "sample", bench_section(SAMPLE))
     text = replace(text, "cifar10", bench_section(CIFAR))
+    text = replace(text, "cifar10-0.1", bench_section(CIFAR_OLD))
+    text = replace(text, "protocol-search", protocol_search_section())
+    text = replace(text, "diagnostics", diagnostics_section())
     text = replace(text, "speed", speed_section())
     with open(README, "w") as f:
         f.write(text)
