@@ -14,7 +14,10 @@ from keras_kd._progress import Progress
 # produce (REFERENCES.md): GELU, TILE (nearest UpSampling2D), REDUCE_PROD.
 KNOWN_UNSUPPORTED_OPS = frozenset({"GELU", "TILE", "REDUCE_PROD"})
 ARENA_ALIGNMENT_MARGIN = 16  # TFLite-Micro aligns the arena's start to 16 bytes
-TIMEOUT_SECONDS = 600
+# The worker is stopped when its count has not moved for this long: a fixed
+# total would fail a 5,000-image check on a loaded machine that is still
+# making progress (it did: 600 s at a load average of 14).
+STALL_SECONDS = 600
 POLL_SECONDS = 0.1
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_micro_worker.py")
 
@@ -51,17 +54,20 @@ def _run_worker(model_path, inputs_path, out_path, start_arena, progress):
     log_path = os.path.join(folder, "log.txt")
     with open(log_path, "w") as log:
         worker = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + TIMEOUT_SECONDS
+        done, deadline = 0, time.monotonic() + STALL_SECONDS
         while True:
             try:
                 worker.wait(timeout=POLL_SECONDS)
                 break
             except subprocess.TimeoutExpired:
-                if time.monotonic() > deadline:
+                count = _count(progress_path)
+                if count > done:
+                    done, deadline = count, time.monotonic() + STALL_SECONDS
+                elif time.monotonic() > deadline:
                     worker.kill()
                     worker.wait()
-                    raise subprocess.TimeoutExpired(command, TIMEOUT_SECONDS) from None
-                progress.update(_count(progress_path))
+                    raise subprocess.TimeoutExpired(command, STALL_SECONDS) from None
+                progress.update(count)
     if worker.returncode != 0:
         with open(log_path) as log:
             detail = log.read().strip().splitlines()

@@ -39,3 +39,45 @@ def test_tiny_int8_models_run_in_the_arena_reported(tmp_path, filters):
     model_bytes = path.read_bytes()
     assert _allocates(model_bytes, report.arena_bytes)
     assert not _allocates(model_bytes, report.arena_bytes - ARENA_ALIGNMENT_MARGIN - 64)
+
+
+_SLOW_WORKER = """
+import os, sys, time
+model, inputs, out, arena, margin, progress = sys.argv[1:7]
+for done in range(1, {steps} + 1):
+    time.sleep({pause})
+    if {report}:
+        with open(progress + ".tmp", "w") as f:
+            f.write(str(done))
+        os.replace(progress + ".tmp", progress)
+import numpy as np
+np.savez(out, outputs=np.zeros(({steps}, 3), np.int8), arena=np.int64(1024))
+"""
+
+
+def _fake_worker(tmp_path, monkeypatch, **kwargs):
+    from keras_kd._progress import Progress
+    from keras_kd.export import micro
+
+    worker = tmp_path / "worker.py"
+    worker.write_text(_SLOW_WORKER.format(**kwargs))
+    monkeypatch.setattr(micro, "WORKER", str(worker))
+    monkeypatch.setattr(micro, "STALL_SECONDS", 1.0)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    progress = Progress("TFLite-Micro check", kwargs["steps"], 0, "image")
+    out = str(folder / "out.npz")
+    return micro._run_worker("m", "i", out, 1024, progress)
+
+
+def test_a_slow_micro_check_that_keeps_counting_is_not_stopped(tmp_path, monkeypatch):
+    # 5 x 0.4 s = 2 s in all, past the 1 s stall limit, but never 1 s without progress.
+    outputs, arena = _fake_worker(tmp_path, monkeypatch, steps=5, pause=0.4, report=True)
+    assert outputs.shape == (5, 3) and arena == 1024
+
+
+def test_a_micro_check_that_stops_counting_is_stopped(tmp_path, monkeypatch):
+    import subprocess
+
+    with pytest.raises(subprocess.TimeoutExpired):
+        _fake_worker(tmp_path, monkeypatch, steps=2, pause=1.5, report=False)
