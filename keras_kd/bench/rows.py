@@ -5,7 +5,8 @@ every protocol pairs CIFAR ResNets, which tap ``stage1``..``stage3``,
 ``stage{i}_preact`` and ``pool`` with equal channel counts, so every method
 finds its layers. Loss weights follow RepDistiller's CIFAR protocol
 (REFERENCES.md): KD T=4, CE 0.1 / KD 0.9; feature methods CE 1 plus FitNet
-100, AT 1000, NST 50, RKD 1, FT 200. The two-stage methods first run an
+100, AT 1000, NST 50, RKD 1, FT 200, CRD 0.8 (its rows carry sample indices:
+`INDEXED_ROWS`). The two-stage methods first run an
 initialization stage (`Protocol.init_stage_epochs`; RepDistiller: 30 extra
 epochs on a 240-epoch run) on the unweighted init loss, as RepDistiller's
 ``helper/pretrain.py`` does (AB with its own layer weights and 3/1000 scale,
@@ -30,11 +31,24 @@ GRADIENT_AT_WEIGHT = 200.0
 
 INIT_LEARNING_RATES = {"ft": 0.01}
 
+# CRD's negatives on the benchmark. RepDistiller's CIFAR setting is 16384;
+# on the cpu protocol's models (ResNet-20 -> ResNet-8, batch 128, 45,000 memory
+# rows) `python benchmarks/crd_step_time.py` measured, on 2 cores shared with
+# other jobs (load average about 12): KD 959 ms/step, CRD K=4096 1958 ms/step
+# (2.04x), K=16384 2388 ms/step (2.49x). Most of CRD's cost is the product of
+# each batch with the whole 45,000-row bank, not K; 4096 keeps the step near
+# twice KD's (a whole row, validation and export included, less than that).
+CRD_NEGATIVES = 4096
+CRD_STEP_MS = {"kd": 959, "crd K=4096": 1958, "crd K=16384": 2388}
+# Rows whose training data carry each sample's index (`data.with_sample_index`);
+# their builders take ``num_samples``.
+INDEXED_ROWS = ("crd",)
+
 
 def _offline(cls, **kwargs):
-    def build(teacher, student, init_epochs=None):
+    def build(teacher, student, init_epochs=None, **data_kwargs):
         extra = {} if init_epochs is None else {"init_epochs": init_epochs}
-        return cls(student=student(), teacher=teacher, **kwargs, **extra)
+        return cls(student=student(), teacher=teacher, **kwargs, **extra, **data_kwargs)
 
     return build
 
@@ -166,6 +180,32 @@ ROWS = {
         None,
         False,
         {"ce": 1, "dist": 2, "beta": 1, "gamma": 1, "tau": 4},
+    ),
+    # CE 1 + CRD 0.8 on the penultimate features, RepDistiller's CIFAR setting
+    # (train_student.py --distill crd -a 0 -b 0.8; feat_dim 128, nce_t 0.07,
+    # nce_m 0.5), except K (CRD_NEGATIVES above; 16384 there).
+    "crd": (
+        _offline(
+            distillers.CRD,
+            student_layers=["pool"],
+            teacher_layers=["pool"],
+            num_negatives=CRD_NEGATIVES,
+            feature_weight=0.8,
+        ),
+        None,
+        False,
+        {
+            "layers": "pool",
+            "ce": 1,
+            "crd": 0.8,
+            "feat_dim": 128,
+            "nce_k": CRD_NEGATIVES,
+            "nce_t": 0.07,
+            "nce_m": 0.5,
+            "nce_k_choice": "16384 in RepDistiller; 4096 here: ms/step measured by "
+            "benchmarks/crd_step_time.py on the cpu protocol's models",
+            "step_ms": CRD_STEP_MS,
+        },
     ),
     "kd_logit_standardization": (
         _offline(

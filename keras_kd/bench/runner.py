@@ -19,7 +19,7 @@ from keras_kd import data
 from keras_kd._io import atomic_path, save_model_atomically, write_json_atomically
 from keras_kd.bench.protocols import PROTOCOLS, Protocol
 from keras_kd.bench.provenance import fingerprint, provenance
-from keras_kd.bench.rows import INIT_LEARNING_RATES, ROWS, SPECIAL_ROWS
+from keras_kd.bench.rows import INDEXED_ROWS, INIT_LEARNING_RATES, ROWS, SPECIAL_ROWS
 from keras_kd.demo import PRETRAINED_TEACHER
 from keras_kd.distillers import BornAgain
 from keras_kd.evaluation import top1_accuracy
@@ -71,10 +71,21 @@ def _fit_alone(model, train, epochs, optimizer, backup):
     return model
 
 
+def row_data(row, train_raw, protocol):
+    """``(batched training data, builder arguments)`` of a row: rows in
+    `INDEXED_ROWS` get each sample's index and ``num_samples``."""
+    augment = ROWS.get(row, (None, None, False, None))[2] or protocol.augment
+    if row not in INDEXED_ROWS:
+        train = data.batch_for_training(train_raw, protocol.batch_size, augment=augment, seed=SEED)
+        return train, {}
+    indexed = data.with_sample_index(train_raw)
+    train = data.batch_for_training(indexed, protocol.batch_size, augment=augment, seed=SEED)
+    return train, {"num_samples": int(train_raw.cardinality())}
+
+
 def _train_row(row, teacher, train_raw, protocol, out):
-    builder, init_stage, augment, _ = ROWS.get(row, (None, None, False, None))
-    augment = augment or protocol.augment
-    train = data.batch_for_training(train_raw, protocol.batch_size, augment=augment, seed=SEED)
+    builder, init_stage, _, _ = ROWS.get(row, (None, None, False, None))
+    train, data_kwargs = row_data(row, train_raw, protocol)
     steps = _steps_per_epoch(train_raw, protocol)
     keras.utils.set_random_seed(SEED)
     optimizer, backup = _row_optimizer(protocol, steps), _backup(out, row, "main")
@@ -90,10 +101,10 @@ def _train_row(row, teacher, train_raw, protocol, out):
         model = protocol.build_student()
         return _fit_alone(model, train, protocol.epochs, optimizer, backup), {}
     if init_stage is None:
-        trainer = builder(teacher, protocol.build_student)
+        trainer = builder(teacher, protocol.build_student, **data_kwargs)
     else:
         n = protocol.init_stage_epochs(protocol.epochs)
-        trainer = builder(teacher, protocol.build_student, init_epochs=n)
+        trainer = builder(teacher, protocol.build_student, init_epochs=n, **data_kwargs)
     deployable = _fit_trainer(trainer, row, init_stage, train, protocol, steps, out)
     extra = {}
     if row == "byot":

@@ -2,10 +2,13 @@ import json
 import os
 
 import keras
+import numpy as np
 import pytest
+import tensorflow as tf
 
-from keras_kd.bench.protocols import Protocol
-from keras_kd.bench.runner import run_bench
+from keras_kd.bench.protocols import PROTOCOLS, Protocol
+from keras_kd.bench.rows import ROWS
+from keras_kd.bench.runner import row_data, run_bench
 from keras_kd.bench.table import markdown_table
 from keras_kd.demo import PRETRAINED_TEACHER
 
@@ -81,3 +84,21 @@ def test_a_protocol_excludes_its_rows_and_names_are_checked():
         run_bench("sample", "unused", rows=["born_again"], protocol="cifar100")
     with pytest.raises(ValueError, match=r"Received: protocol='imagenet'"):
         run_bench("sample", "unused", protocol="imagenet")
+
+
+def test_the_crd_row_gets_sample_indices_and_the_training_set_size():
+    cpu = PROTOCOLS["cpu"]
+    images, labels = np.zeros((300, 32, 32, 3), "float32"), np.arange(300) % 10
+    train_raw = tf.data.Dataset.from_tensor_slices((images, labels))
+    train, kwargs = row_data("crd", train_raw, cpu)
+    assert kwargs == {"num_samples": 300}
+    x, y = next(iter(train))
+    assert x["x"].shape == (128, 32, 32, 3) and y.shape == (128,)
+    assert len(set(x["sample_index"].numpy())) == 128 and x["sample_index"].numpy().max() < 300
+    crd = ROWS["crd"][0](cpu.build_teacher(), cpu.build_student, num_samples=5000)
+    assert (crd.num_samples, crd.num_negatives, crd.loss_weights) == (
+        5000,
+        4096,
+        {"task": 1.0, "crd": 0.8},
+    )
+    assert row_data("kd", train_raw, cpu)[1] == {}
