@@ -6,7 +6,8 @@ every protocol pairs CIFAR ResNets, which tap ``stage1``..``stage3``,
 finds its layers. Loss weights follow RepDistiller's CIFAR protocol
 (REFERENCES.md): KD T=4, CE 0.1 / KD 0.9; feature methods CE 1 plus FitNet
 100, AT 1000, NST 50, RKD 1, FT 200, CRD 0.8 (its rows carry sample indices:
-`INDEXED_ROWS`). The two-stage methods first run an
+`INDEXED_ROWS`; K = 4096 negatives instead of RepDistiller's 16384, see
+`CRD_NEGATIVES` for the step times behind that choice). The two-stage methods first run an
 initialization stage (`Protocol.init_stage_epochs`; RepDistiller: 30 extra
 epochs on a 240-epoch run) on the unweighted init loss, as RepDistiller's
 ``helper/pretrain.py`` does (AB with its own layer weights and 3/1000 scale,

@@ -292,14 +292,22 @@ class CRD(Distiller):
     sample's teacher features among ``num_negatives`` others, through an NCE
     objective on memory banks of past embeddings (`CRDTerm`). The banks (two
     ``num_samples x feat_dim`` non-trainable variables) and the normalization
-    constants are saved and restored with the distiller. Training data must carry each sample's index in the training
-    set (`keras_kd.data.with_sample_index`); validation data need not.
+    constants are saved and restored with the distiller. Training data must
+    carry each sample's index in the training set
+    (`keras_kd.data.with_sample_index`); validation data need not.
 
     The defaults are RepDistiller's CIFAR-100 settings (``train_student.py``:
     ``--distill crd -a 0 -b 0.8``, feat_dim 128, nce_k 16384, nce_t 0.07,
     nce_m 0.5; mdistiller's ``CFG.CRD`` is the same). Where this class differs
     from the authors' code: the negatives (see `CRDTerm`), and Keras's Dense
     initialization of the embeddings. Refused under a `tf.distribute` strategy.
+
+    Cost: each step multiplies the batch's embeddings with both whole banks
+    (``2 x batch x N x feat_dim`` multiply-adds, forward and backward), which
+    is faster on CPUs than gathering ``batch x K`` rows; on 2 shared CPU cores
+    the step of ResNet-20 -> ResNet-8 at batch 128 with N = 45,000 took about
+    1.2 to 2.8 times KD's with K = 4096 and 1.8 to 3.2 times with K = 16384
+    (``benchmarks/crd_step_time.py``; the benchmark's ``crd`` row uses 4096).
 
     Args:
         student: the student, a functional or Sequential model returning logits.
