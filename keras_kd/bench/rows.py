@@ -5,7 +5,9 @@ every protocol pairs CIFAR ResNets, which tap ``stage1``..``stage3``,
 ``stage{i}_preact`` and ``pool`` with equal channel counts, so every method
 finds its layers. Loss weights follow RepDistiller's CIFAR protocol
 (REFERENCES.md): KD T=4, CE 0.1 / KD 0.9; feature methods CE 1 plus FitNet
-100, AT 1000, NST 50, RKD 1, FT 200. The two-stage methods first run an
+100, AT 1000, NST 50, RKD 1, FT 200, CRD 0.8 (its rows carry sample indices:
+`INDEXED_ROWS`; K = 4096 negatives instead of RepDistiller's 16384, see
+`CRD_NEGATIVES` for the step times behind that choice). The two-stage methods first run an
 initialization stage (`Protocol.init_stage_epochs`; RepDistiller: 30 extra
 epochs on a 240-epoch run) on the unweighted init loss, as RepDistiller's
 ``helper/pretrain.py`` does (AB with its own layer weights and 3/1000 scale,
@@ -30,11 +32,32 @@ GRADIENT_AT_WEIGHT = 200.0
 
 INIT_LEARNING_RATES = {"ft": 0.01}
 
+# CRD's negatives on the benchmark. RepDistiller's CIFAR setting is 16384. On
+# the cpu protocol's models (ResNet-20 -> ResNet-8, batch 128, 45,000 memory
+# rows), `python benchmarks/crd_step_time.py --rounds 7` / `--rounds 9` (the
+# distillers taking turns, median ms/step) gave, on 2 cores shared with other
+# jobs (load average 9 to 10): KD 805 / 519, CRD K=4096 945 / 1459 (1.17x /
+# 2.81x KD), K=16384 1467 / 1639 (1.82x / 3.16x). The shared load makes the
+# ratio to KD unreliable (sequential runs of the same models gave 0.8x to 2.0x
+# for 4096); K=16384 was slower than 4096 in every run. Most of CRD's cost is
+# the product of each batch with the whole bank, which K does not change.
+# 4096 is the cheaper choice; re-measure on an idle machine before a full run.
+CRD_NEGATIVES = 4096
+CRD_STEP_MS = {
+    "kd": [805, 519],
+    "crd K=4096": [945, 1459],
+    "crd K=16384": [1467, 1639],
+    "how": "benchmarks/crd_step_time.py --rounds 7 and --rounds 9, load average 9-10",
+}
+# Rows whose training data carry each sample's index (`data.with_sample_index`);
+# their builders take ``num_samples``.
+INDEXED_ROWS = ("crd",)
+
 
 def _offline(cls, **kwargs):
-    def build(teacher, student, init_epochs=None):
+    def build(teacher, student, init_epochs=None, **data_kwargs):
         extra = {} if init_epochs is None else {"init_epochs": init_epochs}
-        return cls(student=student(), teacher=teacher, **kwargs, **extra)
+        return cls(student=student(), teacher=teacher, **kwargs, **extra, **data_kwargs)
 
     return build
 
@@ -166,6 +189,32 @@ ROWS = {
         None,
         False,
         {"ce": 1, "dist": 2, "beta": 1, "gamma": 1, "tau": 4},
+    ),
+    # CE 1 + CRD 0.8 on the penultimate features, RepDistiller's CIFAR setting
+    # (train_student.py --distill crd -a 0 -b 0.8; feat_dim 128, nce_t 0.07,
+    # nce_m 0.5), except K (CRD_NEGATIVES above; 16384 there).
+    "crd": (
+        _offline(
+            distillers.CRD,
+            student_layers=["pool"],
+            teacher_layers=["pool"],
+            num_negatives=CRD_NEGATIVES,
+            feature_weight=0.8,
+        ),
+        None,
+        False,
+        {
+            "layers": "pool",
+            "ce": 1,
+            "crd": 0.8,
+            "feat_dim": 128,
+            "nce_k": CRD_NEGATIVES,
+            "nce_t": 0.07,
+            "nce_m": 0.5,
+            "nce_k_choice": "16384 in RepDistiller; 4096 here: ms/step measured by "
+            "benchmarks/crd_step_time.py on the cpu protocol's models",
+            "step_ms": CRD_STEP_MS,
+        },
     ),
     "kd_logit_standardization": (
         _offline(

@@ -22,6 +22,7 @@ from keras_kd.bench.protocols import PROTOCOLS, Protocol
 from keras_kd.bench.provenance import file_digest, fingerprint, provenance
 from keras_kd.bench.rows import (
     ASSISTANT_DEPTHS,
+    INDEXED_ROWS,
     INIT_LEARNING_RATES,
     KD_SETTINGS,
     PREREQUISITES,
@@ -96,10 +97,22 @@ def assistant_chain(teacher, protocol, directory):
     )
 
 
+def row_data(row, train_raw, protocol):
+    """``(batched training data, builder arguments)`` of a row: rows in
+    `INDEXED_ROWS` get each sample's index and ``num_samples``."""
+    augment = ROWS.get(row, (None, None, False, None))[2] or protocol.augment
+    if row not in INDEXED_ROWS:
+        train = data.batch_for_training(train_raw, protocol.batch_size, augment=augment, seed=SEED)
+        return train, {}
+    indexed = data.with_sample_index(train_raw)
+    train = data.batch_for_training(indexed, protocol.batch_size, augment=augment, seed=SEED)
+    return train, {"num_samples": int(train_raw.cardinality())}
+
+
 def _train_row(row, teacher, train_raw, protocol, out):
     builder, init_stage, augment, _ = ROWS.get(row, (None, None, False, None))
     augment = augment or protocol.augment
-    train = data.batch_for_training(train_raw, protocol.batch_size, augment=augment, seed=SEED)
+    train, data_kwargs = row_data(row, train_raw, protocol)
     steps = _steps_per_epoch(train_raw, protocol)
     keras.utils.set_random_seed(SEED)
     optimizer, backup = _row_optimizer(protocol, steps), _backup(out, row, "main")
@@ -122,6 +135,7 @@ def _train_row(row, teacher, train_raw, protocol, out):
         teachers = [teacher, keras.saving.load_model(path)]
         ensemble = ensemble_teacher(teachers, temperature=KD_SETTINGS["temperature"])
         trainer = KD(student=protocol.build_student(), teacher=ensemble, **KD_SETTINGS)
+        train = _cached_if_possible(trainer, train, train_raw, protocol, augment)
         deployable = _fit_trainer(trainer, row, None, train, protocol, steps, out)
         return deployable, {"teacher_ensemble": ensemble}
     if row == "ta_chain":
@@ -133,18 +147,25 @@ def _train_row(row, teacher, train_raw, protocol, out):
         model = protocol.build_student()
         return _fit_alone(model, train, protocol.epochs, optimizer, backup), {}
     if init_stage is None:
-        trainer = builder(teacher, protocol.build_student)
+        trainer = builder(teacher, protocol.build_student, **data_kwargs)
     else:
         n = protocol.init_stage_epochs(protocol.epochs)
-        trainer = builder(teacher, protocol.build_student, init_epochs=n)
-    if not augment and _teacher_logits_only(trainer):
-        cached = cache_teacher_outputs(trainer, train_raw).dataset
-        train = data.batch_for_training(cached, protocol.batch_size, seed=SEED)
+        trainer = builder(teacher, protocol.build_student, init_epochs=n, **data_kwargs)
+    train = _cached_if_possible(trainer, train, train_raw, protocol, augment)
     deployable = _fit_trainer(trainer, row, init_stage, train, protocol, steps, out)
     extra = {}
     if row == "byot":
         extra = {f"exit{i}": m for i, m in enumerate(trainer.exits[:-1])}
     return deployable, extra
+
+
+def _cached_if_possible(trainer, train, train_raw, protocol, augment):
+    """The training data with the teacher's logits cached, for rows that read
+    nothing else of the teacher and see each image unchanged; else ``train``."""
+    if augment or not _teacher_logits_only(trainer):
+        return train
+    cached = cache_teacher_outputs(trainer, train_raw).dataset
+    return data.batch_for_training(cached, protocol.batch_size, seed=SEED)
 
 
 def _teacher_logits_only(trainer):

@@ -10,6 +10,7 @@ from keras_kd.data.cifar10 import (
     load_sample,
 )
 from keras_kd.data.folder import load_image_folder
+from keras_kd.data.indexed import with_sample_index
 from keras_kd.data.pipeline import batch_for_training
 from keras_kd.data.sources import load
 from keras_kd.data.tfds import load_tfds
@@ -25,4 +26,5 @@ __all__ = [
     "load_tfds",
     "load_tfrecord",
     "load_tfrecord_split",
+    "with_sample_index",
 ]

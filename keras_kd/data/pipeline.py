@@ -2,6 +2,8 @@
 
 import tensorflow as tf
 
+from keras_kd.data.indexed import INPUT_KEY, is_indexed_spec
+
 
 def random_crop_flip(image, pad=4):
     """Pads by ``pad`` pixels (zeros), crops back at random and flips at random."""
@@ -11,11 +13,18 @@ def random_crop_flip(image, pad=4):
     return tf.image.random_flip_left_right(image)
 
 
+def _augment(x, *rest):
+    if is_indexed_spec(x):
+        return ({**x, INPUT_KEY: random_crop_flip(x[INPUT_KEY])}, *rest)
+    return (random_crop_flip(x), *rest)
+
+
 def batch_for_training(ds, batch_size, shuffle=True, augment=False, seed=0, drop_remainder=False):
     """Shuffles, optionally augments, batches and prefetches an image dataset.
 
     Args:
-        ds: unbatched ``(image, label)`` dataset.
+        ds: unbatched ``(image, label)`` dataset, or one made by
+            `with_sample_index` (only its images are augmented).
         batch_size: batch size.
         shuffle: reshuffle every epoch (seeded).
         augment: apply pad-4 random crop and horizontal flip.
@@ -38,6 +47,6 @@ def batch_for_training(ds, batch_size, shuffle=True, augment=False, seed=0, drop
     if shuffle:
         ds = ds.shuffle(50_000, seed=seed, reshuffle_each_iteration=True)
     if augment:
-        ds = ds.map(lambda x, y: (random_crop_flip(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)

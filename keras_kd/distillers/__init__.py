@@ -8,6 +8,7 @@ from keras_kd.distillers.base import Distiller
 from keras_kd.distillers.born_again import BornAgain
 from keras_kd.distillers.byot import BYOT
 from keras_kd.distillers.chain import DistillationChain, TeacherAssistantChain
+from keras_kd.distillers.crd import CRD, CRDTerm
 from keras_kd.distillers.dist import DIST, DISTTerm
 from keras_kd.distillers.dkd import DKD, DKDTerm
 from keras_kd.distillers.ensemble import ensemble_teacher
@@ -23,6 +24,7 @@ from keras_kd.distillers.rkd import RKD, RKDTerm
 
 __all__ = [
     "BYOT",
+    "CRD",
     "DIST",
     "DKD",
     "FSP",
@@ -35,6 +37,7 @@ __all__ = [
     "AttentionTerm",
     "AttentionTransfer",
     "BornAgain",
+    "CRDTerm",
     "DISTTerm",
     "DKDTerm",
     "DeepMutualLearning",

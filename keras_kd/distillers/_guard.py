@@ -22,6 +22,7 @@ from keras_kd.errors import (
 )
 
 OK, BAD_LABELS, CACHE_MISMATCH, INPUT_SHAPE, BAD_INPUTS, BAD_SAMPLE_WEIGHTS = 0, 1, 2, 3, 4, 5
+BAD_SAMPLE_INDEX = 6
 PROBABILITIES_BASE, TERM_BASE, GRADIENT_BASE = 100, 1_000, 1_000_000
 
 
@@ -257,6 +258,14 @@ def fault_error(trainer, code, low, high, batch, phase):
             f"model. Received: at {where}, images of height {low:g} and width {high:g} (the "
             "dataset's images change size); resize them in the pipeline (e.g. "
             f"`data.load(..., image_size=...)`). {untouched}"
+        )
+    if code == BAD_SAMPLE_INDEX:
+        size = getattr(trainer, "num_samples", None)
+        accepted = f"[0, {size})" if size is not None else "[0, num_samples)"
+        return ValueError(
+            "`x['sample_index']` must hold each sample's index in the training set, in "
+            f"{accepted} (`num_samples` is the number of training samples). Received: at "
+            f"{where}, indices from {low:g} to {high:g}. {untouched}"
         )
     if code == BAD_LABELS:
         return LabelError(

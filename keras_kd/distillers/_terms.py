@@ -35,6 +35,14 @@ class Term:
     trainable adapters (``self.adapters``) once the shapes are known; register
     the class for saving with ``keras.saving.register_keras_serializable``.
 
+    A term with state of its own between steps (CRD's memory banks) sets
+    ``uses_sample_index`` (its dicts then also hold ``"sample_index"``, each
+    sample's index in the training set), keeps its state in non-trainable
+    variables of layers listed in ``self.state_layers`` (saved with the
+    distiller, never trained) and changes it only in `update_state`, which the
+    template calls after the guarded update; `faults` adds checks of its own
+    to the step guard.
+
     Args:
         weight: the term's weight in the total loss (a free float >= 0).
         student_layers: names of the student layers the term taps.
@@ -61,6 +69,7 @@ class Term:
     stages = (MAIN,)
     uses_logits = False
     uses_input_gradient = False
+    uses_sample_index = False
     pairs_required = (0, None)  # (minimum, exactly)
     weight_argument = "weight"
 
@@ -84,6 +93,7 @@ class Term:
                 f"teacher_layers={self.teacher_layers}"
             )
         self.adapters = []
+        self.state_layers = []
 
     @property
     def pairs(self):
@@ -103,6 +113,26 @@ class Term:
 
         Args:
             distiller: the `Distiller` the term belongs to.
+        """
+
+    def faults(self, teacher, student):
+        """Checks of the batch that refuse the step (e.g. sample indices out of range).
+
+        Args:
+            teacher: the teacher's dict, as `__call__` gets it.
+            student: the student's dict.
+
+        Returns:
+            A list of ``(condition, code, detail)`` for the step guard (empty here).
+        """
+        return []
+
+    def update_state(self, applied):
+        """Commits the state the step computed (called after the guarded update).
+
+        Args:
+            applied: a boolean scalar tensor, True when the step's update was
+                applied; when False the state must stay as it was.
         """
 
     def __call__(self, teacher, student, y, sample_weight):

@@ -7,6 +7,7 @@ import keras
 import tensorflow as tf
 
 from keras_kd._checks import non_negative_float, non_negative_int, one_of
+from keras_kd.data.indexed import SAMPLE_INDEX_KEY, split_sample_index
 from keras_kd.distillers import _guard
 from keras_kd.distillers._cached import mismatch_fraction, split_cached
 from keras_kd.distillers._model_checks import check_distinct, check_logits_model, check_trainable
@@ -192,6 +193,7 @@ class Distiller(TermTrainer):
         for term in self.all_terms:
             term.build(self.feature_shape)
         self.adapters = [a for term in self.all_terms for a in term.adapters]
+        self.term_states = [layer for term in self.all_terms for layer in term.state_layers]
         self.stages = (INIT, MAIN) if self._active_terms(INIT) else (MAIN,)
         self.stage = MAIN
         self._stage_taps = {stage: self._build_stage_taps(stage) for stage in self.stages}
@@ -478,7 +480,24 @@ class Distiller(TermTrainer):
             return _input_gradient(taps, x, y, training)
         return taps(x, training=training)
 
+    def _take_sample_index(self, data):
+        """``(data without sample indices, indices or None)``; refuses a batch
+        without indices when an active term needs them."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x, index = split_sample_index(x)
+        needing = [t.name for t in self._active_terms(self.stage) if t.uses_sample_index]
+        if needing and index is None:
+            raise ValueError(
+                f"The {needing} term(s) keep a memory row per training sample, so each batch "
+                "must carry the samples' indices in the training set: pass "
+                "`keras_kd.data.with_sample_index(dataset)` (before shuffling and batching) "
+                "or x={'x': inputs, 'sample_index': np.arange(len(inputs))}. Received: "
+                "batches without 'sample_index'"
+            )
+        return (x, y, sample_weight), index
+
     def train_step(self, data):
+        data, index = self._take_sample_index(data)
         x, y, sample_weight, input_checks = self.unpack(data)
         y, cached, prints = split_cached(y)
         snapshot = self.guard.snapshot(self.trained_models())
@@ -486,12 +505,14 @@ class Distiller(TermTrainer):
             teacher_out = cached
         else:
             teacher_out = self._forward("teacher", self.teacher_batch(x), y, False)
+        active = self._active_terms(self.stage)
+        if index is not None:
+            teacher_out = {**teacher_out, SAMPLE_INDEX_KEY: index}
         with tf.GradientTape() as tape:
             student_out = self._forward("student", x, y, True)
-            terms = {
-                t.name: t(teacher_out, student_out, y, sample_weight)
-                for t in self._active_terms(self.stage)
-            }
+            if index is not None:
+                student_out = {**student_out, SAMPLE_INDEX_KEY: index}
+            terms = {t.name: t(teacher_out, student_out, y, sample_weight) for t in active}
             total = self.weighted_total(terms)
         logits = student_out.get(OUTPUT_KEY)
         outputs = [("teacher", teacher_out), ("student", student_out)]
@@ -501,10 +522,17 @@ class Distiller(TermTrainer):
         if cached is not None:
             mismatch = mismatch_fraction(x, prints)
             checks.append((mismatch > 0.0, _guard.CACHE_MISMATCH, tf.stack([mismatch, 0.0])))
+        for t in active:
+            checks += t.faults(teacher_out, student_out)
         self.guarded_update(tape, terms, total, snapshot, checks)
+        applied = tf.equal(self.guard.code, _guard.OK)  # this step's update was applied
+        for t in active:
+            t.update_state(applied)
         return self.report(terms, total, x, y, logits, sample_weight)
 
     def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        data = (split_sample_index(x)[0], y, sample_weight)
         x, y, sample_weight, input_checks = self.unpack(data)
         y = split_cached(y)[0]
         logits = self.deployable(x, training=False)

@@ -6,6 +6,14 @@ from keras_kd.losses.attention import (
     gradient_attention_loss,
 )
 from keras_kd.losses.boundary import activation_boundary_loss
+from keras_kd.losses.crd import (
+    contrast_loss,
+    contrast_normalizer,
+    contrast_scores,
+    crd_loss,
+    memory_update,
+    normalize_embedding,
+)
 from keras_kd.losses.dist import dist_loss
 from keras_kd.losses.dkd import dkd_loss
 from keras_kd.losses.factor import factor_transfer_loss
@@ -19,6 +27,10 @@ __all__ = [
     "activation_boundary_loss",
     "attention_map",
     "attention_transfer_loss",
+    "contrast_loss",
+    "contrast_normalizer",
+    "contrast_scores",
+    "crd_loss",
     "dist_loss",
     "dkd_loss",
     "factor_transfer_loss",
@@ -27,6 +39,8 @@ __all__ = [
     "gradient_attention_loss",
     "hint_loss",
     "kd_loss",
+    "memory_update",
+    "normalize_embedding",
     "nst_loss",
     "rkd_loss",
     "standardize_logits",

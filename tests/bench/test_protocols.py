@@ -6,7 +6,7 @@ import pytest
 
 from keras_kd import models
 from keras_kd.bench.protocols import PROTOCOLS
-from keras_kd.bench.rows import ROWS
+from keras_kd.bench.rows import INDEXED_ROWS, ROWS
 from keras_kd.bench.runner import run_bench
 
 CIFAR100 = PROTOCOLS["cifar100"]
@@ -43,7 +43,8 @@ def _build_every_row(teacher, build_student):
     for name, (builder, *_rest) in ROWS.items():
         if builder is None or name in CIFAR100.excluded_rows:
             continue
-        trainer = builder(teacher, build_student)
+        extra = {"num_samples": 50_000} if name in INDEXED_ROWS else {}
+        trainer = builder(teacher, build_student, **extra)
         assert trainer.deployable.output.shape[-1] == 100, name
         keras.backend.clear_session()
 

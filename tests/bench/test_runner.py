@@ -3,13 +3,16 @@ import os
 import types
 
 import keras
+import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_kd import data
 from keras_kd.bench import runner
 from keras_kd.bench.protocols import PROTOCOLS, Protocol
 from keras_kd.bench.provenance import file_digest
-from keras_kd.bench.runner import assistant_chain, run_bench
+from keras_kd.bench.rows import ROWS
+from keras_kd.bench.runner import assistant_chain, row_data, run_bench
 from keras_kd.bench.table import markdown_table
 from keras_kd.demo import PRETRAINED_TEACHER
 from keras_kd.models import count_macs
@@ -158,3 +161,21 @@ def test_the_assistant_chain_builds_on_the_cifar100_architectures(tmp_path):
     assert (assistant.name, student.name) == ("resnet38", "resnet20")
     assert assistant.output.shape[-1] == 100 and assistant.losses  # the protocol's L2
     assert "ensemble_kd" not in PROTOCOLS["cifar100"].rows
+
+
+def test_the_crd_row_gets_sample_indices_and_the_training_set_size():
+    cpu = PROTOCOLS["cpu"]
+    images, labels = np.zeros((300, 32, 32, 3), "float32"), np.arange(300) % 10
+    train_raw = tf.data.Dataset.from_tensor_slices((images, labels))
+    train, kwargs = row_data("crd", train_raw, cpu)
+    assert kwargs == {"num_samples": 300}
+    x, y = next(iter(train))
+    assert x["x"].shape == (128, 32, 32, 3) and y.shape == (128,)
+    assert len(set(x["sample_index"].numpy())) == 128 and x["sample_index"].numpy().max() < 300
+    crd = ROWS["crd"][0](cpu.build_teacher(), cpu.build_student, num_samples=5000)
+    assert (crd.num_samples, crd.num_negatives, crd.loss_weights) == (
+        5000,
+        4096,
+        {"task": 1.0, "crd": 0.8},
+    )
+    assert row_data("kd", train_raw, cpu)[1] == {}

@@ -22,6 +22,10 @@ from keras_kd.features import OUTPUT_KEY
 from keras_kd.losses import (
     activation_boundary_loss,
     attention_transfer_loss,
+    contrast_loss,
+    contrast_normalizer,
+    contrast_scores,
+    crd_loss,
     dist_loss,
     dkd_loss,
     factor_transfer_loss,
@@ -30,6 +34,8 @@ from keras_kd.losses import (
     gradient_attention_loss,
     hint_loss,
     kd_loss,
+    memory_update,
+    normalize_embedding,
     nst_loss,
     rkd_loss,
     standardize_logits,
@@ -58,6 +64,7 @@ def task_ce(labels, logits):
 def test_every_case_names_its_source():
     names = ("kd_loss", "rkd_loss", "dml", "one", "byot", "gradient_attention_loss")
     names += ("dkd_loss", "dist_loss_t4", "kd_loss_standardized_t2", "dkd_loss_standardized")
+    names += ("crd_first_batch", "crd_later_batch")
     for name in names:
         source = reference_case(name)["source"]
         assert source.get("commit") or source.get("paper"), name
@@ -344,3 +351,40 @@ def test_kd_loss_standardized(name):
             rtol=1e-5,
             atol=1e-6,
         )
+
+
+@pytest.mark.parametrize("name", ["crd_first_batch", "crd_later_batch"])
+def test_crd_pieces_match_repdistillers_memory_and_loss(name):
+    # RepDistiller's ContrastMemory forward (v1 = student, v2 = teacher) fed the
+    # stored memory and contrast indices, then ContrastLoss on each side.
+    x = reference_inputs(name)
+    params = reference_params(name)
+    n, temperature = params["num_samples"], params["temperature"]
+    for who in ("student", "teacher"):
+        np.testing.assert_allclose(
+            normalize_embedding(x[f"{who}_features"]), x[f"{who}_embedding"], rtol=RTOL, atol=1e-7
+        )
+    e_s, e_t, indices = x["student_embedding"], x["teacher_embedding"], x["contrast_indices"]
+    sides = {"student": (e_s, x["teacher_memory"]), "teacher": (e_t, x["student_memory"])}
+    for who, (embedding, memory) in sides.items():
+        scores = contrast_scores(embedding, memory, indices, temperature)
+        # exp(s / 0.07) turns the float32 rounding of a dot product (~1e-7) into ~1.5e-6.
+        np.testing.assert_allclose(scores, x[f"{who}_scores"], rtol=5e-6)
+        z = reference_value(name, f"{who}_normalizer")
+        if not params["normalizers_given"]:
+            assert_close(contrast_normalizer(scores, n), z)
+        assert_close(contrast_loss(scores / z, n), reference_value(name, f"{who}_side"))
+    normalizers = {}
+    if params["normalizers_given"]:
+        normalizers = {
+            "teacher_normalizer": reference_value(name, "teacher_normalizer"),
+            "student_normalizer": reference_value(name, "student_normalizer"),
+        }
+    got = crd_loss(
+        e_t, e_s, x["teacher_memory"], x["student_memory"], indices, n, temperature, **normalizers
+    )
+    assert_close(got, reference_value(name))
+    index = x["sample_index"]
+    for who, embedding in (("student", e_s), ("teacher", e_t)):
+        rows = memory_update(x[f"{who}_memory"][index], embedding, params["momentum"])
+        np.testing.assert_allclose(rows, x[f"{who}_memory_rows"], rtol=RTOL, atol=1e-7)

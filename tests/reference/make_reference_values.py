@@ -66,6 +66,9 @@ SOURCES = {
             "distiller_zoo/RKD.py",
             "distiller_zoo/SP.py",
             "distiller_zoo/VID.py",
+            "crd/__init__.py",
+            "crd/criterion.py",
+            "crd/memory.py",
         ],
     },
     "attention_transfer": {
@@ -248,6 +251,11 @@ class Reference:
         import distiller_zoo
 
         self.zoo = distiller_zoo
+        from crd.criterion import ContrastLoss, Normalize
+        from crd.memory import ContrastMemory
+
+        self.crd_loss_class, self.crd_memory_class = ContrastLoss, ContrastMemory
+        self.crd_normalize = Normalize(2)
         at_utils = root / "attention_transfer" / "utils.py"
         at_scope = {"F": F, "torch": torch}
         at_scope["at"] = load_function(at_utils, "at", at_scope)
@@ -1015,6 +1023,103 @@ class Builder:
             ),
         )
 
+    def crd(self):
+        """RepDistiller's ContrastMemory + ContrastLoss on fixed embeddings,
+        memory contents and contrast indices (passed in, so nothing is drawn)."""
+        torch = self.ref.torch
+        cases = {
+            # The authors' first batch: Z estimated from it (params Z = -1);
+            # the memory as initialized (uniform in +-1/sqrt(d/3), rows not unit norm).
+            "crd_first_batch": {"batch": 4, "samples": 50, "dim": 16, "negatives": 12, "z": None},
+            # Later: Z already set, unit-norm memory rows (as after updates).
+            "crd_later_batch": {
+                "batch": 5,
+                "samples": 64,
+                "dim": 8,
+                "negatives": 20,
+                "z": (61.5, 47.25),
+            },
+        }
+        temperature, momentum = 0.07, 0.5
+        for name, c in cases.items():
+            b, n, d, k = c["batch"], c["samples"], c["dim"], c["negatives"]
+            student_features, teacher_features = self.normal((b, d)), self.normal((b, d))
+            bound = 1.0 / np.sqrt(d / 3.0)
+            memories = [self.rng.uniform(-bound, bound, (n, d)) for _ in range(2)]
+            if c["z"] is not None:
+                memories = [m / np.linalg.norm(m, axis=1, keepdims=True) for m in memories]
+            student_memory, teacher_memory = (m.astype(np.float32) for m in memories)
+            index = self.rng.permutation(n)[:b].astype(np.int32)
+            draws = self.rng.integers(0, n - 1, (b, k))
+            negatives = draws + (draws >= index[:, None])  # every row but the positive
+            indices = np.concatenate([index[:, None], negatives], axis=1).astype(np.int32)
+            # The authors' Normalize(2) in float64; the float32 copies are the embeddings
+            # fed to the memory (so that keras_kd's float32 inputs are the same numbers).
+            e_s = self.ref.crd_normalize(self.t(student_features)).numpy().astype(np.float32)
+            e_t = self.ref.crd_normalize(self.t(teacher_features)).numpy().astype(np.float32)
+            with cuda_as_noop(torch):
+                memory = self.ref.crd_memory_class(d, n, k, temperature, momentum).double()
+            memory.params[1] = temperature  # the buffer was float32: 0.07 exactly
+            if c["z"] is not None:
+                memory.params[2], memory.params[3] = c["z"]
+            memory.memory_v1.copy_(self.t(student_memory))
+            memory.memory_v2.copy_(self.t(teacher_memory))
+            out_s, out_t = memory(
+                self.t(e_s), self.t(e_t), self.t(index), self.t(indices.astype(np.int64))
+            )
+            z_s, z_t = float(memory.params[2]), float(memory.params[3])
+            criterion = self.ref.crd_loss_class(n)
+            student_side, teacher_side = float(criterion(out_s)), float(criterion(out_t))
+            self.add(
+                name,
+                self.store(
+                    name,
+                    student_features=student_features,
+                    teacher_features=teacher_features,
+                    student_embedding=e_s,
+                    teacher_embedding=e_t,
+                    student_memory=student_memory,
+                    teacher_memory=teacher_memory,
+                    sample_index=index,
+                    contrast_indices=indices,
+                    student_scores=(out_s * z_s).squeeze(-1).numpy(),
+                    teacher_scores=(out_t * z_t).squeeze(-1).numpy(),
+                    student_memory_rows=memory.memory_v1[self.t(index)].numpy(),
+                    teacher_memory_rows=memory.memory_v2[self.t(index)].numpy(),
+                ),
+                {
+                    "num_samples": n,
+                    "num_negatives": k,
+                    "temperature": temperature,
+                    "momentum": momentum,
+                    "normalizers_given": c["z"] is not None,
+                },
+                {
+                    "value": student_side + teacher_side,
+                    "student_side": student_side,
+                    "teacher_side": teacher_side,
+                    "student_normalizer": z_s,
+                    "teacher_normalizer": z_t,
+                },
+                source(
+                    "repdistiller",
+                    "crd/memory.py, crd/criterion.py",
+                    "ContrastMemory(d, N, K, 0.07, 0.5).forward(v1=e_s, v2=e_t, y=index, "
+                    "idx=contrast_indices); ContrastLoss(N) on each output",
+                    note="student_embedding/teacher_embedding = Normalize(2) of the features "
+                    "(stored float32 and fed as such). student_side = ContrastLoss(N)(out_v1), "
+                    "out_v1 = exp(<memory_v2[idx], e_s>/T) / Z_v1 (the student's embedding "
+                    "against the teacher memory); teacher_side = ContrastLoss(N)(out_v2); "
+                    "value = their sum, as CRDLoss.forward without its Embed layers. "
+                    "*_scores = out * Z (unnormalized; the (B, K+1, 1) output squeezed). "
+                    "*_normalizer = params[2], params[3] after the call (estimated there "
+                    "when normalizers_given is false). "
+                    "*_memory_rows = memory_v1/v2[index] after the call's momentum update. "
+                    "Memory contents, indices and normalizers are inputs, not the authors' "
+                    "random draws.",
+                ),
+            )
+
     def build(self):
         self.kd()
         self.cross_entropy()
@@ -1034,6 +1139,7 @@ class Builder:
         self.dkd()
         self.dist()
         self.logit_standardization()
+        self.crd()
 
 
 def generate(refcode, out_dir):
