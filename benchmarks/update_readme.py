@@ -117,7 +117,11 @@ def protocol_search_section():
 
 
 def diagnostics_section():
+    from gradient_at_dml_check import VARIANTS
+
     records = _records(DIAGNOSTICS, "*.json")
+    order = list(VARIANTS)
+    records.sort(key=lambda pr: order.index(pr[1]["variant"]))
     if not records:
         return "_Not run yet: `python benchmarks/gradient_at_dml_check.py`._"
     lines = [
@@ -131,7 +135,8 @@ def diagnostics_section():
     for _, r in records:
         peers = " / ".join(f"{a:.2%}" for a in r.get("peer_accuracies", []))
         lines.append(
-            f"| {r['variant']} | {r['description']} | {r['validation_accuracy']:.2%} | {peers} |"
+            f"| {r['variant']} | {VARIANTS[r['variant']][1]} | {r['validation_accuracy']:.2%} "
+            f"| {peers} |"
         )
     return "\n".join(lines)
 
