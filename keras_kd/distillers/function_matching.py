@@ -1,5 +1,7 @@
 """Function matching: a patient and consistent teacher (Beyer et al., CVPR 2022)."""
 
+import random
+
 import keras
 import tensorflow as tf
 
@@ -14,13 +16,13 @@ _BISECTION_STEPS = 40
 
 
 def _partner_weight(alpha, seed, shape=()):
-    """``min(lam, 1 - lam)`` for ``lam ~ Beta(alpha, alpha)``, in [0, 0.5].
+    """``min(lam, 1 - lam)`` for ``lam ~ Beta(alpha, alpha)``, in [0, 0.5] (``seed``: 2 ints).
 
     Drawn by inverting the Beta CDF (`tf.math.betainc`) by bisection, since
     the gamma sampler behind `keras.random.beta` does not compile under XLA.
     On [0, 0.5] the folded weight's CDF is twice the Beta CDF.
     """
-    target = keras.random.uniform(shape, 0.0, 0.5, seed=seed)
+    target = tf.random.stateless_uniform(shape, seed, 0.0, 0.5)
     a = tf.constant(alpha, tf.float32)
 
     def halve(_, bounds):
@@ -36,20 +38,22 @@ def _partner_weight(alpha, seed, shape=()):
     return (low + high) / 2.0
 
 
-def _crop_flip(images, padding, flip, seed):
+def _crop_flip(images, padding, flip, next_seed):
     """Per image: zero-pad by ``padding``, take a random window of the original
-    size and mirror it left-right with probability 1/2 (one gather per axis)."""
+    size and mirror it left-right with probability 1/2 (one gather per axis).
+    ``next_seed()`` gives a new stateless seed for each draw."""
     shape = tf.shape(images)
     batch, height, width = shape[0], shape[1], shape[2]
     rows, cols = tf.range(height)[None], tf.range(width)[None]
     if padding:
         images = tf.pad(images, [[0, 0], [padding, padding], [padding, padding], [0, 0]])
-        rows = rows + keras.random.randint((batch, 1), 0, 2 * padding + 1, seed=seed)
-        offsets = keras.random.randint((batch, 1), 0, 2 * padding + 1, seed=seed)
+        positions = 2 * padding + 1
+        rows = rows + tf.random.stateless_uniform((batch, 1), next_seed(), 0, positions, tf.int32)
+        offsets = tf.random.stateless_uniform((batch, 1), next_seed(), 0, positions, tf.int32)
     else:
         offsets = tf.zeros((batch, 1), tf.int32)
     if flip:
-        mirrored = keras.random.uniform((batch, 1), seed=seed) < 0.5
+        mirrored = tf.random.stateless_uniform((batch, 1), next_seed()) < 0.5
         cols = tf.where(mirrored, width - 1 - cols, cols)
     images = tf.gather(images, rows, axis=1, batch_dims=1)
     return tf.gather(images, cols + offsets, axis=2, batch_dims=1)
@@ -85,9 +89,12 @@ class FunctionMatching(Distiller):
 
     with ``y_v`` the labels mixed the same way (class indices as one-hot rows;
     sample weights are mixed too). The paper trains on the KL alone (T = 1, no
-    labels), the defaults here. The student thus learns to match the
-    teacher's function on the whole neighbourhood of the data rather than on
-    fixed points. `evaluate` uses the clean inputs.
+    labels), the defaults here; `fit` still takes labels, which are checked
+    and feed the training metrics (the student on each view against the
+    label of its larger share, the image itself), but with ``task_weight=0``
+    they do not enter the loss. The student learns to match the teacher's
+    function on the neighbourhood of the data rather than on fixed points.
+    `evaluate` uses the clean inputs.
 
     Why this method in keras_kd: it needs no adapter and no matching feature
     shapes (only the logits), so it works for any teacher and student with the
@@ -106,9 +113,11 @@ class FunctionMatching(Distiller):
     mixes each image with its neighbour in the shuffled batch; here the
     partner is a random permutation. The gains need very long schedules (the
     paper: hundreds to thousands of epochs); short runs show little of them.
-    Randomness comes from a `keras.random.SeedGenerator` seeded by
-    `keras.utils.set_random_seed` (set it before building the distiller) and
-    saved with the distiller.
+    Randomness comes from stateless random ops seeded by the distiller's
+    ``view_seed`` variable, initialized from Python's `random` (which
+    `keras.utils.set_random_seed` seeds: set it before building the
+    distiller); the variable is saved with the distiller and restored by
+    `keras.callbacks.BackupAndRestore`, so a resumed run draws the same views.
 
     Args:
         student: the student, a functional or Sequential model returning logits.
@@ -172,7 +181,13 @@ class FunctionMatching(Distiller):
             self._check_augment()
         if self._padding or self._flip:
             self._check_image_input()
-        self.seed_generator = keras.random.SeedGenerator(name="view_seed")
+        self.view_seed = keras.Variable(
+            [random.randint(1, 2**31 - 1), 0],
+            dtype="int32",
+            trainable=False,
+            aggregation="only_first_replica",
+            name="view_seed",
+        )
 
     def method_terms(self, mixup_alpha, crop_padding, flip, augment):
         """Checks the view's arguments; the method adds no term of its own (its
@@ -239,6 +254,11 @@ class FunctionMatching(Distiller):
                 f"augment={self.augment!r}, which maps {tuple(probe.shape)} to {got}"
             )
 
+    def _next_seed(self):
+        seed = tf.identity(self.view_seed.value)
+        self.view_seed.assign_add([0, 1])
+        return seed
+
     def draw_view(self, x):
         """Draws one view of a batch: crop and flip (or ``augment``), then mixup.
 
@@ -266,12 +286,12 @@ class FunctionMatching(Distiller):
                 )
             x = out
         elif self._padding or self._flip:
-            x = _crop_flip(x, self._padding, self._flip, self.seed_generator)
+            x = _crop_flip(x, self._padding, self._flip, self._next_seed)
         batch = tf.shape(tf.nest.flatten(x)[0])[0]
         if not self.mixup_alpha:
             return x, tf.range(batch), tf.constant(0.0)
-        weight = _partner_weight(self.mixup_alpha, self.seed_generator)
-        partner = tf.argsort(keras.random.uniform((batch,), seed=self.seed_generator))
+        weight = _partner_weight(self.mixup_alpha, self._next_seed())
+        partner = tf.argsort(tf.random.stateless_uniform((batch,), self._next_seed()))
         return tf.nest.map_structure(lambda v: _mix(v, partner, weight), x), partner, weight
 
     def training_view(self, x, y, sample_weight):
