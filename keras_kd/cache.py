@@ -79,6 +79,13 @@ def cache_teacher_outputs(
             "`distiller` must be an offline keras_kd Distiller (a frozen teacher). "
             f"Received: distiller of type {type(distiller).__name__}"
         )
+    if not distiller.teacher_cacheable:
+        raise ValueError(
+            "`distiller` must be one whose teacher sees the dataset's inputs as they are; "
+            f"{type(distiller).__name__} shows the teacher a new random view of every batch "
+            "at every step, so its outputs cannot be computed once and reused. Fit it on "
+            f"the dataset itself. Received: distiller of type {type(distiller).__name__}"
+        )
     one_of("dtype", dtype, ("float32", "float16"))
     positive_int("batch_size", batch_size)
     spec = dataset.element_spec

@@ -15,6 +15,7 @@ from keras_kd.distillers.ensemble import ensemble_teacher
 from keras_kd.distillers.factor_transfer import FactorTransfer, FactorTransferTerm
 from keras_kd.distillers.fitnet import FitNet, HintTerm
 from keras_kd.distillers.fsp import FSP, FSPTerm
+from keras_kd.distillers.function_matching import FunctionMatching
 from keras_kd.distillers.gradient_attention import GradientAttentionTerm, GradientAttentionTransfer
 from keras_kd.distillers.kd import KD
 from keras_kd.distillers.mutual import DeepMutualLearning
@@ -46,6 +47,7 @@ __all__ = [
     "FSPTerm",
     "FactorTransfer",
     "FactorTransferTerm",
+    "FunctionMatching",
     "FitNet",
     "GradientAttentionTerm",
     "GradientAttentionTransfer",

@@ -23,6 +23,7 @@ from keras_kd.errors import (
 
 OK, BAD_LABELS, CACHE_MISMATCH, INPUT_SHAPE, BAD_INPUTS, BAD_SAMPLE_WEIGHTS = 0, 1, 2, 3, 4, 5
 BAD_SAMPLE_INDEX = 6
+BAD_VIEW = 7
 PROBABILITIES_BASE, TERM_BASE, GRADIENT_BASE = 100, 1_000, 1_000_000
 
 
@@ -153,6 +154,12 @@ def data_checks(x, sample_weight):
     return checks
 
 
+def view_check(view):
+    """``(fault, code, detail)``: NaN or inf in a training view drawn from the batch."""
+    fault, detail = _non_finite(view)
+    return fault, BAD_VIEW, detail
+
+
 def term_faults(values):
     """``[(fault, code, detail)]``: a NaN or infinite raw loss term."""
     return [
@@ -250,6 +257,12 @@ def fault_error(trainer, code, low, high, batch, phase):
             f"`{argument}` must hold finite numbers. Received: at {where}, a batch with "
             f"{low:g} NaN or infinite value(s). {untouched} Clean or drop those samples "
             "(e.g. `np.isfinite(x).all(axis=(1, 2, 3))`)."
+        )
+    if code == BAD_VIEW:
+        return NonFiniteLossError(
+            "`augment` (or the built-in crop, flip and mixup) must return finite values. "
+            f"Received: at {where}, a training view with {low:g} NaN or infinite value(s), "
+            f"drawn from finite inputs. {untouched} Check the augmentation."
         )
     if code == INPUT_SHAPE:
         expected = tuple(trainer.deployable.inputs[0].shape[1:])

@@ -122,6 +122,9 @@ class Distiller(TermTrainer):
         adapters: the trainable adapters the terms own (regressors,
             connectors, paraphraser, translator); trained, never exported.
         loss_weights: ``{term name: weight}`` of the terms active in `stage`.
+        teacher_cacheable: whether `keras_kd.cache` may store the teacher's
+            outputs for this method (False when the teacher sees a new view of
+            every batch, as in `FunctionMatching`).
 
     Example:
         ```python
@@ -138,6 +141,8 @@ class Distiller(TermTrainer):
         Hinton, Vinyals, Dean, "Distilling the Knowledge in a Neural Network",
         2015 (the KD term); each `Term` names its own paper.
     """
+
+    teacher_cacheable = True
 
     def __init__(
         self,
@@ -496,28 +501,60 @@ class Distiller(TermTrainer):
             )
         return (x, y, sample_weight), index
 
+    def training_view(self, x, y, sample_weight):
+        """The batch that both networks see in a training step, and its labels.
+
+        The base class trains on the batch as it comes; a method that shows
+        the networks another view of it (`FunctionMatching`: random crops,
+        flips and mixup) overrides this. The view is drawn once per step and
+        fed to the teacher (through `teacher_input`) and to the student.
+
+        Args:
+            x: the batch of inputs.
+            y: its labels.
+            sample_weight: its sample weights, or None.
+
+        Returns:
+            ``(view, labels, sample_weight, checks)``: the inputs both networks
+            take, the labels and sample weights the loss terms take, and a list
+            of ``(fault, code, detail)`` step-guard checks on the view.
+        """
+        return x, y, sample_weight, []
+
     def train_step(self, data):
         data, index = self._take_sample_index(data)
         x, y, sample_weight, input_checks = self.unpack(data)
         y, cached, prints = split_cached(y)
+        if cached is not None and not self.teacher_cacheable:
+            raise ValueError(
+                f"`x` must be the training data itself, not a teacher cache: "
+                f"{type(self).__name__} shows the teacher a new view of every batch, so "
+                "outputs cached on the original inputs do not apply. Received: a dataset "
+                "made by keras_kd.cache.cache_teacher_outputs"
+            )
+        view, term_y, term_weight, view_checks = self.training_view(x, y, sample_weight)
         snapshot = self.guard.snapshot(self.trained_models())
         if cached is not None:
             teacher_out = cached
         else:
-            teacher_out = self._forward("teacher", self.teacher_batch(x), y, False)
+            teacher_out = self._forward("teacher", self.teacher_batch(view), term_y, False)
         active = self._active_terms(self.stage)
         if index is not None:
             teacher_out = {**teacher_out, SAMPLE_INDEX_KEY: index}
         with tf.GradientTape() as tape:
-            student_out = self._forward("student", x, y, True)
+            student_out = self._forward("student", view, term_y, True)
             if index is not None:
                 student_out = {**student_out, SAMPLE_INDEX_KEY: index}
-            terms = {t.name: t(teacher_out, student_out, y, sample_weight) for t in active}
+            terms = {t.name: t(teacher_out, student_out, term_y, term_weight) for t in active}
             total = self.weighted_total(terms)
         logits = student_out.get(OUTPUT_KEY)
         outputs = [("teacher", teacher_out), ("student", student_out)]
-        checks = input_checks + self.batch_checks(
-            y, [(name, out[OUTPUT_KEY]) for name, out in outputs if OUTPUT_KEY in out]
+        checks = (
+            input_checks
+            + view_checks
+            + self.batch_checks(
+                y, [(name, out[OUTPUT_KEY]) for name, out in outputs if OUTPUT_KEY in out]
+            )
         )
         if cached is not None:
             mismatch = mismatch_fraction(x, prints)
@@ -528,7 +565,7 @@ class Distiller(TermTrainer):
         applied = tf.equal(self.guard.code, _guard.OK)  # this step's update was applied
         for t in active:
             t.update_state(applied)
-        return self.report(terms, total, x, y, logits, sample_weight)
+        return self.report(terms, total, view, y, logits, sample_weight)
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)

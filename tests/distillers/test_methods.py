@@ -67,6 +67,7 @@ METHODS = {
         True,
     ),
     "rkd": (distillers.RKD, taps("pool"), [("main", {"task", "rkd"})], False),
+    "function_matching": (distillers.FunctionMatching, {}, [("main", {"kd"})], False),
     "composed": (
         distillers.Distiller,
         {"terms": composed_terms, "kd_weight": 0.9},
