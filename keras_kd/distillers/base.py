@@ -26,6 +26,18 @@ _SHARED = ("temperature", "logit_standardization")
 _KERAS_ARGUMENTS = ("name", "dtype", "trainable")
 
 
+def serialize_layer_argument(name, value):
+    """The saved form of an argument that may be a Keras layer or a Python
+    function; a function is refused (Keras's safe mode would not load it)."""
+    if not isinstance(value, keras.layers.Layer):
+        raise ValueError(
+            f"A distiller whose `{name}` is a Python function cannot be saved (Keras's safe "
+            "mode would refuse to load it); pass a Keras layer, or save `distiller.student` "
+            f"only. Received: {name}={value!r}"
+        )
+    return keras.saving.serialize_keras_object(value)
+
+
 def method_arguments(frame_locals):
     """A method constructor's arguments, from its ``locals()``, for `Distiller.__init__`.
 
@@ -583,14 +595,7 @@ class Distiller(TermTrainer):
         config["teacher"] = keras.saving.serialize_keras_object(self.teacher)
         config["terms"] = [keras.saving.serialize_keras_object(t) for t in self.extra_terms]
         if self.teacher_input is not None:
-            if not isinstance(self.teacher_input, keras.layers.Layer):
-                raise ValueError(
-                    "A distiller whose `teacher_input` is a Python function cannot be "
-                    "saved (Keras's safe mode would refuse to load it); pass a Keras layer, "
-                    "or save `distiller.student` only. Received: "
-                    f"teacher_input={self.teacher_input!r}"
-                )
-            config["teacher_input"] = keras.saving.serialize_keras_object(self.teacher_input)
+            config["teacher_input"] = serialize_layer_argument("teacher_input", self.teacher_input)
         return config
 
     @classmethod

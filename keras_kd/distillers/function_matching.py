@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from keras_kd._checks import non_negative_float, non_negative_int
 from keras_kd.distillers import _guard
-from keras_kd.distillers.base import Distiller, method_arguments
+from keras_kd.distillers.base import Distiller, method_arguments, serialize_layer_argument
 from keras_kd.labels import SPARSE, label_kind
 
 DEFAULT_CROP_PADDING = 4  # pixels: the CIFAR pad-and-crop
@@ -319,14 +319,7 @@ class FunctionMatching(Distiller):
     def get_config(self):
         config = super().get_config()
         if self.augment is not None:
-            if not isinstance(self.augment, keras.layers.Layer):
-                raise ValueError(
-                    "A FunctionMatching distiller whose `augment` is a Python function "
-                    "cannot be saved (Keras's safe mode would refuse to load it); pass a "
-                    "Keras layer, or save `distiller.student` only. Received: "
-                    f"augment={self.augment!r}"
-                )
-            config["augment"] = keras.saving.serialize_keras_object(self.augment)
+            config["augment"] = serialize_layer_argument("augment", self.augment)
         return config
 
     @classmethod
