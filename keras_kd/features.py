@@ -107,15 +107,29 @@ def tap_layer(model, name, argument="layer_names"):
         return model.inputs[names.index(name)] if len(model.inputs) > 1 else model.inputs[0]
     # Keras 3 returns the first call's output for a layer called several times
     # (a shared layer), which would tap the wrong tensor silently.
-    calls = len(getattr(layer, "_inbound_nodes", ()))
-    if calls != 1:
+    calls = _calls_in_graph(model, layer)
+    if len(calls) != 1:
         raise ValueError(
             f"`{argument}` names layer {name!r} of {model.name!r}, which cannot be "
-            f"tapped: it is called {calls} times in the graph (a shared layer has no "
+            f"tapped: it is called {len(calls)} times in the graph (a shared layer has no "
             "single output). Tap a layer that is called once, e.g. one right after "
             f"it. Received: {argument} entry {name!r}"
         )
-    return layer.output
+    return calls[0].output_tensors[0]
+
+
+def _calls_in_graph(model, layer):
+    """The calls (nodes) of ``layer`` that belong to ``model``'s own graph.
+
+    A layer also keeps the calls of graphs it was part of before: a loaded
+    Sequential model is built twice, so its layers carry a stale first call.
+    """
+    nodes = list(getattr(layer, "_inbound_nodes", ()))
+    graph = getattr(model, "_functional", None) or model
+    keys = getattr(graph, "_nodes", None)
+    if keys is None:
+        return nodes
+    return [node for i, node in enumerate(nodes) if f"{id(layer)}_ib-{i}" in keys]
 
 
 def build_feature_extractor(model, layer_names, name=None, argument="layer_names"):

@@ -89,3 +89,23 @@ def test_tappable_layers_leaves_out_shared_layers_and_nested_models_insides():
     image = keras.Input(IMAGE_SHAPE)
     outer = keras.Model(image, inner(image), name="outer")
     assert "block1" not in [name for name, _, _ in tappable_layers(outer)]
+
+
+def test_a_loaded_sequential_model_taps_its_own_graph(tmp_path):
+    # A loaded Sequential model is built twice: its layers keep a stale first call,
+    # which the tap must skip (it was refused as "called 2 times" after a save/load).
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 3)),
+            keras.layers.Conv2D(4, 3, name="conv"),
+            keras.layers.GlobalAveragePooling2D(name="gap"),
+            keras.layers.Dense(2),
+        ]
+    )
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    x = np.random.default_rng(0).normal(size=(3, 6, 6, 3)).astype("float32")
+    taps = build_feature_extractor(loaded, ["gap"])(x)
+    expected = keras.Model(loaded.inputs, loaded.get_layer("conv").output)(x).numpy()
+    np.testing.assert_allclose(taps["gap"], expected.mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(taps["output"], loaded(x), rtol=1e-5, atol=1e-6)
