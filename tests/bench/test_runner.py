@@ -72,21 +72,26 @@ def test_unknown_rows_are_refused_before_anything_is_written(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_without_a_teacher_the_runner_trains_one_once_and_records_the_protocol(tmp_path):
+def test_without_a_teacher_the_runner_trains_one_once_and_records_the_protocol(
+    tmp_path, monkeypatch
+):
+    load = data.load
+    monkeypatch.setattr(data, "load", lambda *args, **kwargs: load(*args, **kwargs).take(256))
+    monkeypatch.setattr(runner, "to_tflite", _no_export)
     tiny = Protocol(
         name="tiny",
         teacher="resnet8",
         student="resnet8",
         num_classes=10,
         epochs=1,
-        batch_size=500,
+        batch_size=128,
         learning_rate=0.05,
         augment=True,
         teacher_epochs=1,
     )
     out = str(tmp_path)
     record = run_bench("sample", out, rows=["kd"], protocol=tiny)[0]
-    assert record["protocol"] == "tiny" and record["batch_size"] == 500
+    assert record["protocol"] == "tiny" and record["batch_size"] == 128
     with open(os.path.join(out, "teacher.json")) as f:
         teacher = json.load(f)
     assert teacher["trained by"] == "runner" and teacher["epochs"] == 1

@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 SCRIPT = textwrap.dedent(
     """
@@ -66,6 +67,9 @@ def _result(process):
     return json.loads(line[len("RESULT ") :])
 
 
+# Two worker processes (about 35 s); the cross-replica step guard and the
+# MirroredStrategy match run by default (test_distribution.py).
+@pytest.mark.slow
 def test_two_local_workers_match_one_device(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     script = tmp_path / "worker.py"
