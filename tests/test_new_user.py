@@ -689,14 +689,23 @@ def refused_fit(d, models, tmp_path, error, arguments, match=None, x=None, y=Non
     )
 
 
-JIT = pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
+# XLA variants compile for several seconds each: they run with -m slow; the
+# step guard under XLA runs by default in tests/distillers/test_guard.py.
+_XLA = pytest.mark.slow
+JIT = pytest.mark.parametrize(
+    "jit_compile",
+    [pytest.param(False, id="graph"), pytest.param(True, id="xla", marks=_XLA)],
+)
 
 # NumPy data can be checked before training; a dataset only batch by batch,
 # inside the step (in graph mode and under XLA).
 SOURCES = pytest.mark.parametrize(
     "source, jit_compile",
-    [("numpy", False), ("dataset", False), ("dataset", True)],
-    ids=["numpy", "dataset", "dataset-xla"],
+    [
+        pytest.param("numpy", False, id="numpy"),
+        pytest.param("dataset", False, id="dataset"),
+        pytest.param("dataset", True, id="dataset-xla", marks=_XLA),
+    ],
 )
 
 
@@ -741,7 +750,7 @@ def test_inf_pixel(source, jit_compile, tmp_path):
     "jit_compile",
     [
         pytest.param(False, id="graph"),
-        pytest.param(True, id="xla"),
+        pytest.param(True, id="xla", marks=_XLA),
     ],
 )
 def test_nan_label_in_a_dataset(jit_compile, tmp_path):

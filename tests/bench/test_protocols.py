@@ -60,6 +60,9 @@ def test_every_cifar100_row_builds_on_its_architectures():
     _build_every_row(CIFAR100.build_teacher(), CIFAR100.build_student)
 
 
+# A ResNet-56 row end to end (about 20 s); the protocol's architectures,
+# schedule and rows are checked by the fast tests above.
+@pytest.mark.slow
 def test_cifar100_protocol_runs_on_tfds_cifar100(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
     teacher_path = str(tmp_path / "resnet56.keras")
