@@ -69,6 +69,8 @@ def test_save_and_load_keep_the_memory_banks(fitted):
 def test_a_refused_step_leaves_the_memory_unchanged(fitted):
     crd, x, y, *_ = fitted
     before, student_before = memory_state(crd), snapshot(crd.student)
+    adapters_before = [snapshot(a) for a in crd.adapters]
+    slots_before = [v.numpy().copy() for v in crd.optimizer.variables]
     bad_index = np.arange(N, dtype="int32")
     bad_index[5] = N
     with pytest.raises(ValueError, match=r"in \[0, 32\).*from 0 to 32.*Nothing was updated"):
@@ -80,6 +82,9 @@ def test_a_refused_step_leaves_the_memory_unchanged(fitted):
         crd.fit(indexed(nan_x, y), epochs=1, verbose=0)
     assert_same(before, memory_state(crd))
     assert_same(student_before, snapshot(crd.student))
+    for adapter, adapter_before in zip(crd.adapters, adapters_before, strict=True):
+        assert_same(adapter_before, snapshot(adapter))
+    assert_same(slots_before, [v.numpy() for v in crd.optimizer.variables])
 
 
 def test_data_without_indices_and_bad_arguments_are_refused():
