@@ -26,7 +26,7 @@ from keras_kd._io import atomic_path, save_model_atomically, write_json_atomical
 from keras_kd._progress import resolve_verbose
 from keras_kd.evaluation import top1_accuracy
 from keras_kd_cli.checks import DISTILL_BACKUP, DISTILL_SETTINGS, distill_settings
-from keras_kd_cli.methods import METHODS
+from keras_kd_cli.methods import INDEXED_METHODS, METHODS
 from keras_kd_cli.parser import EXIT_OK, UsageError
 
 SEED = 0
@@ -86,12 +86,13 @@ def _student(args, teacher, train):
     return models.BUILDERS[args.student_builder](num_classes=classes, input_shape=shape)
 
 
-def _distiller(args, student, teacher):
+def _distiller(args, student, teacher, num_samples):
     class_name = METHODS[args.method][0]
+    arguments = dict(args.method_arguments)
+    if args.method in INDEXED_METHODS:
+        arguments["num_samples"] = num_samples
     try:
-        return getattr(distillers, class_name)(
-            student=student, teacher=teacher, **args.method_arguments
-        )
+        return getattr(distillers, class_name)(student=student, teacher=teacher, **arguments)
     except (ValueError, TypeError) as err:
         raise UsageError(f"--method {args.method} ({class_name}): {err}") from None
 
@@ -127,15 +128,19 @@ def run(args):
     keras.utils.set_random_seed(SEED)
     student = _student(args, teacher, train_raw)
     export_cli.check_images_fit(train_raw, student, "STUDENT", args.data)
-    distiller = _distiller(args, student, teacher)
+    num_samples = _count(train_raw)
+    distiller = _distiller(args, student, teacher, num_samples)
+    train_examples = train_raw
+    if args.method in INDEXED_METHODS:
+        train_examples = data.with_sample_index(train_raw)
 
     backup = os.path.join(args.out, DISTILL_BACKUP)
     if any(os.path.exists(os.path.join(backup, f)) for f in (INIT, MAIN, INIT_DONE_FILE)):
         print(f"Resuming the interrupted run saved in {backup}")
     write_json_atomically(distill_settings(args), os.path.join(backup, DISTILL_SETTINGS))
-    train = data.batch_for_training(train_raw, args.batch_size, seed=SEED)
+    train = data.batch_for_training(train_examples, args.batch_size, seed=SEED)
     validation = validation_raw.batch(EVALUATION_BATCH).cache()
-    steps = math.ceil(_count(train_raw) / args.batch_size)
+    steps = math.ceil(num_samples / args.batch_size)
     _run_init_stage(distiller, train, steps, args, backup)
     distiller.compile(
         optimizer=recipes.cifar_sgd(args.learning_rate, steps * args.epochs), metrics=["accuracy"]

@@ -21,7 +21,18 @@ METHODS = {
     "rkd": ("RKD", (*_TAPS, "distance_weight", "angle_weight", *_LOGITS)),
     "dkd": ("DKD", ("alpha", "beta", "warmup_epochs", "feature_weight", *_LOGITS)),
     "dist": ("DIST", ("inter_weight", "intra_weight", "feature_weight", *_LOGITS)),
+    "crd": (
+        "CRD",
+        (*_TAPS, "num_negatives", "feat_dim", "nce_temperature", "memory_momentum", *_LOGITS),
+    ),
+    "function_matching": ("FunctionMatching", ("mixup_alpha", "crop_padding", "flip", *_LOGITS)),
 }
+# Constructor arguments the command sets itself: CRD's memory has one row per
+# training image (the command counts them and indexes the data), and function
+# matching's `augment` is a Keras layer, which no command-line value can be.
+SET_BY_COMMAND = {"crd": ("num_samples",), "function_matching": ("augment",)}
+# Methods trained on data carrying each sample's index (`keras_kd.data.with_sample_index`).
+INDEXED_METHODS = ("crd",)
 # Methods whose init stage runs by default; its epochs default to max(1, EPOCHS // 8)
 # (the distillers' default, RepDistiller's 30, is for 240-epoch runs).
 INIT_STAGE_METHODS = ("ft", "ab", "fsp")
@@ -50,11 +61,24 @@ ARGUMENT_TYPES = {
             "beta",
             "inter_weight",
             "intra_weight",
+            "nce_temperature",
+            "memory_momentum",
+            "mixup_alpha",
         ),
         _NUMBER,
     ),
-    **dict.fromkeys(("init_epochs", "warmup_epochs", "regressor_kernel_size"), _INTEGER),
-    **dict.fromkeys(("logit_standardization", "normalize"), _BOOLEAN),
+    **dict.fromkeys(
+        (
+            "init_epochs",
+            "warmup_epochs",
+            "regressor_kernel_size",
+            "num_negatives",
+            "feat_dim",
+            "crop_padding",
+        ),
+        _INTEGER,
+    ),
+    **dict.fromkeys(("logit_standardization", "normalize", "flip"), _BOOLEAN),
     "student_layers": _NAMES,
     "teacher_layers": _NAMES,
     "layer_weights": _NUMBERS,

@@ -9,13 +9,14 @@ import subprocess
 import sys
 
 import keras
+import numpy as np
 import pytest
 
 from keras_kd import distill, distillers, models
 from keras_kd.pretrained import DEFAULT_TEACHER
 from keras_kd_cli import main
 from keras_kd_cli import parser as cli_parser
-from keras_kd_cli.methods import ARGUMENT_TYPES, METHODS, method_arguments
+from keras_kd_cli.methods import ARGUMENT_TYPES, METHODS, SET_BY_COMMAND, method_arguments
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TEACHER = str(ROOT / "keras_kd" / "pretrained" / f"{DEFAULT_TEACHER}.keras")
@@ -34,18 +35,26 @@ def _kind_of_default(default):
     }[type(default)]
 
 
+# Arguments whose default (None or none) does not say their type.
+_KINDS_OF_NONE_DEFAULTS = {
+    "student_layers": "layer names separated by commas",
+    "teacher_layers": "layer names separated by commas",
+    "layer_weights": "numbers separated by commas",
+    "crop_padding": "an integer",
+    "flip": "true or false",
+}
+
+
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_method_table_is_the_distiller_signatures(method):
     class_name, accepted = METHODS[method]
     signature = inspect.signature(getattr(distillers, class_name).__init__).parameters
-    own = {k: p for k, p in signature.items() if k not in ("self", "student", "teacher", "kwargs")}
+    not_own = ("self", "student", "teacher", "kwargs", *SET_BY_COMMAND.get(method, ()))
+    own = {k: p for k, p in signature.items() if k not in not_own}
     assert set(accepted) == set(own) | {"logit_standardization"}
     for name in accepted:
         expected = _kind_of_default(own[name].default) if name in own else "true or false"
-        if name in ("student_layers", "teacher_layers"):
-            expected = "layer names separated by commas"
-        elif name == "layer_weights":
-            expected = "numbers separated by commas"
+        expected = _KINDS_OF_NONE_DEFAULTS.get(name, expected)
         assert ARGUMENT_TYPES[name] == expected, name
 
 
@@ -192,3 +201,31 @@ def test_distill_and_export_int8_end_to_end(tmp_path):
         assert re.search(pattern, run.stdout)  # the report of `keras-kd export`
     assert (out / "student-int8.tflite").stat().st_size > 0
     assert sorted(os.listdir(out)) == ["student-int8.tflite", "student.keras"]
+
+
+@pytest.mark.parametrize(
+    "method,arguments,logged",
+    [
+        ("crd", ["student_layers=pool", "num_negatives=64", "feat_dim=16"], "crd_loss"),
+        ("function_matching", ["crop_padding=2"], "kd_loss"),
+    ],
+)
+def test_methods_with_their_own_data_needs_train_from_the_command(
+    method, arguments, logged, tmp_path, capsys
+):
+    out = tmp_path / "run"
+    argv = ["distill", TEACHER, STUDENT, "--method", method]
+    for argument in arguments:
+        argv += ["--arg", argument]
+    argv += ["--epochs", "1", "--out", str(out), *TINY]
+    assert main(argv) == cli_parser.EXIT_OK
+    printed = capsys.readouterr().out
+    assert logged in printed
+    student = keras.saving.load_model(out / "student.keras", safe_mode=True)
+    keras.utils.set_random_seed(distill.SEED)  # the command's student before training
+    untrained = models.BUILDERS[STUDENT](num_classes=10, input_shape=(32, 32, 3))
+    changed = [
+        not np.array_equal(a, b)
+        for a, b in zip(student.get_weights(), untrained.get_weights(), strict=True)
+    ]
+    assert any(changed)
