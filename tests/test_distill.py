@@ -207,7 +207,7 @@ def test_distill_and_export_int8_end_to_end(tmp_path):
     "method,arguments,logged",
     [
         ("crd", ["student_layers=pool", "num_negatives=64", "feat_dim=16"], "crd_loss"),
-        ("function_matching", ["crop_padding=2"], "kd_loss"),
+        pytest.param("function_matching", ["crop_padding=2"], "kd_loss", marks=pytest.mark.slow),
     ],
 )
 def test_methods_with_their_own_data_needs_train_from_the_command(
