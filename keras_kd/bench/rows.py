@@ -80,6 +80,15 @@ ROWS = {
         False,
         {"T": 4, "ce": 0.1, "kd": 0.9},
     ),
+    # KD on crop + flip views, the teacher reading the same view as the student
+    # (no teacher cache: the views change every epoch); compare it with
+    # `student_alone_augmented`.
+    "kd_augmented": (
+        _offline(distillers.KD, temperature=4.0, task_weight=0.1, kd_weight=0.9),
+        None,
+        True,
+        {"T": 4, "ce": 0.1, "kd": 0.9, "augmentation": "pad-4 crop + flip"},
+    ),
     "fitnet": (
         _offline(
             distillers.FitNet,
