@@ -36,6 +36,24 @@ def test_born_again_is_compared_with_its_own_architecture_alone(tmp_path):
     assert rows["born_again"][2] == "+2.00 (vs resnet20_alone)"
 
 
+def test_the_best_row_is_the_most_accurate_distilled_student(tmp_path):
+    _record(tmp_path, "student_alone_augmented", 0.90, 100)  # no teacher: never "best"
+    _record(tmp_path, "resnet20_alone", 0.95, 300)  # the teacher's architecture
+    _record(tmp_path, "born_again", 0.96, 300)
+    _record(tmp_path, "kd", 0.75, 100)
+    _record(tmp_path, "at", 0.74, 100)
+    (tmp_path / "dml.json").write_text(
+        json.dumps({"method": "dml", "status": "diverged", "epochs": 1})
+    )
+    rows = _cells(tmp_path)
+    assert rows["**best**: kd"][1:3] == rows["kd"][1:3] == ["75.00%", ""]
+    _record(tmp_path, "at", 0.76, 100)
+    assert "**best**: at" in _cells(tmp_path)
+    for name in ("kd", "at"):
+        (tmp_path / f"{name}.json").unlink()
+    assert "**best**" not in markdown_table(tmp_path)
+
+
 def _cells(folder):
     return {
         line.split(" | ")[0][2:]: line.split(" | ") for line in markdown_table(folder).splitlines()
