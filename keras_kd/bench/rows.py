@@ -58,7 +58,7 @@ CRD_STEP_MS = {
 }
 # Rows whose training data carry each sample's index (`data.with_sample_index`);
 # their builders take ``num_samples``.
-INDEXED_ROWS = ("crd",)
+INDEXED_ROWS = ("crd", "crd_kd")
 
 
 def _offline(cls, **kwargs):
@@ -287,6 +287,22 @@ ROWS = {
         None,
         False,
         {"layers": STAGES, "ce": 0.1, "kd": 0.9, "T": 4, "beta": 1000},
+    ),
+    # RepDistiller's "CRD+KD" (-r 1 -a 1 -b 0.8): its strongest CIFAR-100 rows.
+    "crd_kd": (
+        _offline(
+            distillers.CRD,
+            student_layers=["pool"],
+            teacher_layers=["pool"],
+            num_negatives=CRD_NEGATIVES,
+            feature_weight=0.8,
+            task_weight=1.0,
+            kd_weight=1.0,
+            temperature=4.0,
+        ),
+        None,
+        False,
+        {"layers": "pool", "ce": 1, "kd": 1, "T": 4, "crd": 0.8, "nce_k": CRD_NEGATIVES},
     ),
     "nst_kd": (
         _offline(
