@@ -56,6 +56,13 @@ CRD_STEP_MS = {
     "crd K=16384": [1467, 1639],
     "how": "benchmarks/crd_step_time.py --rounds 7 and --rounds 9, load average 9-10",
 }
+# CRD on the penultimate features with RepDistiller's weight, in `crd` and `crd_kd`.
+CRD_ARGUMENTS = {
+    "student_layers": ["pool"],
+    "teacher_layers": ["pool"],
+    "num_negatives": CRD_NEGATIVES,
+    "feature_weight": 0.8,
+}
 # Rows whose training data carry each sample's index (`data.with_sample_index`);
 # their builders take ``num_samples``.
 INDEXED_ROWS = ("crd", "crd_kd")
@@ -215,13 +222,7 @@ ROWS = {
     # (train_student.py --distill crd -a 0 -b 0.8; feat_dim 128, nce_t 0.07,
     # nce_m 0.5), except K (CRD_NEGATIVES above; 16384 there).
     "crd": (
-        _offline(
-            distillers.CRD,
-            student_layers=["pool"],
-            teacher_layers=["pool"],
-            num_negatives=CRD_NEGATIVES,
-            feature_weight=0.8,
-        ),
+        _offline(distillers.CRD, **CRD_ARGUMENTS),
         None,
         False,
         {
@@ -290,16 +291,7 @@ ROWS = {
     ),
     # RepDistiller's "CRD+KD" (-r 1 -a 1 -b 0.8): its strongest CIFAR-100 rows.
     "crd_kd": (
-        _offline(
-            distillers.CRD,
-            student_layers=["pool"],
-            teacher_layers=["pool"],
-            num_negatives=CRD_NEGATIVES,
-            feature_weight=0.8,
-            task_weight=1.0,
-            kd_weight=1.0,
-            temperature=4.0,
-        ),
+        _offline(distillers.CRD, **CRD_ARGUMENTS, task_weight=1.0, kd_weight=1.0, temperature=4.0),
         None,
         False,
         {"layers": "pool", "ce": 1, "kd": 1, "T": 4, "crd": 0.8, "nce_k": CRD_NEGATIVES},
