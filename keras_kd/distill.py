@@ -26,7 +26,7 @@ from keras_kd._io import atomic_path, save_model_atomically, write_json_atomical
 from keras_kd._progress import resolve_verbose
 from keras_kd.evaluation import top1_accuracy
 from keras_kd_cli.checks import DISTILL_BACKUP, DISTILL_SETTINGS, distill_settings
-from keras_kd_cli.methods import INDEXED_METHODS, METHODS
+from keras_kd_cli.methods import METHODS, SET_BY_COMMAND
 from keras_kd_cli.parser import EXIT_OK, UsageError
 
 SEED = 0
@@ -89,7 +89,7 @@ def _student(args, teacher, train):
 def _distiller(args, student, teacher, num_samples):
     class_name = METHODS[args.method][0]
     arguments = dict(args.method_arguments)
-    if args.method in INDEXED_METHODS:
+    if "num_samples" in SET_BY_COMMAND.get(args.method, ()):
         arguments["num_samples"] = num_samples
     try:
         return getattr(distillers, class_name)(student=student, teacher=teacher, **arguments)
@@ -131,7 +131,7 @@ def run(args):
     num_samples = _count(train_raw)
     distiller = _distiller(args, student, teacher, num_samples)
     train_examples = train_raw
-    if args.method in INDEXED_METHODS:
+    if any(term.uses_sample_index for term in distiller.all_terms):
         train_examples = data.with_sample_index(train_raw)
 
     backup = os.path.join(args.out, DISTILL_BACKUP)

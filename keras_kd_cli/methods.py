@@ -31,8 +31,6 @@ METHODS = {
 # training image (the command counts them and indexes the data), and function
 # matching's `augment` is a Keras layer, which no command-line value can be.
 SET_BY_COMMAND = {"crd": ("num_samples",), "function_matching": ("augment",)}
-# Methods trained on data carrying each sample's index (`keras_kd.data.with_sample_index`).
-INDEXED_METHODS = ("crd",)
 # Methods whose init stage runs by default; its epochs default to max(1, EPOCHS // 8)
 # (the distillers' default, RepDistiller's 30, is for 240-epoch runs).
 INIT_STAGE_METHODS = ("ft", "ab", "fsp")
