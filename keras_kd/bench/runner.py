@@ -59,7 +59,7 @@ def _fit_trainer(trainer, row, init_stage, train, protocol, steps, out):
             trainer.fit(train, epochs=n, callbacks=[_backup(out, row, "init")], verbose=2)
             with atomic_path(marker, suffix=".weights.h5") as tmp:
                 trainer.save_weights(tmp)
-    trainer.set_stage("main")
+        trainer.set_stage("main")
     trainer.compile(optimizer=_row_optimizer(protocol, steps), metrics=["accuracy"])
     trainer.fit(train, epochs=protocol.epochs, callbacks=[_backup(out, row, "main")], verbose=2)
     if os.path.exists(marker):

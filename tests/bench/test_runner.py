@@ -184,3 +184,30 @@ def test_the_crd_row_gets_sample_indices_and_the_training_set_size():
         {"task": 1.0, "crd": 0.8},
     )
     assert row_data("kd", train_raw, cpu)[1] == {}
+
+
+@pytest.mark.parametrize("row", ["one", "ab"])
+def test_every_kind_of_trainer_goes_through_the_rows_fit(row, tmp_path):
+    # ONE, like DML and BYOT, has no stages (the runner once called `set_stage`
+    # on them and crashed at the row); AB has an init stage.
+    from keras_kd import models
+    from keras_kd.bench.runner import _fit_trainer
+
+    def small():
+        return models.resnet8(input_shape=(8, 8, 3))
+
+    tiny = Protocol(
+        name="tiny", teacher="resnet8", student="resnet8", num_classes=10, epochs=1,
+        batch_size=4, learning_rate=0.05, augment=False, teacher_epochs=1,
+    )  # fmt: skip
+    builder, init_stage = ROWS[row][:2]
+    staged = {} if init_stage is None else {"init_epochs": tiny.init_stage_epochs(1)}
+    trainer = builder(small(), small, **staged)
+    rng = np.random.default_rng(0)
+    images, labels = rng.uniform(0, 255, (8, 8, 8, 3)).astype("float32"), np.arange(8) % 10
+    train = tf.data.Dataset.from_tensor_slices((images, labels)).batch(4)
+    before = [w.copy() for w in trainer.deployable.get_weights()]
+    deployable = _fit_trainer(trainer, row, init_stage, train, tiny, 2, str(tmp_path))
+    after = deployable.get_weights()
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+    assert not [n for n in os.listdir(tmp_path) if n.endswith("-init.weights.h5")]
