@@ -1,6 +1,7 @@
 """Resumable benchmark runner: one JSON, one saved student and one int8 file
 per row; a finished row is never rerun, an interrupted row resumes from its
-last finished epoch (`keras.callbacks.BackupAndRestore`). Architectures,
+last finished epoch (`keras.callbacks.BackupAndRestore`) and its seconds count
+every process that worked on it (`keras_kd.bench.clock`). Architectures,
 epochs and optimizer come from a protocol (`keras_kd.bench.protocols`); the
 teacher is trained once by the runner unless a saved one is given."""
 
@@ -10,7 +11,6 @@ import math
 import os
 import platform
 import shutil
-import time
 
 import keras
 import tensorflow as tf
@@ -18,6 +18,7 @@ import tensorflow as tf
 from keras_kd import data
 from keras_kd._io import atomic_path, save_model_atomically, write_json_atomically
 from keras_kd._progress import say
+from keras_kd.bench.clock import RowClock
 from keras_kd.bench.protocols import PROTOCOLS, Protocol
 from keras_kd.bench.provenance import file_digest, fingerprint, provenance
 from keras_kd.bench.rows import (
@@ -213,9 +214,10 @@ def run_row(row, teacher, train_raw, val, protocol, out, command, fingerprint=No
                 f"{record.get('fingerprint')!r}, expected {fingerprint!r}"
             )
         return record
-    start = time.time()
+    clock = RowClock(os.path.join(out, f"{row}-clock.json"))
     try:
-        deployable, extra = _train_row(row, teacher, train_raw, protocol, out)
+        with clock:
+            deployable, extra = _train_row(row, teacher, train_raw, protocol, out)
     except FloatingPointError as err:
         record = {
             "method": row,
@@ -225,12 +227,13 @@ def run_row(row, teacher, train_raw, val, protocol, out, command, fingerprint=No
             "error": str(err),
             "epochs": protocol.epochs,
             "command": command,
-            "seconds": round(time.time() - start, 1),
+            "seconds": round(clock.seconds, 1),
         }
         write_json_atomically(record, record_path)
+        clock.remove()
         say(f"[bench] {row}: diverged ({err})", verbose)
         return record
-    seconds = time.time() - start
+    seconds = clock.seconds
     save_model_atomically(deployable, os.path.join(out, f"{row}.keras"))
     calibration = data.batch_for_training(train_raw, 64, shuffle=False).take(CALIBRATION_BATCHES)
     report = to_tflite(
@@ -275,6 +278,7 @@ def run_row(row, teacher, train_raw, val, protocol, out, command, fingerprint=No
     for folder in os.listdir(out):
         if folder.startswith(f"{row}-") and folder.endswith("-backup"):
             shutil.rmtree(os.path.join(out, folder), ignore_errors=True)
+    clock.remove()
     say(f"[bench] {row}: {record['validation_accuracy']:.2%} in {seconds:.0f} s", verbose)
     return record
 
@@ -299,10 +303,11 @@ def _teacher(source, protocol, teacher_path, train_raw, val, out):
         teacher_path = os.path.join(out, "teacher.keras")
         info = {"source": teacher_path, "trained by": "runner", "epochs": protocol.teacher_epochs}
         if not os.path.exists(teacher_path):
-            start = time.time()
-            teacher = fit_teacher(protocol, train_raw, _backup(out, "teacher", "main"))
+            with RowClock(os.path.join(out, "teacher-clock.json")) as clock:
+                teacher = fit_teacher(protocol, train_raw, _backup(out, "teacher", "main"))
             save_model_atomically(teacher, teacher_path)
-            info["seconds"] = round(time.time() - start, 1)
+            info["seconds"] = round(clock.seconds, 1)
+            clock.remove()
     teacher = keras.saving.load_model(teacher_path)
     record_path = os.path.join(out, "teacher.json")
     if not os.path.exists(record_path):

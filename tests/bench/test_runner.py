@@ -20,7 +20,11 @@ from keras_kd.models import count_macs
 
 def test_a_row_is_recorded_once_and_never_rerun(tmp_path, capsys):
     out = str(tmp_path)
+    # Time an earlier, interrupted process spent on the row counts in its seconds.
+    (tmp_path / "student_alone-clock.json").write_text(json.dumps({"seconds": 1000.0}))
     first = run_bench("sample", out, 1, 256, PRETRAINED_TEACHER, rows=["student_alone"])[0]
+    assert first["seconds"] > 1000.0
+    assert not (tmp_path / "student_alone-clock.json").exists()
     printed = capsys.readouterr().out  # "auto" is 2 in a captured test
     assert "[bench] row 1 of 1: student_alone\n" in printed
     assert "LiteRT check 1000/1000" in printed and "TFLite-Micro check 1000/1000" in printed
