@@ -171,9 +171,10 @@ def _cached_if_possible(trainer, train, train_raw, protocol, augment):
 
 def _teacher_logits_only(trainer):
     """Whether ``trainer`` is an offline distiller reading only the teacher's
-    logits: those rows read them from `keras_kd.cache` (computed once, a
-    teacher pass per step saved; the same logits up to float rounding)."""
-    if not isinstance(trainer, Distiller):
+    logits of the batch as it comes (not `FunctionMatching`, which shows it a
+    new view each step): those rows read them from `keras_kd.cache` (computed
+    once, a teacher pass per step saved; the same logits up to float rounding)."""
+    if not isinstance(trainer, Distiller) or not trainer.teacher_cacheable:
         return False
     terms = [t for t in trainer.all_terms if t.weight > 0]
     return not any(t.teacher_layers or t.uses_input_gradient for t in terms)

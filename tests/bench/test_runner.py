@@ -124,10 +124,11 @@ def test_rows_reading_only_the_teacher_logits_use_the_teacher_cache():
 
     cached = {
         name
-        for name in ("kd", "dkd", "dist", "at", "at_gradient", "dml", "fitnet")
+        for name in ("kd", "dkd", "dist", "at", "at_gradient", "dml", "fitnet", "function_matching")
         if _teacher_logits_only(ROWS[name][0](teacher, student))
     }
-    # Feature rows need the teacher's taps; gradient AT its input gradient; DML has no teacher.
+    # Feature rows need the teacher's taps; gradient AT its input gradient; DML has no
+    # teacher; function matching shows the teacher a new view of every batch.
     assert cached == {"kd", "dkd", "dist"}
 
 
