@@ -16,7 +16,8 @@ import re
 from keras_kd.bench.table import markdown_table, write_budget_chart
 
 README = "README.md"
-SAMPLE = "benchmarks/results/sample"
+SAMPLE = "benchmarks/results/sample-v2"
+SAMPLE_OLD = "benchmarks/results/sample"
 CIFAR = "benchmarks/results/cifar10-v2"
 CIFAR_OLD = "benchmarks/results/cifar10"
 PROTOCOL_SEARCH = "benchmarks/results/protocol-search"
@@ -153,6 +154,7 @@ def main():
     with open(README) as f:
         text = f.read()
     text = replace(text, "sample", bench_section(SAMPLE))
+    text = replace(text, "sample-0.1", bench_section(SAMPLE_OLD))
     text = replace(text, "cifar10", bench_section(CIFAR))
     text = replace(text, "cifar10-0.1", bench_section(CIFAR_OLD))
     text = replace(text, "protocol-search", protocol_search_section())

@@ -330,7 +330,7 @@ def _add_bench(commands):
     )
     bench.add_argument(
         "--out",
-        default="benchmarks/results/sample",
+        default="benchmarks/results/sample-v2",
         metavar="DIR",
         help="folder of each row's JSON record, .keras student and int8 .tflite file; "
         "default: %(default)s",
