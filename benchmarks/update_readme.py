@@ -13,11 +13,12 @@ import json
 import os
 import re
 
-from keras_kd.bench.table import markdown_table, write_budget_chart
+from keras_kd.bench.table import load_records, markdown_table, rows_of, write_budget_chart
 
 README = "README.md"
 SAMPLE = "benchmarks/results/sample-v2"
 SAMPLE_OLD = "benchmarks/results/sample"
+SAMPLE_LONGER = "benchmarks/results/sample-30-epochs"
 CIFAR = "benchmarks/results/cifar10-v2"
 CIFAR_OLD = "benchmarks/results/cifar10"
 PROTOCOL_SEARCH = "benchmarks/results/protocol-search"
@@ -142,6 +143,30 @@ def diagnostics_section():
     return "\n".join(lines)
 
 
+def longer_schedule_section():
+    """The sample's rows at the protocol's 10 epochs beside the same rows run longer."""
+    longer = load_records(SAMPLE_LONGER)
+    if not longer:
+        return "_Not run yet._"
+    runs = [load_records(SAMPLE), longer]
+    short, long = (records["student_alone"]["epochs"] for records in runs)
+    lines = [
+        f"Generated from `{SAMPLE}/*.json` and `{SAMPLE_LONGER}/*.json` "
+        f"(command: `{longer['student_alone']['command']}`).",
+        "",
+        f"| row | {short} epochs | vs alone | {long} epochs | vs alone |",
+        "|---|---|---|---|---|",
+    ]
+    for name in (row for row in rows_of(longer) if row in longer):
+        cells = []
+        for records in runs:
+            accuracy = records[name]["validation_accuracy"]
+            alone = records["student_alone"]["validation_accuracy"]
+            cells.append(f"{accuracy:.2%} | {100 * (accuracy - alone):+.2f}")
+        lines.append(f"| {name} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
 def replace(text, name, body):
     start, end = f"<!-- generated:{name} -->", f"<!-- /generated:{name} -->"
     pattern = re.compile(f"({re.escape(start)}).*?({re.escape(end)})", re.S)
@@ -155,6 +180,7 @@ def main():
         text = f.read()
     text = replace(text, "sample", bench_section(SAMPLE))
     text = replace(text, "sample-0.1", bench_section(SAMPLE_OLD))
+    text = replace(text, "sample-longer", longer_schedule_section())
     text = replace(text, "cifar10", bench_section(CIFAR))
     text = replace(text, "cifar10-0.1", bench_section(CIFAR_OLD))
     text = replace(text, "protocol-search", protocol_search_section())
