@@ -106,14 +106,18 @@ def label_fault(y, num_outputs):
 
     ``fault`` is True when a label is not of the accepted kind: a class index
     out of range or not an integer, a probability row that is negative or does
-    not sum to 1, a binary label outside [0, 1] or NaN.
+    not sum to 1, a binary label outside [0, 1], NaN or infinite. ``low`` and
+    ``high`` are the smallest and largest label; when a label is not finite,
+    ``low`` is the count of NaN and ``high`` is ``-(count of inf) - 1`` (so
+    ``high < low`` says which case the message describes).
     """
     values = tf.cast(y, tf.float32)
     kind = label_kind(tuple(y.shape), num_outputs)
     finite = tf.reduce_all(tf.math.is_finite(values))
-    # Say NaN/inf in the message (XLA's min and max skip NaN).
-    low = tf.where(finite, tf.reduce_min(values), float("nan"))
-    high = tf.where(finite, tf.reduce_max(values), float("nan"))
+    nan = tf.reduce_sum(tf.cast(tf.math.is_nan(values), tf.float32))
+    inf = tf.reduce_sum(tf.cast(tf.math.is_inf(values), tf.float32))
+    low = tf.where(finite, tf.reduce_min(values), nan)
+    high = tf.where(finite, tf.reduce_max(values), -inf - 1.0)
     if kind == BINARY:
         ok = (low >= 0.0) & (high <= 1.0)
     elif kind == DENSE:

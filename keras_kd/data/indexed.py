@@ -1,5 +1,6 @@
 """Each sample's index in the training set, for methods with a per-sample memory (CRD)."""
 
+import numpy as np
 import tensorflow as tf
 
 INPUT_KEY = "x"
@@ -64,3 +65,44 @@ def split_sample_index(x):
     if is_indexed_spec(x):
         return x[INPUT_KEY], x[SAMPLE_INDEX_KEY]
     return x, None
+
+
+def require_sample_index(x, num_samples, needing, batch=False):
+    """Raises a ValueError unless training data ``x`` carries each sample's index.
+
+    Arrays are checked to be in ``[0, num_samples)``; a generator or
+    `keras.utils.PyDataset` (``x`` None here) is checked when a batch arrives
+    (``batch=True`` then says that one came without indices).
+
+    Args:
+        x: `fit`'s ``x`` (a dataset, a dict of arrays, None), or None with ``batch``.
+        num_samples: the number of training samples.
+        needing: the names of the terms that keep a memory row per sample.
+        batch: True when a training batch without indices arrived.
+    """
+    if batch:
+        received = "batches without 'sample_index'"
+    elif isinstance(x, tf.data.Dataset):
+        spec = x.element_spec
+        if isinstance(spec, tuple) and is_indexed_spec(spec[0]):
+            return
+        received = f"a dataset with element spec {spec!r}"
+    elif is_indexed_spec(x):
+        index = np.asarray(x[SAMPLE_INDEX_KEY])
+        if index.size and (index.min() < 0 or index.max() >= num_samples):
+            raise ValueError(
+                "`x['sample_index']` must hold each sample's index in the training set, in "
+                f"[0, {num_samples}) (`num_samples`). Received: indices from {index.min()} "
+                f"to {index.max()}"
+            )
+        return
+    elif x is None:
+        return  # a generator or PyDataset in another argument: checked when the step runs
+    else:
+        received = f"x of type {type(x).__name__}"
+    raise ValueError(
+        f"The {list(needing)} term(s) keep a memory row per training sample, so each batch "
+        "must carry the samples' indices in the training set: pass "
+        "`keras_kd.data.with_sample_index(dataset)` (before shuffling and batching) "
+        "or x={'x': inputs, 'sample_index': np.arange(len(inputs))}. Received: " + received
+    )

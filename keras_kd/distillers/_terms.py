@@ -11,6 +11,7 @@ distiller (``Distiller(student, teacher, terms=[...])``).
 import keras
 
 from keras_kd._checks import layer_name_list, non_negative_float, temperature_value
+from keras_kd.distillers._arguments import RecordedArguments, deserialize_arguments
 from keras_kd.features import OUTPUT_KEY
 from keras_kd.labels import task_loss_per_sample
 from keras_kd.layers.connector import build_connector
@@ -21,7 +22,7 @@ from keras_kd.losses.kd import kd_loss
 INIT, MAIN = "init", "main"
 
 
-class Term:
+class Term(RecordedArguments):
     """One named loss term: the base class of every distillation term.
 
     Subclasses set ``name`` (the log key: the term is logged as
@@ -34,6 +35,8 @@ class Term:
     which returns a scalar. `build` checks the tapped shapes and creates
     trainable adapters (``self.adapters``) once the shapes are known; register
     the class for saving with ``keras.saving.register_keras_serializable``.
+    The constructor's arguments are recorded once (``arguments``): `get_config`
+    is that record, so a term lists its arguments only in its signature.
 
     A term with state of its own between steps (CRD's memory banks) sets
     ``uses_sample_index`` (its dicts then also hold ``"sample_index"``, each
@@ -145,13 +148,9 @@ class Term:
         """The constructor arguments that rebuild the term when a distiller is loaded.
 
         Returns:
-            A dict of the ``__init__`` arguments (subclasses add their own).
+            The recorded ``__init__`` arguments (`RecordedArguments.arguments`).
         """
-        return {
-            "weight": self.weight,
-            "student_layers": self.student_layers,
-            "teacher_layers": self.teacher_layers,
-        }
+        return self.serialized_arguments()
 
     @classmethod
     def from_config(cls, config):
@@ -163,7 +162,7 @@ class Term:
         Returns:
             A new term of this class.
         """
-        return cls(**config)
+        return cls(**deserialize_arguments(config))
 
 
 class TaskTerm(Term):
@@ -188,9 +187,6 @@ class TaskTerm(Term):
 
     def __call__(self, teacher, student, y, sample_weight):
         return batch_mean(task_loss_per_sample(y, student[OUTPUT_KEY]), sample_weight)
-
-    def get_config(self):
-        return {"weight": self.weight}
 
 
 class KDTerm(Term):
@@ -232,13 +228,6 @@ class KDTerm(Term):
             sample_weight,
             standardize=self.logit_standardization,
         )
-
-    def get_config(self):
-        return {
-            "weight": self.weight,
-            "temperature": self.temperature,
-            "logit_standardization": self.logit_standardization,
-        }
 
 
 def check_pairs_alignable(term, shapes):

@@ -1,32 +1,33 @@
-"""What every keras_kd training scheme shares: named loss terms and their
-trackers, the guarded gradient step, stages and metric reporting.
+"""The one training-step template of every keras_kd scheme.
 
-`Distiller` (a frozen teacher, one student) and the online and
-self-distillation schemes (several trained outputs, no frozen teacher) are
-both built on `TermTrainer`.
+`TermTrainer.train_step` is the only place the step's sequence exists:
+read the batch -> training view -> snapshot -> frozen outputs -> forward and
+terms under the tape -> checks -> guarded update -> after_update -> report.
+A scheme supplies its networks' passes and its terms through the hooks
+(`forward`, `compute_terms`, ...): `Distiller` (a frozen teacher, one
+student), `DeepMutualLearning`, `ONE` and `BYOT`.
 """
+
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
 
 from keras_kd import labels
-from keras_kd.distillers import _guard
+from keras_kd._io import atomic_path
+from keras_kd.distillers import _faults, _guard
+from keras_kd.distillers import _step_checks as checks_of
+from keras_kd.distillers._arguments import (
+    RecordedArguments,
+    declared_arguments,
+    deserialize_arguments,
+)
 from keras_kd.distillers._data_checks import check_fit_data
 from keras_kd.distillers._multi_worker import MultiWorkerFitMixin
+from keras_kd.distillers._stages import StagesMixin
 from keras_kd.losses._reduce import batch_mean
 
-
-def deserialize_models(config, keys):
-    """Deserializes the nested model configs ``config[key]`` in place."""
-    for key in keys:
-        value = config.get(key)
-        if isinstance(value, list):
-            config[key] = [keras.saving.deserialize_keras_object(v) for v in value]
-        elif isinstance(value, dict):
-            config[key] = keras.saving.deserialize_keras_object(value)
-    return config
-
-
+KERAS_ARGUMENTS = ("name", "dtype", "trainable")
 RENAMED = {
     "distill_weight": "feature_weight (a method's own term) or kd_weight (KD's)",
     "deploy_branch": "deploy_index",
@@ -35,21 +36,15 @@ RENAMED = {
 }
 
 
-def renamed_arguments(cls):
-    """``{old name: new name}`` of a class's arguments renamed in 0.2."""
-    return {**RENAMED, **getattr(cls, "RENAMED_ARGUMENTS", {})}
+class Batch(NamedTuple):
+    """A batch as the step reads it: inputs, labels, sample weights, its
+    checks, and what the data carried besides (sample indices, a teacher cache)."""
 
-
-def refuse_renamed(cls, arguments):
-    """Raises a TypeError naming the new names of arguments renamed in 0.2."""
-    renamed = renamed_arguments(cls)
-    old = [k for k in arguments if k in renamed]
-    if old:
-        raise TypeError(
-            f"{cls.__name__} got arguments renamed in keras_kd 0.2: "
-            f"{'; '.join(f'{k} -> {renamed[k]}' for k in old)}. Received: "
-            f"{', '.join(f'{k}={arguments[k]!r}' for k in old)}"
-        )
+    x: object
+    y: object
+    sample_weight: object
+    checks: list
+    extras: dict
 
 
 def _binary_accuracy_for_logits(metrics, num_outputs):
@@ -64,40 +59,79 @@ def _binary_accuracy_for_logits(metrics, num_outputs):
     ]
 
 
-class TermTrainer(MultiWorkerFitMixin, keras.Model):
+class TermTrainer(StagesMixin, RecordedArguments, MultiWorkerFitMixin, keras.Model):
     """Base of every keras_kd scheme: a `keras.Model` trained on named terms.
 
-    A subclass names its terms (``terms``) and returns their weights from
-    `loss_weights`. Its `train_step` computes a dict of raw scalar terms under
-    a gradient tape and hands it to `guarded_update`, which weighs them, adds
-    the regularization losses, differentiates, and applies the update only
-    when every term and gradient is finite and the batch passed its checks
-    (see `keras_kd.distillers._guard`). Every raw term is logged as
-    ``{name}_loss``, the weighted total as ``loss``.
+    A scheme's constructor validates its arguments and calls `declare_terms`;
+    its hooks compute one step: `teacher_outputs` (outside the tape),
+    `forward`, `compute_terms` (raw scalars, weighed by `loss_weights`),
+    `logit_outputs` (checked to be logits), `metric_logits` (the deployable's,
+    for the compiled metrics), `step_checks`, `after_update` and `extra_logs`.
+    Every raw term is logged as ``{name}_loss``, the weighted total as ``loss``.
+    Constructor arguments are recorded once (``arguments``), and `get_config`
+    is that record.
+
+    Args:
+        check_finite: skip and report a step whose term or gradient is NaN/inf.
+        **kwargs: Keras model arguments (``name``, ``dtype``, ``trainable``).
     """
 
-    def __init__(self, check_finite=True, terms=("task",), **kwargs):
-        refuse_renamed(type(self), kwargs)
+    inherit_arguments = True
+    RENAMED_ARGUMENTS = {}
+
+    def __init__(self, check_finite=True, **kwargs):
+        self.refuse_unknown(kwargs)
         super().__init__(**kwargs)
         self._compiled_metrics = None
         self.check_finite = bool(check_finite)
-        self.term_names = tuple(terms)
+        self.guard = _guard.StepGuard()
+        self.term_names = ()
+        self.built = True
+
+    @classmethod
+    def renamed_arguments(cls):
+        """``{old name: new name}`` of the class's arguments renamed in 0.2."""
+        return {**RENAMED, **cls.RENAMED_ARGUMENTS}
+
+    def refuse_unknown(self, kwargs):
+        """Raises a TypeError for renamed or unknown keyword arguments."""
+        cls, renamed = type(self), self.renamed_arguments()
+        old = [k for k in kwargs if k in renamed]
+        if old:
+            raise TypeError(
+                f"{cls.__name__} got arguments renamed in keras_kd 0.2: "
+                f"{'; '.join(f'{k} -> {renamed[k]}' for k in old)}. Received: "
+                f"{', '.join(f'{k}={kwargs[k]!r}' for k in old)}"
+            )
+        unknown = [k for k in kwargs if k not in KERAS_ARGUMENTS]
+        if unknown:
+            accepted = ", ".join([*declared_arguments(cls, inherit=True), *KERAS_ARGUMENTS])
+            raise TypeError(
+                f"{cls.__name__} got unexpected arguments {unknown}. Accepted: {accepted}. "
+                f"Received: {', '.join(f'{k}={kwargs[k]!r}' for k in unknown)}"
+            )
+
+    def declare_terms(self, names, outputs):
+        """Creates a tracker and a fault per term, and a fault per logit output.
+
+        Args:
+            names: the terms' names (logged as ``{name}_loss``).
+            outputs: the names of the outputs checked to be logits.
+        """
+        self.term_names = tuple(names)
         self._trackers = {n: keras.metrics.Mean(name=f"{n}_loss") for n in self.term_names}
         self._total_tracker = keras.metrics.Mean(name="loss")
-        self.guard = _guard.StepGuard()
-        self.built = True
+        self.term_faults = {n: self.guard.declare(_faults.term_fault(n)) for n in self.term_names}
+        self.output_faults = [self.guard.declare(_faults.output_fault(o)) for o in outputs]
 
     @property
     def deployable(self):
         """The plain Keras model that is saved and exported."""
-        raise TypeError(
-            f"{type(self).__name__} must define `deployable`: the plain Keras model it trains "
-            "for deployment (a student, a peer, a branch or an exit)."
-        )
+        raise TypeError(f"{type(self).__name__} must define `deployable`.")
 
     @property
     def loss_weights(self):
-        """Mapping from each active term to its weight in the total loss."""
+        """``{term name: weight}`` of the terms of the current stage."""
         return {name: 1.0 for name in self.term_names}
 
     def trained_models(self):
@@ -113,6 +147,9 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
                     seen.add(id(v))
                     variables.append(v)
         return variables
+
+    def call(self, inputs, training=False):
+        return self.deployable(inputs, training=training)
 
     def compile(self, optimizer="rmsprop", metrics=None, **kwargs):
         """`keras.Model.compile`; losses are built in, so `loss` is not taken."""
@@ -138,15 +175,16 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
         if isinstance(kwargs.get("callbacks"), keras.callbacks.CallbackList):
             return kwargs  # evaluate inside fit: the guard is in fit's list already
         callbacks = list(kwargs.get("callbacks") or [])
-        kwargs["callbacks"] = [_guard.GuardCallback(self), *callbacks]
+        kwargs["callbacks"] = [_faults.GuardCallback(self), *callbacks]
         return kwargs
 
-    def fit(self, *args, **kwargs):
-        """`keras.Model.fit`, with the data checked first and every step guarded.
+    def fit_one_stage(self, *args, **kwargs):
+        """`keras.Model.fit` on the current stage, the data checked first and every step guarded.
 
         Raises:
-            ValueError: data the deployable model cannot be trained on
-                (checked before any update).
+            ValueError: data the deployable model cannot be trained on, or a
+                saving callback for a trainer that cannot be saved (checked
+                before any update).
             keras_kd.errors.NonFiniteLossError: a term or gradient became NaN
                 or infinite; that step was not applied.
             keras_kd.errors.LabelError: a batch held labels of the wrong kind
@@ -155,9 +193,19 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
         x = args[0] if args else kwargs.get("x")
         y = args[1] if len(args) > 1 else kwargs.get("y")
         check_fit_data(self.deployable, x, y, kwargs.get("sample_weight"))
+        self.check_fit_data(x)
+        if any(_saves_model(c) for c in kwargs.get("callbacks") or []):
+            self.get_config()  # refuses what cannot be saved, before the first epoch
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
-        return super().fit(*args, **self._with_guard(kwargs))
+        return keras.Model.fit(self, *args, **self._with_guard(kwargs))
+
+    def check_fit_data(self, x):
+        """A scheme's own check of the training data, before any update (none here).
+
+        Args:
+            x: `fit`'s ``x``.
+        """
 
     def evaluate(self, *args, **kwargs):
         """`keras.Model.evaluate`; NaN or inf outputs stop it with an error."""
@@ -165,21 +213,123 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
             self.guard.in_fit = False  # called by the user, not by fit's validation
         return super().evaluate(*args, **self._with_guard(kwargs))
 
-    def unpack(self, data):
-        """``(x, y, sample_weight, checks)`` of a batch. A single-tensor ``x``
-        gets the static shape of the model's input (pipelines that decode
-        images have unknown height and width, which alignment needs); a batch
-        of another size, or NaN/inf in ``x`` or the sample weights, is a fault
-        of the step (see `keras_kd.distillers._guard`)."""
+    def save(self, filepath, *args, **kwargs):
+        """`keras.Model.save`, through a temporary file: a failed save leaves an
+        existing file as it was."""
+        path = str(filepath)
+        if not path.endswith(".keras"):
+            return super().save(filepath, *args, **kwargs)
+        with atomic_path(path, suffix=".keras") as tmp:
+            super().save(tmp, *args, **kwargs)
+        return None
+
+    # The step template and its hooks.
+
+    def read_batch(self, data, training):
+        """The batch as a `Batch`: a single-tensor ``x`` gets the model's static
+        input shape (a batch of another size is a fault of the step); NaN/inf
+        in ``x`` or the sample weights is one too."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         inputs = self.deployable.inputs
         checks = []
         if keras.ops.is_tensor(x) and len(inputs) == 1:
-            x, check = _guard.checked_input(x, inputs[0].shape[1:])
+            x, check = checks_of.checked_input(x, inputs[0].shape[1:])
             checks.append(check)
         if self.check_finite:
-            checks += _guard.data_checks(x, sample_weight)
-        return x, y, sample_weight, checks
+            checks += checks_of.data_checks(x, sample_weight)
+        return Batch(x, y, sample_weight, checks, {})
+
+    def training_view(self, batch):
+        """The batch the networks train on (the batch itself here).
+
+        Args:
+            batch: the `Batch` read from the data.
+
+        Returns:
+            A `Batch`: inputs, the labels and weights the terms take, checks.
+        """
+        return batch
+
+    def teacher_outputs(self, view):
+        """Outputs of the networks that do not train, computed outside the tape.
+
+        Args:
+            view: the training view.
+
+        Returns:
+            A dict merged into `forward`'s (empty here).
+        """
+        return {}
+
+    def forward(self, view, training):
+        """The trained networks' pass: a dict for `compute_terms`."""
+        raise TypeError(f"{type(self).__name__} must implement `forward(view, training)`.")
+
+    def compute_terms(self, outputs, view):
+        """``{term name: raw scalar}`` of the step."""
+        raise TypeError(f"{type(self).__name__} must implement `compute_terms(outputs, view)`.")
+
+    def evaluation_terms(self, outputs, batch):
+        """``({term name: scalar}, total)`` of a validation batch."""
+        raise TypeError(f"{type(self).__name__} must implement `evaluation_terms`.")
+
+    def logit_outputs(self, outputs):
+        """The logits in ``outputs``, checked not to be probabilities (same order
+        as the ``outputs`` names given to `declare_terms`)."""
+        return []
+
+    def metric_logits(self, outputs):
+        """The deployable model's logits in ``outputs`` (None: no compiled metrics)."""
+        return None
+
+    def step_checks(self, outputs, batch):
+        """A scheme's own checks of the step (none here)."""
+        return []
+
+    def after_update(self, applied):
+        """Commits state of the step; ``applied`` is True when the update was applied."""
+
+    def extra_logs(self, outputs, batch):
+        """Logs besides the terms and the compiled metrics (none here)."""
+        return {}
+
+    def evaluation_outputs(self, batch):
+        """The pass of a validation batch (`forward` in inference mode)."""
+        return self.forward(batch, training=False)
+
+    def output_checks(self, outputs, batch):
+        """Labels of the wrong kind, and logit outputs that are probabilities."""
+        num_outputs = self.deployable.outputs[0].shape[-1]
+        found = [checks_of.label_check(batch.y, num_outputs)]
+        for fault, logits in zip(self.output_faults, self.logit_outputs(outputs), strict=True):
+            found.append((checks_of.are_probabilities(logits), fault, checks_of.NO_DETAIL))
+        return found
+
+    def train_step(self, data):
+        batch = self.read_batch(data, training=True)
+        view = self.training_view(batch)
+        snapshot = self.guard.snapshot(self.trained_models())
+        frozen = self.teacher_outputs(view)
+        with tf.GradientTape() as tape:
+            outputs = {**frozen, **self.forward(view, training=True)}
+            terms = self.compute_terms(outputs, view)
+            total = self.weighted_total(terms)
+        checks = [*view.checks, *self.output_checks(outputs, batch)]
+        checks += self.step_checks(outputs, batch)
+        self.guarded_update(tape, terms, total, snapshot, checks)
+        self.after_update(tf.equal(self.guard.code, _guard.OK))
+        return self.report(terms, total, outputs, batch)
+
+    def test_step(self, data):
+        batch = self.read_batch(data, training=False)
+        outputs = self.evaluation_outputs(batch)
+        terms, total = self.evaluation_terms(outputs, batch)
+        num_outputs = self.deployable.outputs[0].shape[-1]
+        found = [*batch.checks, checks_of.label_check(batch.y, num_outputs)]
+        if self.check_finite:
+            found += checks_of.term_checks(terms, self.term_faults)
+        self.guard.apply_if_clean(found)
+        return self.report(terms, total, outputs, batch)
 
     def task_loss(self, y, logits, sample_weight=None):
         """Cross-entropy of ``logits`` on the labels (sample-weighted mean)."""
@@ -190,49 +340,29 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
         losses = [loss for model in self.trained_models() for loss in model.losses]
         return tf.add_n([tf.cast(loss, tf.float32) for loss in losses]) if losses else 0.0
 
-    def batch_checks(self, y, outputs):
-        """``[(fault, code, detail)]``: labels of the wrong kind, or outputs
-        that are probabilities rather than logits."""
-        checks = [_guard.label_check(y, self.deployable.outputs[0].shape[-1])]
-        self.guard.names["outputs"] = [name for name, _ in outputs]
-        for i, (_, value) in enumerate(outputs):
-            fault = _guard.are_probabilities(value)
-            checks.append((fault, _guard.PROBABILITIES_BASE + i, _guard.NO_DETAIL))
-        return checks
-
     def weighted_total(self, terms):
         """``sum(weight * term)`` over the raw terms plus regularization."""
         weights = self.loss_weights
         total = tf.add_n([weights[name] * value for name, value in terms.items()])
         return total + self.regularization_loss()
 
-    def guarded_update(self, tape, terms, total, snapshot, checks=()):
+    def guarded_update(self, tape, terms, total, snapshot, checks):
         """Differentiates ``total`` and applies the update unless a check, a
-        term or a gradient is faulty (then ``snapshot`` is restored).
-
-        The loss is scaled for mixed precision and by 1/replicas under a
-        distribution strategy (replicas' gradients are summed)."""
+        term or a gradient is faulty (then ``snapshot`` is restored). The loss
+        is scaled for mixed precision and by 1/replicas under a distribution
+        strategy (replicas' gradients are summed)."""
         variables = self.trained_variables()
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tape:  # the loss scaling (mixed precision) must be recorded too
             scaled = self.optimizer.scale_loss(total / replicas if replicas > 1 else total)
         grads = tape.gradient(scaled, variables)
         faults = list(checks)
-        self.guard.names["training"] = list(terms)
         if self.check_finite:
-            faults += _guard.term_faults(list(terms.values()))
+            faults += checks_of.term_checks(terms, self.term_faults)
             if not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
-                faults.append(_guard.gradient_fault(grads))  # it skips those steps itself
+                faults.append(checks_of.gradient_check(grads))  # it skips those steps itself
         pairs = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
         self.guard.apply_if_clean(faults, self.optimizer, pairs, snapshot)
-
-    def guarded_evaluation(self, terms, checks=()):
-        """Records a faulty validation batch (non-finite terms, bad labels)."""
-        self.guard.names["validation"] = list(terms)
-        faults = list(checks)
-        if self.check_finite:
-            faults += _guard.term_faults(list(terms.values()))
-        self.guard.apply_if_clean(faults)
 
     def get_metrics_result(self):
         """Metric values, skipping compiled metrics not built yet (a stage
@@ -246,33 +376,52 @@ class TermTrainer(MultiWorkerFitMixin, keras.Model):
         return results
 
     def track_accuracy(self, names):
-        """Creates one top-1 accuracy tracker per named output (peers, branches,
-        exits), reported by `accuracy_logs`."""
+        """One top-1 accuracy tracker per named output (peers, branches, exits),
+        logged as ``{name}_accuracy`` by `accuracy_logs`."""
         self._accuracy = [keras.metrics.Mean(name=f"{name}_accuracy") for name in names]
 
     def accuracy_logs(self, y, outputs, sample_weight):
-        """Updates the trackers of `track_accuracy` with ``outputs`` (logits, in
-        the same order) and returns their values."""
+        """Updates the `track_accuracy` trackers with ``outputs`` (logits, in
+        order); returns their values."""
         logs = {}
         for tracker, logits in zip(self._accuracy, outputs, strict=True):
             tracker.update_state(batch_mean(labels.top1_correct(y, logits), sample_weight))
             logs[tracker.name] = tracker.result()
         return logs
 
-    def report(self, terms, total, x, y, logits, sample_weight):
-        """Updates the trackers of ``terms`` and the compiled metrics on
-        ``logits`` (skipped when None); returns the step's logs."""
+    def report(self, terms, total, outputs, batch):
+        """Updates the term trackers and the compiled metrics; returns the step's logs."""
         for name, value in terms.items():
             self._trackers[name].update_state(value)
         self._total_tracker.update_state(total)
+        logits = self.metric_logits(outputs)
         if logits is None:
             results = {f"{name}_loss": self._trackers[name].result() for name in terms}
         else:
-            results = self.compute_metrics(x, y, logits, sample_weight)
+            results = self.compute_metrics(batch.x, batch.y, logits, batch.sample_weight)
             stale = {f"{name}_loss" for name in self._trackers if name not in terms}
             results = {k: v for k, v in results.items() if k not in stale}
         results["loss"] = self._total_tracker.result()
-        return results
+        return {**results, **self.extra_logs(outputs, batch)}
 
     def get_config(self):
-        return {**super().get_config(), "check_finite": self.check_finite}
+        return {**self.serialized_arguments(), **super().get_config()}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        renamed = cls.renamed_arguments()
+        old = sorted(k for k in config if k in renamed)
+        if old:
+            raise ValueError(
+                f"This {cls.__name__} was saved by keras_kd 0.1, whose arguments were renamed "
+                f"in 0.2 ({'; '.join(f'{k} -> {renamed[k]}' for k in old)}). Rebuild the "
+                "distiller with the new names and load its weights, or load the saved "
+                f"student alone. Received: a config with {old}"
+            )
+        return cls(**deserialize_arguments(config))
+
+
+def _saves_model(callback):
+    """True for a callback that saves the whole model (config included)."""
+    return isinstance(callback, keras.callbacks.ModelCheckpoint) and not callback.save_weights_only

@@ -10,7 +10,7 @@ from keras_kd.distillers._terms import (
     pair_connectors,
     register_term,
 )
-from keras_kd.distillers.base import Distiller, method_arguments
+from keras_kd.distillers.base import Distiller
 from keras_kd.losses.boundary import activation_boundary_loss
 
 
@@ -72,9 +72,6 @@ class ActivationBoundaryTerm(Term):
             for (s, t), connector, weight in layers
         )
 
-    def get_config(self):
-        return {**super().get_config(), "margin": self.margin, "layer_weights": self.layer_weights}
-
 
 @keras.saving.register_keras_serializable(package="keras_kd")
 class ActivationBoundary(Distiller):
@@ -115,6 +112,8 @@ class ActivationBoundary(Distiller):
         Boundaries Formed by Hidden Neurons", AAAI 2019.
     """
 
+    method_term = ActivationBoundaryTerm
+
     def __init__(
         self,
         student,
@@ -130,11 +129,4 @@ class ActivationBoundary(Distiller):
         temperature=4.0,
         **kwargs,
     ):
-        super().__init__(**method_arguments(locals()))
-
-    def method_terms(self, student_layers, teacher_layers, feature_weight, margin, layer_weights):
-        return [
-            ActivationBoundaryTerm(
-                feature_weight, student_layers, teacher_layers, margin, layer_weights
-            )
-        ]
+        super().__init__(student, teacher, **kwargs)

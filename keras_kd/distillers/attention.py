@@ -4,7 +4,7 @@ import keras
 
 from keras_kd._checks import positive_float
 from keras_kd.distillers._terms import Term, check_pairs_alignable, register_term
-from keras_kd.distillers.base import Distiller, method_arguments
+from keras_kd.distillers.base import Distiller
 from keras_kd.losses.attention import attention_transfer_loss
 
 
@@ -47,9 +47,6 @@ class AttentionTerm(Term):
             for s, t in self.pairs
         )
 
-    def get_config(self):
-        return {**super().get_config(), "p": self.p}
-
 
 @keras.saving.register_keras_serializable(package="keras_kd")
 class AttentionTransfer(Distiller):
@@ -81,6 +78,8 @@ class AttentionTransfer(Distiller):
         Zagoruyko & Komodakis, "Paying More Attention to Attention", ICLR 2017.
     """
 
+    method_term = AttentionTerm
+
     def __init__(
         self,
         student,
@@ -94,7 +93,4 @@ class AttentionTransfer(Distiller):
         temperature=4.0,
         **kwargs,
     ):
-        super().__init__(**method_arguments(locals()))
-
-    def method_terms(self, student_layers, teacher_layers, feature_weight, p):
-        return [AttentionTerm(feature_weight, student_layers, teacher_layers, p)]
+        super().__init__(student, teacher, **kwargs)

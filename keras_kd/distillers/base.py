@@ -1,83 +1,22 @@
-"""The Distiller template: one `train_step` that every offline method shares."""
-
-import inspect
-import os
+"""The Distiller: a frozen teacher, one student and a list of loss terms, on
+the step template of `keras_kd.distillers._trainer`."""
 
 import keras
 import tensorflow as tf
 
-from keras_kd._checks import non_negative_float, non_negative_int, one_of
-from keras_kd.data.indexed import SAMPLE_INDEX_KEY, split_sample_index
-from keras_kd.distillers import _guard
+from keras_kd._checks import non_negative_float, non_negative_int
+from keras_kd.data.indexed import SAMPLE_INDEX_KEY, require_sample_index, split_sample_index
+from keras_kd.distillers import _faults, _taps
+from keras_kd.distillers._arguments import declared_arguments
 from keras_kd.distillers._cached import mismatch_fraction, split_cached
-from keras_kd.distillers._model_checks import check_distinct, check_logits_model, check_trainable
-from keras_kd.distillers._terms import INIT, MAIN, KDTerm, TaskTerm
-from keras_kd.distillers._trainer import (
-    TermTrainer,
-    deserialize_models,
-    refuse_renamed,
-    renamed_arguments,
-)
-from keras_kd.features import OUTPUT_KEY, build_feature_extractor, model_input, require_functional
-from keras_kd.labels import task_loss_per_sample
+from keras_kd.distillers._pair_checks import check_pair
+from keras_kd.distillers._stages import INIT, MAIN
+from keras_kd.distillers._terms import KDTerm, TaskTerm
+from keras_kd.distillers._trainer import KERAS_ARGUMENTS, TermTrainer
+from keras_kd.features import OUTPUT_KEY, build_feature_extractor
 
-INPUT_GRADIENT_KEY = "input_gradient"
-_SHARED = ("temperature", "logit_standardization")
-_KERAS_ARGUMENTS = ("name", "dtype", "trainable")
-
-
-def serialize_layer_argument(name, value):
-    """The saved form of an argument that may be a Keras layer or a Python
-    function; a function is refused (Keras's safe mode would not load it)."""
-    if not isinstance(value, keras.layers.Layer):
-        raise ValueError(
-            f"A distiller whose `{name}` is a Python function cannot be saved (Keras's safe "
-            "mode would refuse to load it); pass a Keras layer, or save `distiller.student` "
-            f"only. Received: {name}={value!r}"
-        )
-    return keras.saving.serialize_keras_object(value)
-
-
-def method_arguments(frame_locals):
-    """A method constructor's arguments, from its ``locals()``, for `Distiller.__init__`.
-
-    The signature is the one declaration of a method's arguments: its
-    ``__init__`` ends with ``super().__init__(**method_arguments(locals()))``,
-    and the template routes each argument to `Distiller`'s own parameters or to
-    the subclass's `Distiller.method_terms`, stores it as an attribute and
-    saves it in `get_config`.
-
-    Args:
-        frame_locals: the constructor's ``locals()`` (``self``, ``__class__``
-            and the ``kwargs`` dict itself are dropped; its items are merged in).
-
-    Returns:
-        A dict of keyword arguments for `Distiller.__init__`.
-
-    Example:
-        ```python
-        class MyMethod(Distiller):
-            def __init__(self, student, teacher, student_layers, teacher_layers,
-                         feature_weight=1.0, task_weight=1.0, kd_weight=0.0,
-                         temperature=4.0, **kwargs):
-                super().__init__(**method_arguments(locals()))
-
-            def method_terms(self, student_layers, teacher_layers, feature_weight):
-                return [MyTerm(feature_weight, student_layers, teacher_layers)]
-        ```
-    """
-    arguments = {k: v for k, v in frame_locals.items() if k not in ("self", "__class__", "kwargs")}
-    return {**arguments, **frame_locals.get("kwargs", {})}
-
-
-def _input_gradient(taps, x, y, training):
-    """Runs ``taps`` under a tape; adds d(sum of per-sample CE)/dx to its outputs."""
-    x = tf.cast(x, tf.float32)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        out = taps(x, training=training)
-        ce = tf.reduce_sum(task_loss_per_sample(y, out[OUTPUT_KEY]))
-    return {**out, INPUT_GRADIENT_KEY: tape.gradient(ce, x)}
+INPUT_GRADIENT_KEY = _taps.INPUT_GRADIENT_KEY
+_MODELS = ("student", "teacher", "terms", "teacher_input")
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
@@ -95,9 +34,12 @@ class Distiller(TermTrainer):
 
     Methods (`KD`, `AttentionTransfer`, ...) are presets of this class; use it
     directly to compose terms of several methods on any taps. A new method is a
-    subclass whose ``__init__`` lists its arguments and calls
-    ``super().__init__(**method_arguments(locals()))``, and whose
-    `method_terms` turns its own arguments into `Term` objects.
+    subclass whose ``__init__`` lists its arguments (with its defaults) and
+    calls ``super().__init__(student, teacher, **kwargs)``, and which names its
+    term class in ``method_term``: the template records the arguments once
+    (``arguments``), builds the term from those its constructor names
+    (``weight`` from ``feature_weight``) and derives `get_config`. A method
+    with several terms overrides `method_terms` instead.
 
     Args:
         student: a functional or Sequential Keras model that outputs logits.
@@ -114,9 +56,8 @@ class Distiller(TermTrainer):
             before the teacher (e.g. ``keras.layers.Resizing(224, 224)`` for a
             teacher trained at another resolution).
         check_finite: skip and report a step whose term or gradient is NaN/inf.
-        **method_args: a subclass's own arguments, passed on by
-            `method_arguments` (e.g. ``student_layers``, ``feature_weight``)
-            and handed to its `method_terms`; also Keras's ``name``.
+        **kwargs: Keras's ``name``; a subclass's own arguments reach the
+            template through the record (``arguments``), not through here.
 
     Attributes:
         student: the student model, unchanged: the plain Keras model to save
@@ -155,6 +96,7 @@ class Distiller(TermTrainer):
     """
 
     teacher_cacheable = True
+    method_term = None
 
     def __init__(
         self,
@@ -168,18 +110,24 @@ class Distiller(TermTrainer):
         init_epochs=0,
         teacher_input=None,
         check_finite=True,
-        **method_args,
+        **kwargs,
     ):
-        keras_kwargs = {k: method_args.pop(k) for k in _KERAS_ARGUMENTS if k in method_args}
-        self._refuse_old_arguments(method_args)
-        if "feature_weight" in method_args:
-            non_negative_float("feature_weight", method_args["feature_weight"])
-        self.extra_terms = list(terms or [])
-        shared = {"temperature": temperature, "logit_standardization": logit_standardization}
-        own = self._method_terms(method_args, shared)
-        kd = KDTerm(kd_weight, temperature, logit_standardization)
-        self.all_terms = [TaskTerm(task_weight), kd, *own]
-        self.all_terms += self.extra_terms
+        a = self.arguments
+        declared = declared_arguments(type(self), inherit=True)
+        super().__init__(
+            check_finite=a["check_finite"], **{k: v for k, v in a.items() if k not in declared}
+        )
+        if "feature_weight" in a:
+            non_negative_float("feature_weight", a["feature_weight"])
+        self.init_epochs = non_negative_int("init_epochs", a["init_epochs"])
+        for key, value in a.items():
+            if key not in (*_MODELS, *KERAS_ARGUMENTS, "check_finite", "init_epochs"):
+                setattr(self, key, value)
+        self.student, self.teacher = a["student"], a["teacher"]
+        self.teacher_input = a["teacher_input"]
+        self.extra_terms = list(a["terms"] or [])
+        kd = KDTerm(a["kd_weight"], a["temperature"], a["logit_standardization"])
+        self.all_terms = [TaskTerm(a["task_weight"]), kd, *self.method_terms(), *self.extra_terms]
         names = [term.name for term in self.all_terms]
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
@@ -187,25 +135,13 @@ class Distiller(TermTrainer):
                 f"Each term must have its own name; {duplicated} appear more than once. "
                 f"Received: terms named {names}"
             )
-        super().__init__(check_finite=check_finite, terms=names, **keras_kwargs)
-        self.arguments = {
-            "task_weight": task_weight,
-            "kd_weight": kd_weight,
-            "temperature": temperature,
-            "logit_standardization": bool(logit_standardization),
-            "init_epochs": non_negative_int("init_epochs", init_epochs),
-            **method_args,
-        }
-        for key, value in self.arguments.items():
-            setattr(self, key, value)
-        self.student, self.teacher, self.teacher_input = student, teacher, teacher_input
-        self._check_models()
-        layers = self._layers_by_network(self.all_terms)
+        check_pair(self.student, self.teacher, self.teacher_input)
+        layers = _taps.layers_by_network(self.all_terms)
         self.student_taps = build_feature_extractor(
-            student, layers["student"], argument="student_layers"
+            self.student, layers["student"], argument="student_layers"
         )
         self.teacher_taps = build_feature_extractor(
-            teacher, layers["teacher"], argument="teacher_layers"
+            self.teacher, layers["teacher"], argument="teacher_layers"
         )
         for term in self.all_terms:
             term.build(self.feature_shape)
@@ -213,140 +149,53 @@ class Distiller(TermTrainer):
         self.term_states = [layer for term in self.all_terms for layer in term.state_layers]
         self.stages = (INIT, MAIN) if self._active_terms(INIT) else (MAIN,)
         self.stage = MAIN
-        self._stage_taps = {stage: self._build_stage_taps(stage) for stage in self.stages}
+        full = {"student": self.student_taps, "teacher": self.teacher_taps}
+        self._stage_taps = {
+            stage: _taps.stage_taps(self._active_terms(stage), full, stage) for stage in self.stages
+        }
         self.init_epochs_done = keras.Variable(
             0, dtype="int32", trainable=False, name="init_epochs_done"
         )
         self.main_epochs_done = keras.Variable(
             0, dtype="int32", trainable=False, name="main_epochs_done"
         )
+        self.declare_terms(names, outputs=("teacher", "student"))
         for term in self.all_terms:
             term.bind(self)
 
-    def _refuse_old_arguments(self, method_args):
-        refuse_renamed(type(self), method_args)
-        signature = [k for k in inspect.signature(self.method_terms).parameters if k not in _SHARED]
-        unknown = [k for k in method_args if k not in signature]
-        if not unknown:
-            return
-        raise TypeError(
-            f"{type(self).__name__} got unexpected arguments {unknown}. Accepted: "
-            "student, teacher, terms, task_weight, kd_weight, temperature, "
-            "logit_standardization, init_epochs, "
-            f"teacher_input, check_finite{''.join(', ' + k for k in signature)}. "
-            f"Received: {', '.join(f'{k}={method_args[k]!r}' for k in unknown)}"
-        )
-
-    def _method_terms(self, method_args, shared):
-        """Calls `method_terms` with the method's own arguments and any shared
-        ones (``temperature``, ``logit_standardization``) it names."""
-        names = inspect.signature(self.method_terms).parameters
-        return list(self.method_terms(**{k: method_args.get(k, shared.get(k)) for k in names}))
-
     def method_terms(self):
-        """The method's own terms, from its own constructor arguments.
+        """The method's own terms, from its recorded arguments.
 
-        A subclass declares the arguments it needs by name in its signature (any
-        of its ``__init__`` arguments, plus ``temperature`` and
-        ``logit_standardization`` when it uses them); the template calls it once.
+        Here: one `method_term` (when the class names one) built from the
+        arguments its constructor takes, ``weight`` being ``feature_weight``.
+        A method with several terms, or other names, overrides this.
 
         Returns:
             A list of `Term` objects (empty for the base class).
         """
-        return []
+        if self.method_term is None:
+            return []
+        return [self.method_term(**self.arguments_for(self.method_term))]
 
-    def _check_models(self):
-        require_functional(self.student, "student")
-        require_functional(self.teacher, "teacher")
-        check_logits_model(self.student, "student")
-        check_logits_model(self.teacher, "teacher")
-        check_distinct([self.student, self.teacher], ["student", "teacher"])
-        check_trainable(self.student, "student")
-        s_out = tuple(self.student.outputs[0].shape[1:])
-        t_out = tuple(self.teacher.outputs[0].shape[1:])
-        if s_out != t_out:
-            raise ValueError(
-                "`student` and `teacher` must output the same number of classes. "
-                f"Received: student output {s_out}, teacher output {t_out}"
-            )
-        if self.teacher_input is not None:
-            self._check_teacher_input()
-            return
-        s_in = [tuple(t.shape[1:]) for t in self.student.inputs]
-        t_in = [tuple(t.shape[1:]) for t in self.teacher.inputs]
-        if s_in != t_in:
-            s_in, t_in = (v[0] if len(v) == 1 else v for v in (s_in, t_in))
-            raise ValueError(
-                "`student` and `teacher` must take inputs of the same shape, or "
-                "`teacher_input` must map the student's batch to the teacher's input (e.g. "
-                f"keras.layers.Resizing). Received: student input {s_in}, teacher input {t_in}"
-            )
+    def arguments_for(self, term_class, **renamed):
+        """The recorded arguments that ``term_class``'s constructor names.
 
-    def _check_teacher_input(self):
-        """`teacher_input` must map a student batch to the teacher's input shape."""
-        if not callable(self.teacher_input):
-            raise ValueError(
-                "`teacher_input` must be a Keras layer or a function applied to each "
-                f"batch before the teacher. Received: teacher_input={self.teacher_input!r}"
-            )
-        if len(self.student.inputs) != 1 or len(self.teacher.inputs) != 1:
-            return
-        s_in = tuple(self.student.inputs[0].shape[1:])
-        t_in = tuple(self.teacher.inputs[0].shape[1:])
-        if None in s_in:
-            return
-        probe = tf.zeros((1, *s_in), dtype=self.student.inputs[0].dtype)
-        try:
-            mapped = tuple(self.teacher_input(probe).shape[1:])
-        except Exception as err:  # the user's function failed on a batch of the student's shape
-            raise ValueError(
-                "`teacher_input` must accept a batch of the student's inputs "
-                f"{s_in}; calling it on one failed: {type(err).__name__}: {err}. Received: "
-                f"teacher_input={self.teacher_input!r}"
-            ) from None
-        if any(t is not None and m != t for m, t in zip(mapped, t_in, strict=False)) or len(
-            mapped
-        ) != len(t_in):
-            raise ValueError(
-                f"`teacher_input` must map the student's inputs {s_in} to the teacher's input "
-                f"shape {t_in}. Received: teacher_input={self.teacher_input!r}, which gives "
-                f"{mapped}"
-            )
+        Args:
+            term_class: a `Term` subclass.
+            **renamed: ``term argument="distiller argument"`` pairs besides
+                ``weight="feature_weight"``.
 
-    @staticmethod
-    def _layers_by_network(terms):
-        layers = {"student": [], "teacher": []}
-        for term in terms:
-            for network, names in (
-                ("student", term.student_layers),
-                ("teacher", term.teacher_layers),
-            ):
-                layers[network] += [n for n in names if n not in layers[network]]
-        return layers
+        Returns:
+            A dict of keyword arguments for ``term_class``.
+        """
+        names = {"weight": "feature_weight", **renamed}
+        wanted = declared_arguments(term_class, inherit=False)
+        return {
+            n: self.arguments[names.get(n, n)] for n in wanted if names.get(n, n) in self.arguments
+        }
 
     def _active_terms(self, stage):
         return [t for t in self.all_terms if stage in t.stages and t.weight > 0]
-
-    def _build_stage_taps(self, stage):
-        """Per network, the extractor a stage needs: the whole network when a
-        term uses logits, else only the part up to its taps (or nothing)."""
-        terms = self._active_terms(stage)
-        logits = any(t.uses_logits for t in terms)
-        layers = self._layers_by_network(terms)
-        taps = {}
-        for network, full in (("student", self.student_taps), ("teacher", self.teacher_taps)):
-            names = layers[network]
-            if logits:
-                taps[network] = full
-            elif names:
-                taps[network] = keras.Model(
-                    model_input(full),
-                    {n: full.output[n] for n in names},
-                    name=f"{full.name}_{stage}",
-                )
-            else:
-                taps[network] = None
-        return taps
 
     def feature_shape(self, network, name):
         """Static shape of a tapped feature.
@@ -374,95 +223,17 @@ class Distiller(TermTrainer):
     def trained_models(self):
         return [self.student, *self.adapters]
 
-    def call(self, inputs, training=False):
-        return self.deployable(inputs, training=training)
+    def _sample_index_terms(self):
+        return [t for t in self._active_terms(self.stage) if t.uses_sample_index]
 
-    def set_stage(self, stage):
-        """Switches the training stage; the next `fit` retraces `train_step`.
-
-        Args:
-            stage: ``"init"`` or ``"main"`` (one of `stages`).
-
-        Example:
-            ```python
-            fsp.set_stage("init")
-            fsp.fit(train, epochs=5)  # the init stage only
-            fsp.set_stage("main")
-            ```
-        """
-        self.stage = one_of("stage", stage, self.stages)
-        self.train_function = self.test_function = self.predict_function = None
-
-    def fit(self, *args, **kwargs):
-        """`keras.Model.fit` on the current stage (the main one unless set).
-
-        In the main stage, when the method has an init stage that has not run
-        its ``init_epochs`` yet, those epochs run first (once per distiller:
-        `init_epochs_done` counts them and is saved with the distiller).
-        """
-        counter = self.init_epochs_done if self.stage == INIT else self.main_epochs_done
-        # First, so that checkpoints written at the epoch's end hold the new count.
-        callbacks = [_CountEpochs(counter), *(kwargs.get("callbacks") or [])]
-        if self.stage == MAIN and INIT in self.stages and not _resuming(callbacks):
-            remaining = self.init_epochs - int(self.init_epochs_done.numpy())
-            if remaining > 0:
-                self._run_init_stage(remaining, args, kwargs)
-        return super().fit(*args, **{**kwargs, "callbacks": callbacks})
-
-    def _run_init_stage(self, epochs, args, kwargs):
-        init_kwargs = {
-            k: v
-            for k, v in kwargs.items()
-            if k not in ("epochs", "initial_epoch", "validation_data", "validation_split")
-        }
-        init_kwargs["callbacks"] = [
-            c
-            for c in kwargs.get("callbacks") or []
-            if not isinstance(c, keras.callbacks.BackupAndRestore | keras.callbacks.ModelCheckpoint)
-        ]
-        if kwargs.get("verbose", "auto") != 0:
-            print(f"keras_kd: init stage of {type(self).__name__}, {epochs} epoch(s), then fit")
-        self.set_stage(INIT)
-        try:
-            self.fit(*args, epochs=epochs, **init_kwargs)
-        finally:
-            self.set_stage(MAIN)
-
-    def fit_stages(self, stages, optimizer=None, **fit_kwargs):
-        """Runs stages in turn through `fit`, with no automatic init stage.
+    def check_fit_data(self, x):
+        """Training data must carry sample indices when a term keeps a memory per sample.
 
         Args:
-            stages: ``[(stage, epochs), ...]`` in order, e.g.
-                ``[("init", 5), ("main", 30)]``.
-            optimizer: optional callable ``(stage, epochs) -> optimizer``; each
-                stage is then compiled afresh with it (keeping the compiled
-                metrics). Without it, the compiled optimizer carries over.
-            **fit_kwargs: passed to every `fit` call (data, callbacks, ...).
-
-        Returns:
-            ``{stage: History}``.
-
-        Example:
-            ```python
-            histories = fitnet.fit_stages(
-                [("init", 5), ("main", 30)],
-                optimizer=lambda stage, epochs: keras.optimizers.SGD(0.05, momentum=0.9),
-                x=train,
-                validation_data=val,
-            )
-            ```
+            x: `fit`'s ``x``.
         """
-        histories = {}
-        for stage, epochs in stages:
-            self.set_stage(stage)
-            if optimizer is not None:
-                self.compile(optimizer=optimizer(stage, epochs), metrics=self._compiled_metrics)
-            counter = self.init_epochs_done if stage == INIT else self.main_epochs_done
-            callbacks = [_CountEpochs(counter), *(fit_kwargs.get("callbacks") or [])]
-            # TermTrainer.fit: no automatic init stage here.
-            histories[stage] = super().fit(epochs=epochs, **{**fit_kwargs, "callbacks": callbacks})
-        self.set_stage(MAIN)
-        return histories
+        for term in self._sample_index_terms():
+            require_sample_index(x, term.num_samples, [term.name])
 
     def teacher_batch(self, x):
         """The batch as the teacher takes it (through `teacher_input`).
@@ -475,6 +246,9 @@ class Distiller(TermTrainer):
         """
         return x if self.teacher_input is None else self.teacher_input(x)
 
+    def _uses_input_gradient(self, terms):
+        return any(t.uses_input_gradient for t in terms if t.weight > 0)
+
     def teacher_outputs_for_cache(self, x, y):
         """What `keras_kd.cache` stores per sample: logits and every tap.
 
@@ -485,152 +259,94 @@ class Distiller(TermTrainer):
         Returns:
             ``{"output": logits, layer name: feature, ...}`` of the teacher.
         """
-        if any(t.uses_input_gradient for t in self.all_terms if t.weight > 0):
-            return _input_gradient(self.teacher_taps, self.teacher_batch(x), y, False)
-        return self.teacher_taps(self.teacher_batch(x), training=False)
+        gradient = self._uses_input_gradient(self.all_terms)
+        return _taps.run(self.teacher_taps, self.teacher_batch(x), y, False, gradient)
 
-    def _forward(self, network, x, y, training):
-        taps = self._stage_taps[self.stage][network]
-        if taps is None:
-            return {}
-        if any(t.uses_input_gradient for t in self._active_terms(self.stage)):
-            return _input_gradient(taps, x, y, training)
-        return taps(x, training=training)
-
-    def _take_sample_index(self, data):
-        """``(data without sample indices, indices or None)``; refuses a batch
-        without indices when an active term needs them."""
+    def read_batch(self, data, training):
+        """`TermTrainer.read_batch`, with sample indices and a teacher cache split off."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         x, index = split_sample_index(x)
-        needing = [t.name for t in self._active_terms(self.stage) if t.uses_sample_index]
-        if needing and index is None:
-            raise ValueError(
-                f"The {needing} term(s) keep a memory row per training sample, so each batch "
-                "must carry the samples' indices in the training set: pass "
-                "`keras_kd.data.with_sample_index(dataset)` (before shuffling and batching) "
-                "or x={'x': inputs, 'sample_index': np.arange(len(inputs))}. Received: "
-                "batches without 'sample_index'"
-            )
-        return (x, y, sample_weight), index
+        y, cached, prints = split_cached(y)
+        if training:
+            needing = [t.name for t in self._sample_index_terms()]
+            if needing and index is None:
+                require_sample_index(None, None, needing, batch=True)
+            if cached is not None and not self.teacher_cacheable:
+                raise ValueError(
+                    f"`x` must be the training data itself, not a teacher cache: "
+                    f"{type(self).__name__} shows the teacher a new view of every batch, so "
+                    "outputs cached on the original inputs do not apply. Received: a dataset "
+                    "made by keras_kd.cache.cache_teacher_outputs"
+                )
+        batch = super().read_batch((x, y, sample_weight), training)
+        extras = {"index": index, "cached": cached, "prints": prints}
+        return batch._replace(extras=extras)
 
-    def training_view(self, x, y, sample_weight):
-        """The batch that both networks see in a training step, and its labels.
+    def training_view(self, batch):
+        """The batch both networks see in a training step (the batch itself here).
 
-        The base class trains on the batch as it comes; a method that shows
-        the networks another view of it (`FunctionMatching`: random crops,
-        flips and mixup) overrides this. The view is drawn once per step and
-        fed to the teacher (through `teacher_input`) and to the student.
+        A method that shows the networks another view of it (`FunctionMatching`:
+        random crops, flips and mixup) overrides this. The view is drawn once
+        per step and fed to the teacher (through `teacher_input`) and to the
+        student; the compiled metrics still take the batch's own labels.
 
         Args:
-            x: the batch of inputs.
-            y: its labels.
-            sample_weight: its sample weights, or None.
+            batch: the `keras_kd.distillers._trainer.Batch` read from the data.
 
         Returns:
-            ``(view, labels, sample_weight, checks)``: the inputs both networks
-            take, the labels and sample weights the loss terms take, and a list
-            of ``(fault, code, detail)`` step-guard checks on the view.
+            A `Batch`: the view's inputs, the labels and sample weights the
+            terms take, and the step-guard checks (the batch's and the view's).
         """
-        return x, y, sample_weight, []
+        return batch
 
-    def train_step(self, data):
-        data, index = self._take_sample_index(data)
-        x, y, sample_weight, input_checks = self.unpack(data)
-        y, cached, prints = split_cached(y)
-        if cached is not None and not self.teacher_cacheable:
-            raise ValueError(
-                f"`x` must be the training data itself, not a teacher cache: "
-                f"{type(self).__name__} shows the teacher a new view of every batch, so "
-                "outputs cached on the original inputs do not apply. Received: a dataset "
-                "made by keras_kd.cache.cache_teacher_outputs"
-            )
-        view, term_y, term_weight, view_checks = self.training_view(x, y, sample_weight)
-        snapshot = self.guard.snapshot(self.trained_models())
-        if cached is not None:
-            teacher_out = cached
-        else:
-            teacher_out = self._forward("teacher", self.teacher_batch(view), term_y, False)
-        active = self._active_terms(self.stage)
-        if index is not None:
-            teacher_out = {**teacher_out, SAMPLE_INDEX_KEY: index}
-        with tf.GradientTape() as tape:
-            student_out = self._forward("student", view, term_y, True)
-            if index is not None:
-                student_out = {**student_out, SAMPLE_INDEX_KEY: index}
-            terms = {t.name: t(teacher_out, student_out, term_y, term_weight) for t in active}
-            total = self.weighted_total(terms)
-        logits = student_out.get(OUTPUT_KEY)
-        outputs = [("teacher", teacher_out), ("student", student_out)]
-        checks = (
-            input_checks
-            + view_checks
-            + self.batch_checks(
-                y, [(name, out[OUTPUT_KEY]) for name, out in outputs if OUTPUT_KEY in out]
-            )
-        )
-        if cached is not None:
-            mismatch = mismatch_fraction(x, prints)
-            checks.append((mismatch > 0.0, _guard.CACHE_MISMATCH, tf.stack([mismatch, 0.0])))
-        for t in active:
-            checks += t.faults(teacher_out, student_out)
-        self.guarded_update(tape, terms, total, snapshot, checks)
-        applied = tf.equal(self.guard.code, _guard.OK)  # this step's update was applied
-        for t in active:
+    def _with_index(self, out, batch):
+        index = batch.extras.get("index")
+        return out if index is None else {**out, SAMPLE_INDEX_KEY: index}
+
+    def _run(self, network, x, y, training):
+        terms = self._active_terms(self.stage)
+        taps = self._stage_taps[self.stage][network]
+        return _taps.run(taps, x, y, training, self._uses_input_gradient(terms))
+
+    def teacher_outputs(self, view):
+        cached = view.extras.get("cached")
+        if cached is None:
+            cached = self._run("teacher", self.teacher_batch(view.x), view.y, False)
+        return {"teacher": self._with_index(cached, view)}
+
+    def forward(self, view, training):
+        return {"student": self._with_index(self._run("student", view.x, view.y, training), view)}
+
+    def compute_terms(self, outputs, view):
+        teacher, student = outputs["teacher"], outputs["student"]
+        return {
+            t.name: t(teacher, student, view.y, view.sample_weight)
+            for t in self._active_terms(self.stage)
+        }
+
+    def logit_outputs(self, outputs):
+        # In a stage without logits the check is on a zero row (never probabilities).
+        return [outputs[n].get(OUTPUT_KEY, tf.zeros([1, 1])) for n in ("teacher", "student")]
+
+    def metric_logits(self, outputs):
+        return outputs["student"].get(OUTPUT_KEY)
+
+    def step_checks(self, outputs, batch):
+        checks = []
+        if batch.extras.get("cached") is not None:
+            mismatch = mismatch_fraction(batch.x, batch.extras["prints"])
+            checks.append((mismatch > 0.0, _faults.CACHE_MISMATCH, tf.stack([mismatch, 0.0])))
+        for t in self._active_terms(self.stage):
+            checks += t.faults(outputs["teacher"], outputs["student"])
+        return checks
+
+    def after_update(self, applied):
+        for t in self._active_terms(self.stage):
             t.update_state(applied)
-        return self.report(terms, total, view, y, logits, sample_weight)
 
-    def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        data = (split_sample_index(x)[0], y, sample_weight)
-        x, y, sample_weight, input_checks = self.unpack(data)
-        y = split_cached(y)[0]
-        logits = self.deployable(x, training=False)
-        task = self.task_loss(y, logits, sample_weight)
-        self.guarded_evaluation({"task": task}, input_checks + self.batch_checks(y, []))
-        return self.report({"task": task}, task, x, y, logits, sample_weight)
+    def evaluation_outputs(self, batch):
+        return {"student": {OUTPUT_KEY: self.deployable(batch.x, training=False)}}
 
-    def get_config(self):
-        config = {**super().get_config(), **self.arguments}
-        config["student"] = keras.saving.serialize_keras_object(self.student)
-        config["teacher"] = keras.saving.serialize_keras_object(self.teacher)
-        config["terms"] = [keras.saving.serialize_keras_object(t) for t in self.extra_terms]
-        if self.teacher_input is not None:
-            config["teacher_input"] = serialize_layer_argument("teacher_input", self.teacher_input)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        renamed = renamed_arguments(cls)
-        old = sorted(k for k in config if k in renamed)
-        if old:
-            raise ValueError(
-                f"This {cls.__name__} was saved by keras_kd 0.1, whose arguments were renamed "
-                f"in 0.2 ({'; '.join(f'{k} -> {renamed[k]}' for k in old)}). Rebuild the "
-                "distiller with the new names and load its weights, or load the saved "
-                f"student alone. Received: a config with {old}"
-            )
-        config["terms"] = [
-            keras.saving.deserialize_keras_object(t) for t in config.get("terms") or []
-        ]
-        return cls(**deserialize_models(config, ("student", "teacher", "teacher_input")))
-
-
-def _resuming(callbacks):
-    """True when a `BackupAndRestore` holds a backup of the main stage (the
-    init stage runs without it, so its backup is made after init), which
-    restores ``init_epochs_done`` with the weights."""
-    return any(
-        isinstance(c, keras.callbacks.BackupAndRestore)
-        and os.path.exists(getattr(c, "_weights_path", ""))
-        for c in callbacks
-    )
-
-
-class _CountEpochs(keras.callbacks.Callback):
-    def __init__(self, counter):
-        super().__init__()
-        self.counter = counter
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.counter.assign_add(1)
+    def evaluation_terms(self, outputs, batch):
+        task = self.task_loss(batch.y, outputs["student"][OUTPUT_KEY], batch.sample_weight)
+        return {"task": task}, task

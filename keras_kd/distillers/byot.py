@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from keras_kd._checks import layer_name_list, non_negative_float, temperature_value
 from keras_kd.distillers._model_checks import check_logits_model, check_trainable
-from keras_kd.distillers._trainer import TermTrainer, deserialize_models
+from keras_kd.distillers._trainer import TermTrainer
 from keras_kd.evaluation import top1_accuracy
 from keras_kd.features import OUTPUT_KEY, build_feature_extractor, model_input, tap_layer
 from keras_kd.layers.branches import build_bottleneck, build_classifier
@@ -82,7 +82,7 @@ class BYOT(TermTrainer):
             for i in range(len(self.exit_layers))
             for kind in ("task", "kd", "feature")
         ]
-        super().__init__(terms=terms, **kwargs)
+        super().__init__(**kwargs)
         build_feature_extractor(model, [], argument="model")
         check_logits_model(model, "model")
         check_trainable(model, "model")
@@ -117,6 +117,7 @@ class BYOT(TermTrainer):
             )
         self.exits.append(model)
         self.network = keras.Model(model_input(model), outputs, name=f"{model.name}_byot")
+        self.declare_terms(terms, outputs=["model"] * len(self.exits))
         self.track_accuracy([f"exit{i}" for i in range(len(self.exits))])
 
     @property
@@ -138,40 +139,36 @@ class BYOT(TermTrainer):
     def trained_models(self):
         return [self.network]
 
-    def call(self, inputs, training=False):
-        return self.student(inputs, training=training)
-
     def _exit_logits(self, out):
         return [out[f"exit{i}_logits"] for i in range(len(self.exit_layers))] + [out[OUTPUT_KEY]]
 
-    def train_step(self, data):
-        x, y, sample_weight, input_checks = self.unpack(data)
-        snapshot = self.guard.snapshot([self.network])
-        with tf.GradientTape() as tape:
-            out = self.network(x, training=True)
-            deep_logits = tf.stop_gradient(out[OUTPUT_KEY])
-            deep_feature = tf.stop_gradient(out["deep_feature"])
-            raw = {"deep_task": self.task_loss(y, out[OUTPUT_KEY], sample_weight)}
-            for i in range(len(self.exit_layers)):
-                z_i = out[f"exit{i}_logits"]
-                raw[f"exit{i}_task"] = self.task_loss(y, z_i, sample_weight)
-                raw[f"exit{i}_kd"] = kd_loss(deep_logits, z_i, self.temperature, sample_weight)
-                raw[f"exit{i}_feature"] = hint_loss(
-                    deep_feature, out[f"exit{i}_feature"], sample_weight
-                )
-            total = self.weighted_total(raw)
-        checks = input_checks + self.batch_checks(y, [("model", z) for z in self._exit_logits(out)])
-        self.guarded_update(tape, raw, total, snapshot, checks)
-        logs = self.report(raw, total, x, y, out[OUTPUT_KEY], sample_weight)
-        return {**logs, **self.accuracy_logs(y, self._exit_logits(out), sample_weight)}
+    def forward(self, view, training):
+        return self.network(view.x, training=training)
 
-    def test_step(self, data):
-        x, y, sample_weight, input_checks = self.unpack(data)
-        out = self.network(x, training=False)
-        task = self.task_loss(y, out[OUTPUT_KEY], sample_weight)
-        self.guarded_evaluation({"deep_task": task}, input_checks + self.batch_checks(y, []))
-        logs = self.report({"deep_task": task}, task, x, y, out[OUTPUT_KEY], sample_weight)
-        return {**logs, **self.accuracy_logs(y, self._exit_logits(out), sample_weight)}
+    def compute_terms(self, outputs, view):
+        y, weight = view.y, view.sample_weight
+        deep_logits = tf.stop_gradient(outputs[OUTPUT_KEY])
+        deep_feature = tf.stop_gradient(outputs["deep_feature"])
+        raw = {"deep_task": self.task_loss(y, outputs[OUTPUT_KEY], weight)}
+        for i in range(len(self.exit_layers)):
+            z_i = outputs[f"exit{i}_logits"]
+            raw[f"exit{i}_task"] = self.task_loss(y, z_i, weight)
+            raw[f"exit{i}_kd"] = kd_loss(deep_logits, z_i, self.temperature, weight)
+            raw[f"exit{i}_feature"] = hint_loss(deep_feature, outputs[f"exit{i}_feature"], weight)
+        return raw
+
+    def evaluation_terms(self, outputs, batch):
+        task = self.task_loss(batch.y, outputs[OUTPUT_KEY], batch.sample_weight)
+        return {"deep_task": task}, task
+
+    def logit_outputs(self, outputs):
+        return self._exit_logits(outputs)
+
+    def metric_logits(self, outputs):
+        return outputs[OUTPUT_KEY]
+
+    def extra_logs(self, outputs, batch):
+        return self.accuracy_logs(batch.y, self._exit_logits(outputs), batch.sample_weight)
 
     def exit_summary(self, dataset):
         """Parameters and accuracy of each exit, shallow to deep.
@@ -193,19 +190,3 @@ class BYOT(TermTrainer):
             }
             for i, (layer, m) in enumerate(zip(layers, self.exits, strict=True))
         ]
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "model": keras.saving.serialize_keras_object(self.model),
-            "exit_layers": self.exit_layers,
-            "deep_layer": self.deep_layer,
-            "temperature": self.temperature,
-            "task_weight": self.task_weight,
-            "kd_weight": self.kd_weight,
-            "feature_weight": self.feature_weight,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**deserialize_models(dict(config), ("model",)))

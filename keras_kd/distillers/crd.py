@@ -1,16 +1,14 @@
 """CRD: contrastive representation distillation, with its memory banks of past embeddings."""
 
-import math
-
 import keras
-import numpy as np
 import tensorflow as tf
 
 from keras_kd._checks import positive_float, positive_int
-from keras_kd.data.indexed import SAMPLE_INDEX_KEY, is_indexed_spec
-from keras_kd.distillers import _guard
+from keras_kd.data.indexed import SAMPLE_INDEX_KEY
+from keras_kd.distillers import _faults
 from keras_kd.distillers._terms import Term, register_term
-from keras_kd.distillers.base import Distiller, method_arguments
+from keras_kd.distillers.base import Distiller
+from keras_kd.layers.contrast_memory import ContrastMemory
 from keras_kd.losses.crd import (
     contrast_loss,
     contrast_normalizer,
@@ -26,46 +24,6 @@ def _momentum(value):
             f"`memory_momentum` must be a float in [0, 1). Received: memory_momentum={value!r}"
         )
     return float(value)
-
-
-class ContrastMemory(keras.layers.Layer):
-    """CRD's state: two (N, d) memory banks and the two normalization constants.
-
-    The banks start uniform in ``[-sqrt(3/d), sqrt(3/d)]`` (rows of about unit
-    norm), as the authors' ``ContrastMemory``; the constants start at -1
-    (unset) and are estimated on the first applied step. The layer also holds
-    the seed of the negatives' sampler. Nothing in it is trainable.
-    """
-
-    def __init__(self, num_samples, feat_dim, name="crd_memory"):
-        super().__init__(name=name)
-        bound = math.sqrt(3.0 / feat_dim)
-        uniform = keras.initializers.RandomUniform(-bound, bound)
-        shape = (num_samples, feat_dim)
-        self.student_memory = self.add_weight(
-            shape=shape, initializer=uniform, trainable=False, name="student_memory"
-        )
-        self.teacher_memory = self.add_weight(
-            shape=shape, initializer=uniform, trainable=False, name="teacher_memory"
-        )
-        # Z of the student side (scores against the teacher memory), then the teacher side.
-        self.normalizers = self.add_weight(
-            shape=(2,),
-            initializer=keras.initializers.Constant(-1.0),
-            trainable=False,
-            name="normalizers",
-        )
-        self.seed_generator = keras.random.SeedGenerator(name="negatives_seed")
-        self.built = True
-
-    def commit(self, index, student_rows, teacher_rows, normalizers, applied):
-        """Writes the batch's new rows and the constants, only where ``applied``."""
-        banks = ((self.student_memory, student_rows), (self.teacher_memory, teacher_rows))
-        for bank, rows in banks:
-            old = tf.gather(bank.value, index)
-            new = tf.where(applied, rows, old)
-            bank.value.scatter_update(tf.IndexedSlices(new, index))
-        self.normalizers.assign(tf.where(applied, normalizers, self.normalizers.value))
 
 
 def _embedding(shape, feat_dim, name):
@@ -192,7 +150,7 @@ class CRDTerm(Term):
         index = self._index(teacher)
         low, high = tf.reduce_min(index), tf.reduce_max(index)
         bad = (low < 0) | (high >= self.num_samples)
-        return [(bad, _guard.BAD_SAMPLE_INDEX, tf.cast(tf.stack([low, high]), tf.float32))]
+        return [(bad, _faults.BAD_SAMPLE_INDEX, tf.cast(tf.stack([low, high]), tf.float32))]
 
     def contrast_indices(self, index):
         """(batch, K + 1) memory rows: each sample's own, then K others drawn uniformly.
@@ -244,44 +202,6 @@ class CRDTerm(Term):
         student_rows = memory_update(tf.gather(memory.student_memory.value, index), e_s, m)
         teacher_rows = memory_update(tf.gather(memory.teacher_memory.value, index), e_t, m)
         memory.commit(index, student_rows, teacher_rows, tf.stack(normalizers), applied)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "num_samples": self.num_samples,
-            "num_negatives": self.num_negatives,
-            "feat_dim": self.feat_dim,
-            "nce_temperature": self.nce_temperature,
-            "memory_momentum": self.memory_momentum,
-        }
-
-
-def check_indexed_data(x, num_samples):
-    """Raises unless ``x`` carries sample indices (checked in range for arrays)."""
-    if isinstance(x, tf.data.Dataset):
-        spec = x.element_spec
-        if isinstance(spec, tuple) and is_indexed_spec(spec[0]):
-            return
-        received = f"a dataset with element spec {spec!r}"
-    elif is_indexed_spec(x):
-        index = np.asarray(x[SAMPLE_INDEX_KEY])
-        if index.size and (index.min() < 0 or index.max() >= num_samples):
-            raise ValueError(
-                "`x['sample_index']` must hold each sample's index in the training set, in "
-                f"[0, {num_samples}) (`num_samples`). Received: indices from {index.min()} "
-                f"to {index.max()}"
-            )
-        return
-    elif x is None:
-        return  # a generator or PyDataset in another argument: checked when the step runs
-    else:
-        received = f"x of type {type(x).__name__}"
-    raise ValueError(
-        "CRD keeps a memory row per training sample, so its training data must carry each "
-        "sample's index: `keras_kd.data.with_sample_index(dataset)` (before shuffling and "
-        "batching), or x={'x': inputs, 'sample_index': np.arange(len(inputs))}. Received: "
-        + received
-    )
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
@@ -339,6 +259,8 @@ class CRD(Distiller):
         Tian, Krishnan, Isola, "Contrastive Representation Distillation", ICLR 2020.
     """
 
+    method_term = CRDTerm
+
     def __init__(
         self,
         student,
@@ -356,43 +278,9 @@ class CRD(Distiller):
         temperature=4.0,
         **kwargs,
     ):
-        super().__init__(**method_arguments(locals()))
-
-    def method_terms(
-        self,
-        student_layers,
-        teacher_layers,
-        num_samples,
-        num_negatives,
-        feat_dim,
-        nce_temperature,
-        memory_momentum,
-        feature_weight,
-    ):
-        return [
-            CRDTerm(
-                feature_weight,
-                student_layers,
-                teacher_layers,
-                num_samples,
-                num_negatives,
-                feat_dim,
-                nce_temperature,
-                memory_momentum,
-            )
-        ]
+        super().__init__(student, teacher, **kwargs)
 
     @property
     def memory(self):
         """The `ContrastMemory` layer: ``student_memory``, ``teacher_memory``, ``normalizers``."""
         return self.term_states[0]
-
-    def fit(self, *args, **kwargs):
-        """`Distiller.fit`, after checking that the data carry sample indices.
-
-        Raises:
-            ValueError: training data without ``sample_index``, or array
-                indices outside ``[0, num_samples)``.
-        """
-        check_indexed_data(args[0] if args else kwargs.get("x"), self.num_samples)
-        return super().fit(*args, **kwargs)

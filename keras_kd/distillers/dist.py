@@ -4,7 +4,7 @@ import keras
 
 from keras_kd._checks import non_negative_float, temperature_value
 from keras_kd.distillers._terms import Term, register_term
-from keras_kd.distillers.base import Distiller, method_arguments
+from keras_kd.distillers.base import Distiller
 from keras_kd.features import OUTPUT_KEY
 from keras_kd.losses.dist import dist_loss
 
@@ -50,14 +50,6 @@ class DISTTerm(Term):
             self.intra_weight,
         )
 
-    def get_config(self):
-        return {
-            "weight": self.weight,
-            "temperature": self.temperature,
-            "inter_weight": self.inter_weight,
-            "intra_weight": self.intra_weight,
-        }
-
 
 @keras.saving.register_keras_serializable(package="keras_kd")
 class DIST(Distiller):
@@ -88,6 +80,8 @@ class DIST(Distiller):
         Teacher", NeurIPS 2022.
     """
 
+    method_term = DISTTerm
+
     def __init__(
         self,
         student,
@@ -100,7 +94,4 @@ class DIST(Distiller):
         kd_weight=0.0,
         **kwargs,
     ):
-        super().__init__(**method_arguments(locals()))
-
-    def method_terms(self, inter_weight, intra_weight, feature_weight, temperature):
-        return [DISTTerm(feature_weight, temperature, inter_weight, intra_weight)]
+        super().__init__(student, teacher, **kwargs)

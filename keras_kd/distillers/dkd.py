@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from keras_kd._checks import non_negative_float, non_negative_int, temperature_value
 from keras_kd.distillers._terms import Term, register_term
-from keras_kd.distillers.base import Distiller, method_arguments
+from keras_kd.distillers.base import Distiller
 from keras_kd.features import OUTPUT_KEY
 from keras_kd.losses.dkd import dkd_loss
 
@@ -95,16 +95,6 @@ class DKDTerm(Term):
         )
         return self.ramp() * loss
 
-    def get_config(self):
-        return {
-            "weight": self.weight,
-            "temperature": self.temperature,
-            "alpha": self.alpha,
-            "beta": self.beta,
-            "warmup_epochs": self.warmup_epochs,
-            "logit_standardization": self.logit_standardization,
-        }
-
 
 @keras.saving.register_keras_serializable(package="keras_kd")
 class DKD(Distiller):
@@ -144,6 +134,8 @@ class DKD(Distiller):
         Zhao, Cui, Song, Qiu, Liang, "Decoupled Knowledge Distillation", CVPR 2022.
     """
 
+    method_term = DKDTerm
+
     def __init__(
         self,
         student,
@@ -158,11 +150,4 @@ class DKD(Distiller):
         kd_weight=0.0,
         **kwargs,
     ):
-        super().__init__(**method_arguments(locals()))
-
-    def method_terms(
-        self, alpha, beta, warmup_epochs, feature_weight, temperature, logit_standardization
-    ):
-        return [
-            DKDTerm(feature_weight, temperature, alpha, beta, warmup_epochs, logit_standardization)
-        ]
+        super().__init__(student, teacher, **kwargs)

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from keras_kd._checks import one_of, positive_float
 from keras_kd.distillers._terms import INIT, Term, check_same_spatial_size, register_term
-from keras_kd.distillers.base import Distiller, method_arguments
+from keras_kd.distillers.base import Distiller
 from keras_kd.layers.paraphraser import build_paraphraser, build_translator
 from keras_kd.losses.factor import FORMS, factor_transfer_loss
 from keras_kd.losses.hint import hint_loss
@@ -66,9 +66,6 @@ class FactorTransferTerm(Term):
         factor = tf.stop_gradient(self.encoder(teacher[t], training=False))
         translated = self.translator(student[s], training=True)
         return factor_transfer_loss(factor, translated, self.p, sample_weight, self.form)
-
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "p": self.p, "form": self.form}
 
 
 class ParaphraserTerm(Term):
@@ -146,8 +143,8 @@ class FactorTransfer(Distiller):
         temperature=4.0,
         **kwargs,
     ):
-        super().__init__(**method_arguments(locals()))
+        super().__init__(student, teacher, **kwargs)
 
-    def method_terms(self, student_layers, teacher_layers, feature_weight, rate, p, form):
-        factor = FactorTransferTerm(feature_weight, student_layers, teacher_layers, rate, p, form)
+    def method_terms(self):
+        factor = FactorTransferTerm(**self.arguments_for(FactorTransferTerm))
         return [factor, ParaphraserTerm(factor)]

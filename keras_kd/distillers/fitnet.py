@@ -4,7 +4,7 @@ import keras
 
 from keras_kd._checks import one_of
 from keras_kd.distillers._terms import INIT, MAIN, Term, pair_connectors, register_term
-from keras_kd.distillers.base import Distiller, method_arguments
+from keras_kd.distillers.base import Distiller
 from keras_kd.losses.hint import hint_loss
 
 
@@ -69,13 +69,6 @@ class HintTerm(Term):
             for (s, t), regressor in zip(self.pairs, self.adapters, strict=True)
         )
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "regressor": self.regressor,
-            "regressor_kernel_size": self.regressor_kernel_size,
-        }
-
 
 @keras.saving.register_keras_serializable(package="keras_kd")
 class FitNet(Distiller):
@@ -114,6 +107,8 @@ class FitNet(Distiller):
         Romero et al., "FitNets: Hints for Thin Deep Nets", ICLR 2015.
     """
 
+    method_term = HintTerm
+
     def __init__(
         self,
         student,
@@ -129,13 +124,4 @@ class FitNet(Distiller):
         init_epochs=0,
         **kwargs,
     ):
-        super().__init__(**method_arguments(locals()))
-
-    def method_terms(
-        self, student_layers, teacher_layers, feature_weight, regressor, regressor_kernel_size
-    ):
-        return [
-            HintTerm(
-                feature_weight, student_layers, teacher_layers, regressor, regressor_kernel_size
-            )
-        ]
+        super().__init__(student, teacher, **kwargs)

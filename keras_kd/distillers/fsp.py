@@ -3,7 +3,7 @@
 import keras
 
 from keras_kd.distillers._terms import INIT, Term, register_term
-from keras_kd.distillers.base import Distiller, method_arguments
+from keras_kd.distillers.base import Distiller
 from keras_kd.losses._align import check_alignable
 from keras_kd.losses.fsp import check_fsp_pairs, fsp_loss
 
@@ -99,6 +99,8 @@ class FSP(Distiller):
         Yim, Joo, Bae, Kim, "A Gift from Knowledge Distillation", CVPR 2017.
     """
 
+    method_term = FSPTerm
+
     def __init__(
         self,
         student,
@@ -112,7 +114,4 @@ class FSP(Distiller):
         temperature=4.0,
         **kwargs,
     ):
-        super().__init__(**method_arguments(locals()))
-
-    def method_terms(self, student_layers, teacher_layers, feature_weight):
-        return [FSPTerm(feature_weight, student_layers, teacher_layers)]
+        super().__init__(student, teacher, **kwargs)

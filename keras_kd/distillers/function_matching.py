@@ -6,71 +6,11 @@ import keras
 import tensorflow as tf
 
 from keras_kd._checks import non_negative_float, non_negative_int
-from keras_kd.distillers import _guard
-from keras_kd.distillers.base import Distiller, method_arguments, serialize_layer_argument
-from keras_kd.labels import SPARSE, label_kind
+from keras_kd.data.views import crop_flip, mix, mixed_labels, partner_weight
+from keras_kd.distillers import _step_checks
+from keras_kd.distillers.base import Distiller
 
 DEFAULT_CROP_PADDING = 4  # pixels: the CIFAR pad-and-crop
-# Bisection steps of the Beta inverse CDF: resolution 0.5 / 2^40 of the partner's weight.
-_BISECTION_STEPS = 40
-
-
-def _partner_weight(alpha, seed, shape=()):
-    """``min(lam, 1 - lam)`` for ``lam ~ Beta(alpha, alpha)``, in [0, 0.5] (``seed``: 2 ints).
-
-    Drawn by inverting the Beta CDF (`tf.math.betainc`) by bisection, since
-    the gamma sampler behind `keras.random.beta` does not compile under XLA.
-    On [0, 0.5] the folded weight's CDF is twice the Beta CDF.
-    """
-    target = tf.random.stateless_uniform(shape, seed, 0.0, 0.5)
-    a = tf.constant(alpha, tf.float32)
-
-    def halve(_, bounds):
-        low, high = bounds
-        middle = (low + high) / 2.0
-        below = tf.math.betainc(a, a, middle) < target
-        return tf.where(below, middle, low), tf.where(below, high, middle)
-
-    # A loop, not unrolled: XLA compiles betainc's series once instead of 40 times.
-    low, high = keras.ops.fori_loop(
-        0, _BISECTION_STEPS, halve, (tf.zeros(shape), tf.fill(shape, 0.5))
-    )
-    return (low + high) / 2.0
-
-
-def _crop_flip(images, padding, flip, next_seed):
-    """Per image: zero-pad by ``padding``, take a random window of the original
-    size and mirror it left-right with probability 1/2 (one gather per axis).
-    ``next_seed()`` gives a new stateless seed for each draw."""
-    shape = tf.shape(images)
-    batch, height, width = shape[0], shape[1], shape[2]
-    rows, cols = tf.range(height)[None], tf.range(width)[None]
-    if padding:
-        images = tf.pad(images, [[0, 0], [padding, padding], [padding, padding], [0, 0]])
-        positions = 2 * padding + 1
-        rows = rows + tf.random.stateless_uniform((batch, 1), next_seed(), 0, positions, tf.int32)
-        offsets = tf.random.stateless_uniform((batch, 1), next_seed(), 0, positions, tf.int32)
-    else:
-        offsets = tf.zeros((batch, 1), tf.int32)
-    if flip:
-        mirrored = tf.random.stateless_uniform((batch, 1), next_seed()) < 0.5
-        cols = tf.where(mirrored, width - 1 - cols, cols)
-    images = tf.gather(images, rows, axis=1, batch_dims=1)
-    return tf.gather(images, cols + offsets, axis=2, batch_dims=1)
-
-
-def _mix(values, partner, w):
-    """``(1 - w) * values + w * values[partner]``, float32 unless ``values`` are floats."""
-    mixed = tf.cast(values, tf.float32)
-    mixed = mixed + w * (tf.gather(mixed, partner) - mixed)
-    return tf.cast(mixed, values.dtype) if values.dtype.is_floating else mixed
-
-
-def _mixed_labels(y, partner, weight, num_outputs):
-    """Labels mixed like the images; class indices become probability rows."""
-    if label_kind(tuple(y.shape), num_outputs) == SPARSE:
-        y = tf.one_hot(tf.cast(tf.reshape(y, [-1]), tf.int32), num_outputs)
-    return _mix(y, partner, weight)
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
@@ -172,7 +112,8 @@ class FunctionMatching(Distiller):
         task_weight=0.0,
         **kwargs,
     ):
-        super().__init__(**method_arguments(locals()))
+        self._check_view_arguments(mixup_alpha, crop_padding, flip, augment)
+        super().__init__(student, teacher, **kwargs)
         if augment is None:
             self._padding = DEFAULT_CROP_PADDING if crop_padding is None else crop_padding
             self._flip = True if flip is None else flip
@@ -189,19 +130,8 @@ class FunctionMatching(Distiller):
             name="view_seed",
         )
 
-    def method_terms(self, mixup_alpha, crop_padding, flip, augment):
-        """Checks the view's arguments; the method adds no term of its own (its
-        loss is the template's KD term, computed on the view).
+    def _check_view_arguments(self, mixup_alpha, crop_padding, flip, augment):
 
-        Args:
-            mixup_alpha: alpha of the Beta mixing coefficient.
-            crop_padding: padding of the random crop, or None.
-            flip: random flips, or None.
-            augment: a callable replacing crop and flip, or None.
-
-        Returns:
-            An empty list.
-        """
         non_negative_float("mixup_alpha", mixup_alpha)
         if crop_padding is not None:
             non_negative_int("crop_padding", crop_padding)
@@ -219,7 +149,6 @@ class FunctionMatching(Distiller):
                     f"`crop_padding`/`flip`, not both. Received: augment={augment!r}, "
                     f"crop_padding={crop_padding!r}, flip={flip!r}"
                 )
-        return []
 
     def _check_image_input(self):
         shapes = [tuple(t.shape[1:]) for t in self.student.inputs]
@@ -286,45 +215,32 @@ class FunctionMatching(Distiller):
                 )
             x = out
         elif self._padding or self._flip:
-            x = _crop_flip(x, self._padding, self._flip, self._next_seed)
+            x = crop_flip(x, self._padding, self._flip, self._next_seed)
         batch = tf.shape(tf.nest.flatten(x)[0])[0]
         if not self.mixup_alpha:
             return x, tf.range(batch), tf.constant(0.0)
-        weight = _partner_weight(self.mixup_alpha, self._next_seed())
+        weight = partner_weight(self.mixup_alpha, self._next_seed())
         partner = tf.argsort(tf.random.stateless_uniform((batch,), self._next_seed()))
-        return tf.nest.map_structure(lambda v: _mix(v, partner, weight), x), partner, weight
+        return tf.nest.map_structure(lambda v: mix(v, partner, weight), x), partner, weight
 
-    def training_view(self, x, y, sample_weight):
+    def training_view(self, batch):
         """One view per step, fed to both networks; labels and sample weights
         mixed like the inputs (see `Distiller.training_view`).
 
         Args:
-            x: the batch of inputs.
-            y: its labels.
-            sample_weight: its sample weights, or None.
+            batch: the batch read from the data.
 
         Returns:
-            ``(view, labels, sample_weight, checks)``, the checks refusing a
-            step whose view holds NaN or inf.
+            The view's `Batch`, its checks refusing a step whose view holds NaN or inf.
         """
-        view, partner, weight = self.draw_view(x)
-        checks = [_guard.view_check(view)] if self.check_finite else []
+        view, partner, weight = self.draw_view(batch.x)
+        checks = (
+            [*batch.checks, _step_checks.view_check(view)] if self.check_finite else batch.checks
+        )
+        y, sample_weight = batch.y, batch.sample_weight
         if self.mixup_alpha:
             num_outputs = self.deployable.outputs[0].shape[-1]
-            y = None if y is None else _mixed_labels(y, partner, weight, num_outputs)
+            y = None if y is None else mixed_labels(y, partner, weight, num_outputs)
             if sample_weight is not None:
-                sample_weight = _mix(sample_weight, partner, weight)
-        return view, y, sample_weight, checks
-
-    def get_config(self):
-        config = super().get_config()
-        if self.augment is not None:
-            config["augment"] = serialize_layer_argument("augment", self.augment)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("augment"), dict):
-            config["augment"] = keras.saving.deserialize_keras_object(config["augment"])
-        return super().from_config(config)
+                sample_weight = mix(sample_weight, partner, weight)
+        return batch._replace(x=view, y=y, sample_weight=sample_weight, checks=checks)

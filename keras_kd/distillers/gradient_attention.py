@@ -4,7 +4,7 @@ import keras
 
 from keras_kd._checks import bool_value
 from keras_kd.distillers._terms import Term, register_term
-from keras_kd.distillers.base import INPUT_GRADIENT_KEY, Distiller, method_arguments
+from keras_kd.distillers.base import INPUT_GRADIENT_KEY, Distiller
 from keras_kd.losses.attention import gradient_attention_loss
 
 
@@ -46,9 +46,6 @@ class GradientAttentionTerm(Term):
             normalize=self.normalize,
         )
 
-    def get_config(self):
-        return {"weight": self.weight, "normalize": self.normalize}
-
 
 @keras.saving.register_keras_serializable(package="keras_kd")
 class GradientAttentionTransfer(Distiller):
@@ -80,6 +77,8 @@ class GradientAttentionTransfer(Distiller):
         Zagoruyko & Komodakis, "Paying More Attention to Attention", ICLR 2017.
     """
 
+    method_term = GradientAttentionTerm
+
     def __init__(
         self,
         student,
@@ -91,7 +90,4 @@ class GradientAttentionTransfer(Distiller):
         temperature=4.0,
         **kwargs,
     ):
-        super().__init__(**method_arguments(locals()))
-
-    def method_terms(self, feature_weight, normalize):
-        return [GradientAttentionTerm(feature_weight, normalize)]
+        super().__init__(student, teacher, **kwargs)

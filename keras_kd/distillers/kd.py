@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_kd.distillers.base import Distiller, method_arguments
+from keras_kd.distillers.base import Distiller
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
@@ -36,4 +36,4 @@ class KD(Distiller):
     """
 
     def __init__(self, student, teacher, temperature=4.0, task_weight=0.1, kd_weight=0.9, **kwargs):
-        super().__init__(**method_arguments(locals()))
+        super().__init__(student, teacher, **kwargs)

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from keras_kd._checks import index_in, non_negative_float, temperature_value
 from keras_kd.distillers._model_checks import check_distinct, check_logits_model, check_trainable
-from keras_kd.distillers._trainer import TermTrainer, deserialize_models
+from keras_kd.distillers._trainer import TermTrainer
 from keras_kd.features import build_feature_extractor
 from keras_kd.losses.kd import kd_loss
 
@@ -65,8 +65,7 @@ class DeepMutualLearning(TermTrainer):
                 f"`peers` must be a list of at least 2 Keras models. Received: peers={peers!r}"
             )
         deploy_index = index_in("deploy_index", deploy_index, len(peers))
-        terms = [f"peer{i}_{kind}" for i in range(len(peers)) for kind in ("task", "kd")]
-        super().__init__(terms=terms, **kwargs)
+        super().__init__(**kwargs)
         self.temperature = temperature_value("temperature", temperature)
         self.task_weight = non_negative_float("task_weight", task_weight)
         self.kd_weight = non_negative_float("kd_weight", kd_weight)
@@ -84,6 +83,8 @@ class DeepMutualLearning(TermTrainer):
             )
             raise ValueError(f"`peers` must share input and output shapes. Received: {listed}")
         self.peers = list(peers)
+        terms = [f"peer{i}_{kind}" for i in range(len(peers)) for kind in ("task", "kd")]
+        self.declare_terms(terms, outputs=arguments)
         self.track_accuracy([f"peer{i}" for i in range(len(peers))])
 
     @property
@@ -104,58 +105,31 @@ class DeepMutualLearning(TermTrainer):
     def trained_models(self):
         return list(self.peers)
 
-    def call(self, inputs, training=False):
-        return self.student(inputs, training=training)
+    def forward(self, view, training):
+        return {"peers": [peer(view.x, training=training) for peer in self.peers]}
 
-    def _peer_terms(self, y, logits, sample_weight):
-        terms = {}
+    def compute_terms(self, outputs, view):
+        terms, logits = {}, outputs["peers"]
         for i, own in enumerate(logits):
             others = [tf.stop_gradient(z) for j, z in enumerate(logits) if j != i]
-            terms[f"peer{i}_task"] = self.task_loss(y, own, sample_weight)
+            terms[f"peer{i}_task"] = self.task_loss(view.y, own, view.sample_weight)
             terms[f"peer{i}_kd"] = tf.add_n(
-                [kd_loss(other, own, self.temperature, sample_weight) for other in others]
+                [kd_loss(other, own, self.temperature, view.sample_weight) for other in others]
             ) / len(others)
         return terms
 
-    def train_step(self, data):
-        x, y, sample_weight, input_checks = self.unpack(data)
-        snapshot = self.guard.snapshot(self.peers)
-        with tf.GradientTape() as tape:
-            logits = [peer(x, training=True) for peer in self.peers]
-            terms = self._peer_terms(y, logits, sample_weight)
-            total = self.weighted_total(terms)
-        checks = input_checks + self.batch_checks(
-            y, [(f"peers[{i}]", z) for i, z in enumerate(logits)]
-        )
-        self.guarded_update(tape, terms, total, snapshot, checks)
-        logs = self.report(terms, total, x, y, logits[self.deploy_index], sample_weight)
-        return {**logs, **self.accuracy_logs(y, logits, sample_weight)}
-
-    def test_step(self, data):
-        x, y, sample_weight, input_checks = self.unpack(data)
-        logits = [peer(x, training=False) for peer in self.peers]
-        terms = {f"peer{i}_task": self.task_loss(y, z, sample_weight) for i, z in enumerate(logits)}
-        self.guarded_evaluation(terms, input_checks + self.batch_checks(y, []))
-        logs = self.report(
-            terms,
-            terms[f"peer{self.deploy_index}_task"],
-            x,
-            y,
-            logits[self.deploy_index],
-            sample_weight,
-        )
-        return {**logs, **self.accuracy_logs(y, logits, sample_weight)}
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "peers": [keras.saving.serialize_keras_object(p) for p in self.peers],
-            "temperature": self.temperature,
-            "task_weight": self.task_weight,
-            "kd_weight": self.kd_weight,
-            "deploy_index": self.deploy_index,
+    def evaluation_terms(self, outputs, batch):
+        terms = {
+            f"peer{i}_task": self.task_loss(batch.y, z, batch.sample_weight)
+            for i, z in enumerate(outputs["peers"])
         }
+        return terms, terms[f"peer{self.deploy_index}_task"]
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**deserialize_models(dict(config), ("peers",)))
+    def logit_outputs(self, outputs):
+        return outputs["peers"]
+
+    def metric_logits(self, outputs):
+        return outputs["peers"][self.deploy_index]
+
+    def extra_logs(self, outputs, batch):
+        return self.accuracy_logs(batch.y, outputs["peers"], batch.sample_weight)

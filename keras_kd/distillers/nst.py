@@ -3,7 +3,7 @@
 import keras
 
 from keras_kd.distillers._terms import Term, check_pairs_alignable, register_term
-from keras_kd.distillers.base import Distiller, method_arguments
+from keras_kd.distillers.base import Distiller
 from keras_kd.losses.nst import nst_loss
 
 
@@ -71,6 +71,8 @@ class NST(Distiller):
         Selectivity Transfer", 2017.
     """
 
+    method_term = NSTTerm
+
     def __init__(
         self,
         student,
@@ -83,7 +85,4 @@ class NST(Distiller):
         temperature=4.0,
         **kwargs,
     ):
-        super().__init__(**method_arguments(locals()))
-
-    def method_terms(self, student_layers, teacher_layers, feature_weight):
-        return [NSTTerm(feature_weight, student_layers, teacher_layers)]
+        super().__init__(student, teacher, **kwargs)

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from keras_kd._checks import index_in, non_negative_float, positive_int, temperature_value
 from keras_kd.distillers._model_checks import check_logits_model, check_trainable
-from keras_kd.distillers._trainer import TermTrainer, deserialize_models
+from keras_kd.distillers._trainer import TermTrainer
 from keras_kd.features import OUTPUT_KEY, build_feature_extractor, model_input
 from keras_kd.layers.branches import branch_copy, build_gate, split_at
 from keras_kd.losses.kd import kd_loss
@@ -71,7 +71,7 @@ class ONE(TermTrainer):
     ):
         branches = positive_int("branches", branches, minimum=2)
         deploy_index = index_in("deploy_index", deploy_index, branches)
-        super().__init__(terms=("branch_task", "ensemble_task", "kd"), **kwargs)
+        super().__init__(**kwargs)
         build_feature_extractor(model, [], argument="model")
         check_logits_model(model, "model")
         check_trainable(model, "model")
@@ -94,6 +94,7 @@ class ONE(TermTrainer):
             keras.Model(model_input(model), b(cut), name=f"{model.name}_branch{i}")
             for i, b in enumerate(self.branch_heads[1:], start=1)
         ]
+        self.declare_terms(("branch_task", "ensemble_task", "kd"), outputs=["model"] * branches)
         self.track_accuracy([*(f"branch{i}" for i in range(branches)), "ensemble"])
 
     @property
@@ -115,9 +116,6 @@ class ONE(TermTrainer):
     def trained_models(self):
         return [self.network]
 
-    def call(self, inputs, training=False):
-        return self.student(inputs, training=training)
-
     @staticmethod
     def ensemble_logits(logits, gate):
         """The gated ensemble's logits ``z_e = sum_i g_i z_i``.
@@ -133,51 +131,31 @@ class ONE(TermTrainer):
             "bm,mbc->bc", tf.cast(gate, tf.float32), tf.cast(tf.stack(logits), tf.float32)
         )
 
-    def train_step(self, data):
-        x, y, sample_weight, input_checks = self.unpack(data)
-        snapshot = self.guard.snapshot([self.network])
-        with tf.GradientTape() as tape:
-            out = self.network(x, training=True)
-            logits = out[OUTPUT_KEY]
-            ensemble = self.ensemble_logits(logits, out["gate"])
-            teacher = tf.stop_gradient(ensemble)
-            raw = {
-                "branch_task": tf.add_n([self.task_loss(y, z, sample_weight) for z in logits]),
-                "ensemble_task": self.task_loss(y, ensemble, sample_weight),
-                "kd": tf.add_n(
-                    [kd_loss(teacher, z, self.temperature, sample_weight) for z in logits]
-                ),
-            }
-            total = self.weighted_total(raw)
-        checks = input_checks + self.batch_checks(y, [("model", z) for z in logits])
-        self.guarded_update(tape, raw, total, snapshot, checks)
-        logs = self.report(raw, total, x, y, logits[self.deploy_index], sample_weight)
-        return {**logs, **self.accuracy_logs(y, [*logits, ensemble], sample_weight)}
-
-    def test_step(self, data):
-        x, y, sample_weight, input_checks = self.unpack(data)
-        out = self.network(x, training=False)
+    def forward(self, view, training):
+        out = self.network(view.x, training=training)
         logits = out[OUTPUT_KEY]
-        ensemble = self.ensemble_logits(logits, out["gate"])
-        task = self.task_loss(y, logits[self.deploy_index], sample_weight)
-        self.guarded_evaluation({"branch_task": task}, input_checks + self.batch_checks(y, []))
-        logs = self.report(
-            {"branch_task": task}, task, x, y, logits[self.deploy_index], sample_weight
-        )
-        return {**logs, **self.accuracy_logs(y, [*logits, ensemble], sample_weight)}
+        return {"branches": logits, "ensemble": self.ensemble_logits(logits, out["gate"])}
 
-    def get_config(self):
+    def compute_terms(self, outputs, view):
+        y, weight, logits = view.y, view.sample_weight, outputs["branches"]
+        teacher = tf.stop_gradient(outputs["ensemble"])
         return {
-            **super().get_config(),
-            "model": keras.saving.serialize_keras_object(self.model),
-            "cut_layer": self.cut_layer,
-            "branches": self.branches,
-            "temperature": self.temperature,
-            "task_weight": self.task_weight,
-            "kd_weight": self.kd_weight,
-            "deploy_index": self.deploy_index,
+            "branch_task": tf.add_n([self.task_loss(y, z, weight) for z in logits]),
+            "ensemble_task": self.task_loss(y, outputs["ensemble"], weight),
+            "kd": tf.add_n([kd_loss(teacher, z, self.temperature, weight) for z in logits]),
         }
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**deserialize_models(dict(config), ("model",)))
+    def evaluation_terms(self, outputs, batch):
+        logits = self.metric_logits(outputs)
+        task = self.task_loss(batch.y, logits, batch.sample_weight)
+        return {"branch_task": task}, task
+
+    def logit_outputs(self, outputs):
+        return outputs["branches"]
+
+    def metric_logits(self, outputs):
+        return outputs["branches"][self.deploy_index]
+
+    def extra_logs(self, outputs, batch):
+        logits = [*outputs["branches"], outputs["ensemble"]]
+        return self.accuracy_logs(batch.y, logits, batch.sample_weight)

@@ -4,7 +4,7 @@ import keras
 
 from keras_kd._checks import non_negative_float
 from keras_kd.distillers._terms import Term, register_term
-from keras_kd.distillers.base import Distiller, method_arguments
+from keras_kd.distillers.base import Distiller
 from keras_kd.losses.rkd import rkd_loss
 
 
@@ -50,13 +50,6 @@ class RKDTerm(Term):
         ((s, t),) = self.pairs
         return rkd_loss(teacher[t], student[s], self.distance_weight, self.angle_weight)
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "distance_weight": self.distance_weight,
-            "angle_weight": self.angle_weight,
-        }
-
 
 @keras.saving.register_keras_serializable(package="keras_kd")
 class RKD(Distiller):
@@ -88,6 +81,8 @@ class RKD(Distiller):
         Park, Kim, Lu, Cho, "Relational Knowledge Distillation", CVPR 2019.
     """
 
+    method_term = RKDTerm
+
     def __init__(
         self,
         student,
@@ -102,11 +97,4 @@ class RKD(Distiller):
         temperature=4.0,
         **kwargs,
     ):
-        super().__init__(**method_arguments(locals()))
-
-    def method_terms(
-        self, student_layers, teacher_layers, feature_weight, distance_weight, angle_weight
-    ):
-        return [
-            RKDTerm(feature_weight, student_layers, teacher_layers, distance_weight, angle_weight)
-        ]
+        super().__init__(student, teacher, **kwargs)

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from keras_kd import distillers
 from keras_kd.cache import cache_teacher_outputs
-from keras_kd.distillers.function_matching import _partner_weight
+from keras_kd.data.views import partner_weight
 from keras_kd.errors import NonFiniteLossError
 from tests.helpers import IMAGE_SHAPE, NUM_CLASSES, assert_same, snapshot, tiny_data, tiny_pair
 
@@ -115,7 +115,7 @@ def test_mixup_takes_a_permutation_and_a_folded_beta_weight(pair):
     assert 0.0 <= weight <= 0.5
     assert sorted(partner.tolist()) == list(range(BATCH))
     np.testing.assert_allclose(view, (1 - weight) * x + weight * x[partner], rtol=1e-5, atol=1e-3)
-    drawn = _partner_weight(0.4, tf.constant([0, 0]), shape=(2000,)).numpy()
+    drawn = partner_weight(0.4, tf.constant([0, 0]), shape=(2000,)).numpy()
     reference = np.random.default_rng(0).beta(0.4, 0.4, 200_000)
     reference = np.minimum(reference, 1.0 - reference)
     levels = [0.1, 0.25, 0.5, 0.75, 0.9]

@@ -290,9 +290,9 @@ def test_gradient_attention_term_alone_reaches_the_student_weights():
     gradient_at = term(distiller, "gradient_at")
     x, y = tiny_data(8)
     x, y = tf.constant(x), tf.constant(y)
-    teacher_out = distiller._forward("teacher", x, y, False)
+    teacher_out = distiller._run("teacher", x, y, False)
     with tf.GradientTape() as tape:
-        student_out = distiller._forward("student", x, y, True)
+        student_out = distiller._run("student", x, y, True)
         at = gradient_at(teacher_out, student_out, y, None)
     grads = tape.gradient(at, distiller.student.trainable_variables)
     kernels = [
@@ -401,8 +401,8 @@ def test_ab_init_term_weights_layers_by_powers_of_two():
     distiller.set_stage("init")
     x, y = tiny_data(8)
     x, y = tf.constant(x), tf.constant(y)
-    teacher_out = distiller._forward("teacher", x, y, False)
-    student_out = distiller._forward("student", x, y, True)
+    teacher_out = distiller._run("teacher", x, y, False)
+    student_out = distiller._run("student", x, y, True)
     expected = sum(
         w * activation_boundary_loss(teacher_out[t], c(student_out[s], training=True), 1.0)
         for (s, t), c, w in zip(

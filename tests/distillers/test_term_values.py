@@ -391,7 +391,9 @@ def test_factor_transfer_term_against_reference():
         _pass_through_batch_norm(ft.translator.get_layer(f"translator{i}_bn"), s_tap)
     factors = [ft.encoder(t_tap, training=False), ft.translator(s_tap, training=True)]
     for got, want in zip(factors, [t_factor, s_tap], strict=True):
-        np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=1e-6)
+        # A few float32 ulps (values up to ~4): oneDNN's batch statistics on
+        # some CPUs reduce in another order than NumPy.
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-6, atol=1e-6)
     logs = step(distiller, eye(), TASK["labels"])
     assert_close(logs["ft_loss"], reference_value(name), RTOL_NEAR)
     total = reference_value("task_cross_entropy") + 200.0 * reference_value(name)

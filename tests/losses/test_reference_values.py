@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_kd.distillers.base import INPUT_GRADIENT_KEY, _input_gradient, task_loss_per_sample
+from keras_kd.distillers._taps import INPUT_GRADIENT_KEY, input_gradient
 from keras_kd.distillers.one import ONE
 from keras_kd.features import OUTPUT_KEY
+from keras_kd.labels import task_loss_per_sample
 from keras_kd.losses import (
     activation_boundary_loss,
     attention_transfer_loss,
@@ -133,7 +134,7 @@ def test_gradient_attention_term_from_input_gradients():
     grads = {}
     for who in ("teacher", "student"):
         taps = _linear_taps(x[f"{who}_kernel"], x[f"{who}_bias"], who)
-        out = _input_gradient(taps, tf.constant(x["x"]), tf.constant(x["y"]), False)
+        out = input_gradient(taps, tf.constant(x["x"]), tf.constant(x["y"]), False)
         grads[who] = out[INPUT_GRADIENT_KEY].numpy()
         np.testing.assert_allclose(grads[who], x[f"{who}_input_grad"], rtol=1e-5, atol=1e-6)
         if who == "student":

@@ -1,0 +1,93 @@
+"""In-graph checks of a step, each ``(condition, fault, detail)`` for the step guard.
+
+``detail`` is two floats the fault's message reads (a count, a range).
+"""
+
+import tensorflow as tf
+
+from keras_kd import labels
+from keras_kd.distillers import _faults
+
+NO_DETAIL = (0.0, 0.0)
+
+
+def are_probabilities(outputs):
+    """True when every row is non-negative and sums to 1 (for C > 1 outputs)."""
+    if outputs.shape[-1] == 1:
+        return tf.constant(False)
+    outputs = tf.cast(outputs, tf.float32)
+    sums = tf.reduce_sum(outputs, axis=-1)
+    return (tf.reduce_min(outputs) >= 0.0) & tf.reduce_all(
+        tf.abs(sums - 1.0) <= labels.SUM_TOLERANCE
+    )
+
+
+def label_check(y, num_outputs):
+    """Labels of the wrong kind or range, NaN or inf."""
+    fault, low, high = labels.label_fault(y, num_outputs)
+    return fault, _faults.BAD_LABELS, tf.stack([low, high])
+
+
+def _non_finite(values):
+    floats = [tf.cast(v, tf.float32) for v in tf.nest.flatten(values) if v.dtype.is_floating]
+    if not floats:
+        return tf.constant(False), NO_DETAIL
+    count = tf.add_n([tf.reduce_sum(tf.cast(~tf.math.is_finite(v), tf.float32)) for v in floats])
+    return count > 0, tf.stack([count, 0.0])
+
+
+def data_checks(x, sample_weight):
+    """NaN or inf in the inputs or the sample weights."""
+    fault, detail = _non_finite(x)
+    checks = [(fault, _faults.BAD_INPUTS, detail)]
+    if sample_weight is not None:
+        fault, detail = _non_finite(sample_weight)
+        checks.append((fault, _faults.BAD_SAMPLE_WEIGHTS, detail))
+    return checks
+
+
+def view_check(view):
+    """NaN or inf in a training view drawn from the batch."""
+    fault, detail = _non_finite(view)
+    return fault, _faults.BAD_VIEW, detail
+
+
+def term_checks(terms, faults):
+    """A NaN or infinite raw term; ``faults`` maps each term's name to its fault."""
+    return [(~tf.reduce_all(tf.math.is_finite(v)), faults[n], NO_DETAIL) for n, v in terms.items()]
+
+
+def gradient_check(grads):
+    """The first variable whose gradient is NaN or infinite (its index in the detail)."""
+    flags = [~tf.reduce_all(tf.math.is_finite(g)) for g in grads if g is not None]
+    if not flags:
+        return tf.constant(False), _faults.BAD_GRADIENT, NO_DETAIL
+    positions = [i for i, g in enumerate(grads) if g is not None]
+    first = tf.argmax(tf.cast(tf.stack(flags), tf.int32), output_type=tf.int32)
+    index = tf.cast(tf.gather(positions, first), tf.float32)
+    return tf.reduce_any(tf.stack(flags)), _faults.BAD_GRADIENT, tf.stack([index, 0.0])
+
+
+def checked_input(x, expected):
+    """``(x, check)``: a single-tensor batch given the model's static input
+    shape, and the check of a batch whose images have another size (it is
+    then replaced by zeros of the right shape, so the step runs to its guard
+    and is skipped)."""
+    expected = list(expected)
+    static = x.shape[1:]
+    if static.is_fully_defined() and None not in expected:
+        if list(static) != expected:
+            raise ValueError(
+                f"`x` must hold inputs of shape (batch, {', '.join(map(str, expected))}) "
+                f"for this model. Received: a batch of shape {tuple(x.shape)}; resize the "
+                "images in the pipeline (e.g. `data.load(..., image_size=...)`)"
+            )
+        return x, (tf.constant(False), _faults.INPUT_SHAPE, NO_DETAIL)
+    actual = tf.shape(x)[1:]
+    known = [i for i, e in enumerate(expected) if e is not None]
+    ok = tf.reduce_all(tf.equal(tf.gather(actual, known), [expected[i] for i in known]))
+    target = [-1, *(e if e is not None else -1 for e in expected)]
+    zeros = [tf.shape(x)[0], *(e if e is not None else 1 for e in expected)]
+    fixed = tf.cond(ok, lambda: tf.reshape(x, target), lambda: tf.zeros(zeros, dtype=x.dtype))
+    size = tf.cast(actual[:2], tf.float32) if len(expected) >= 2 else tf.zeros([2])
+    return tf.ensure_shape(fixed, [None, *expected]), (~ok, _faults.INPUT_SHAPE, size)
