@@ -149,14 +149,34 @@ def _problems(path, obj, top_level=True, is_property=False):
 def _keras_api(cls, name):
     """Whether ``name`` overrides or comes from a Keras base class."""
     return any(
-        name in vars(base) for base in cls.__mro__[1:] if base.__module__.startswith("keras")
+        name in vars(base) for base in cls.__mro__[1:] if base.__module__.split(".")[0] == "keras"
     )
 
 
+def _overrides_a_documented_hook(cls, name):
+    """Whether ``name`` overrides a method of a keras_kd base class (documented
+    there, e.g. the step template's hooks on `TermTrainer`)."""
+    bases = [b for b in cls.__mro__[1:] if b.__module__.startswith("keras_kd.")]
+    return any(name in vars(b) for b in bases if not b.__name__.endswith("Mixin"))
+
+
+def _own_members(cls):
+    """The class's members and those of its keras_kd mixins (e.g. `StagesMixin`)."""
+    members = {}
+    for base in reversed(cls.__mro__):
+        mixin = base.__name__.endswith("Mixin") and base.__module__.startswith("keras_kd")
+        if base is cls or mixin:
+            members.update(vars(base))
+    return members
+
+
 def _methods(path, cls):
-    for name, member in vars(cls).items():
+    for name, member in _own_members(cls).items():
         if name.startswith("_") or _keras_api(cls, name):
             continue
+        if name not in vars(cls) or _overrides_a_documented_hook(cls, name):
+            if not any(name in vars(b) for b in cls.__mro__ if b.__name__.endswith("Mixin")):
+                continue
         if isinstance(member, staticmethod | classmethod):
             yield f"{path}.{name}", member.__func__, False
         elif isinstance(member, property):  # described in prose: no Returns section

@@ -759,7 +759,7 @@ def test_nan_label_in_a_dataset(jit_compile, tmp_path):
     y = y.astype("float32")
     y[3] = np.nan
     d = compiled_kd(jit_compile, student, teacher)
-    refused_fit(d, [student, teacher], tmp_path, LabelError, "y", "from nan", x=dataset(x, y))
+    refused_fit(d, [student, teacher], tmp_path, LabelError, "y", "1 NaN value", x=dataset(x, y))
 
 
 def test_nan_in_numpy_one_hot_labels(tmp_path):

@@ -26,7 +26,14 @@ class StagesMixin:
     init_epochs = 0
 
     def epoch_counter(self, stage):
-        """The variable counting the epochs run in ``stage`` (None when not counted)."""
+        """The variable counting the epochs run in a stage.
+
+        Args:
+            stage: ``"init"`` or ``"main"``.
+
+        Returns:
+            A `keras.Variable`, or None when the trainer does not count that stage.
+        """
         return getattr(self, f"{stage}_epochs_done", None)
 
     def set_stage(self, stage):
@@ -46,7 +53,11 @@ class StagesMixin:
         self.train_function = self.test_function = self.predict_function = None
 
     def pending_init_epochs(self):
-        """Init-stage epochs still to run before the main stage (0 when none)."""
+        """Init-stage epochs still to run before the main stage.
+
+        Returns:
+            An int, 0 when the trainer has no init stage or has run it.
+        """
         counter = self.epoch_counter(INIT)
         if INIT not in self.stages or counter is None:
             return 0
