@@ -9,7 +9,7 @@ warm-up steps (tracing), then the distillers take turns, ``--steps``
 `train_on_batch` calls each per round, and the median over ``--rounds`` is
 reported (the load of a shared machine drifts between rounds). The
 milliseconds per step decide the negatives of the benchmark's ``crd`` row
-(`keras_kd.bench.rows`): a 10-epoch row should stay under about twice KD's time.
+(`keras_kd_cli.bench.rows`): a 10-epoch row should stay under about twice KD's time.
 """
 
 import argparse

@@ -28,9 +28,9 @@ import keras
 
 from keras_kd import data, distillers, pretrained
 from keras_kd._io import write_json_atomically
-from keras_kd.bench.protocols import PROTOCOLS
-from keras_kd.bench.provenance import provenance
 from keras_kd.evaluation import top1_accuracy
+from keras_kd_cli.bench.protocols import PROTOCOLS
+from keras_kd_cli.bench.provenance import provenance
 
 PROTOCOL = PROTOCOLS["cpu"]
 EPOCHS, BATCH_SIZE, TRAIN_IMAGES = 10, 64, 4000

@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/gradient_at_scale.py``
 
-The benchmark's gradient-AT weight (``keras_kd.bench.rows.GRADIENT_AT_WEIGHT``)
+The benchmark's gradient-AT weight (``keras_kd_cli.bench.rows.GRADIENT_AT_WEIGHT``)
 is set so that ``beta/2 * ||J_S - J_T||`` is comparable to the cross-entropy
 at initialization (on raw 0..255 inputs input gradients are small); it is not
 tuned on validation accuracy.
@@ -12,7 +12,7 @@ import keras
 import tensorflow as tf
 
 from keras_kd import data, distillers, models
-from keras_kd.demo import PRETRAINED_TEACHER
+from keras_kd_cli.demo import PRETRAINED_TEACHER
 
 
 def main():

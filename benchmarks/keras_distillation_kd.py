@@ -22,9 +22,9 @@ import keras
 
 from keras_kd import data
 from keras_kd._io import write_json_atomically
-from keras_kd.bench.protocols import PROTOCOLS
-from keras_kd.bench.runner import SEED
 from keras_kd.evaluation import top1_accuracy
+from keras_kd_cli.bench.protocols import PROTOCOLS
+from keras_kd_cli.bench.runner import SEED
 
 PROTOCOL = PROTOCOLS["cpu"]
 EPOCHS = PROTOCOL.epochs

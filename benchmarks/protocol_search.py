@@ -15,8 +15,8 @@ import argparse
 import dataclasses
 import os
 
-from keras_kd.bench.protocols import PROTOCOLS
-from keras_kd.bench.runner import run_bench
+from keras_kd_cli.bench.protocols import PROTOCOLS
+from keras_kd_cli.bench.runner import run_bench
 
 CPU = PROTOCOLS["cpu"]
 # PyTorch's weight_decay=5e-4 as an L2 term (coefficient w / 2) on the kernels.

@@ -35,7 +35,7 @@ import tensorflow as tf
 from keras_kd import data, distillers, models
 from keras_kd._io import write_json_atomically
 from keras_kd.cache import cache_teacher_outputs
-from keras_kd.demo import PRETRAINED_TEACHER
+from keras_kd_cli.demo import PRETRAINED_TEACHER
 
 TAPS = ["stage1", "stage2", "stage3"]
 CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)

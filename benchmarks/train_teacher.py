@@ -20,8 +20,8 @@ import keras
 
 from keras_kd import data
 from keras_kd._io import save_model_atomically, write_json_atomically
-from keras_kd.bench.protocols import PROTOCOLS
-from keras_kd.bench.runner import fit_teacher
+from keras_kd_cli.bench.protocols import PROTOCOLS
+from keras_kd_cli.bench.runner import fit_teacher
 
 CPU = PROTOCOLS["cpu"]
 

@@ -13,7 +13,7 @@ import json
 import os
 import re
 
-from keras_kd.bench.table import load_records, markdown_table, rows_of, write_budget_chart
+from keras_kd_cli.bench.table import load_records, markdown_table, rows_of, write_budget_chart
 
 README = "README.md"
 SAMPLE = "benchmarks/results/sample-v2"

@@ -15,9 +15,9 @@ Resumable like the benchmark itself.
 import argparse
 import dataclasses
 
-from keras_kd.bench.protocols import PROTOCOLS
-from keras_kd.bench.runner import run_bench
-from keras_kd.bench.table import markdown_table
+from keras_kd_cli.bench.protocols import PROTOCOLS
+from keras_kd_cli.bench.runner import run_bench
+from keras_kd_cli.bench.table import markdown_table
 
 COUPLED = dataclasses.replace(PROTOCOLS["cpu"], name="cpu-l2", kernel_l2=2.5e-4)
 

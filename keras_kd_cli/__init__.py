@@ -40,7 +40,7 @@ def main(argv=None):
         if args.command in CHECKS:
             CHECKS[args.command](args)
         with tensorflow_quiet(args.verbose):
-            from keras_kd.cli import COMMANDS
+            from keras_kd_cli.commands import COMMANDS
 
             return COMMANDS[args.command](args)
     except UsageError as err:

@@ -1,7 +1,7 @@
 """The methods `keras-kd distill` trains with, and the ``--arg`` each accepts.
 
 Names and types only, without importing `keras_kd` (and TensorFlow): a wrong
-method argument is refused before anything starts. ``tests/test_cli.py``
+method argument is refused before anything starts. ``tests/cli/test_cli.py``
 keeps these tables equal to the distillers' constructor signatures.
 """
 

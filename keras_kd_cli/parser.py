@@ -110,7 +110,7 @@ def _add_demo(commands):
     demo.add_argument(
         "--epochs",
         type=positive_int,
-        default=8,  # keras_kd.demo.EPOCHS (tests keep them equal)
+        default=8,  # keras_kd_cli.demo.EPOCHS (tests keep them equal)
         metavar="N",
         help="epochs of each student run (and of the teacher with --train-teacher); "
         "default: %(default)s",
@@ -319,7 +319,7 @@ def _add_bench(commands):
         default="cpu",
         choices=["cpu", "cifar100"],
         help="cpu: ResNet-20 -> MLPerf Tiny ResNet-8, 10 epochs; cifar100: RepDistiller's "
-        "240-epoch ResNet-56 -> ResNet-20 recipe (keras_kd.bench.protocols); "
+        "240-epoch ResNet-56 -> ResNet-20 recipe (keras_kd_cli.bench.protocols); "
         "default: %(default)s",
     )
     bench.add_argument(

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_kd import cli, data, distillers, losses, models
+import keras_kd_cli as cli
+from keras_kd import data, distillers, losses, models
 from keras_kd.export import to_tflite
 from tests.helpers import IMAGE_SHAPE, tiny_cnn, tiny_data
 

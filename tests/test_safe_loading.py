@@ -13,11 +13,12 @@ import keras
 import numpy as np
 import pytest
 
-from keras_kd import cli, distillers
-from keras_kd.bench.protocols import PROTOCOLS
-from keras_kd.demo import PRETRAINED_TEACHER
+import keras_kd_cli as cli
+from keras_kd import distillers
 from keras_kd.export import to_tflite
 from keras_kd.quantization import float_weights, quantization_aware
+from keras_kd_cli.bench.protocols import PROTOCOLS
+from keras_kd_cli.demo import PRETRAINED_TEACHER
 from tests.distillers.test_methods import METHODS, make
 from tests.helpers import snapshot, tiny_cnn, tiny_data
 

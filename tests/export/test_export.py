@@ -2,7 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_kd import cli, distillers
+import keras_kd_cli as cli
+from keras_kd import distillers
 from keras_kd.export import to_tflite
 from tests.helpers import tiny_data, tiny_pair, trained_tiny_model
 

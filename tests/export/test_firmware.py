@@ -10,7 +10,7 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-from keras_kd import cli
+import keras_kd_cli as cli
 from keras_kd.export import firmware, to_tflite, write_firmware_files
 from keras_kd.export.litert import op_names
 from tests.helpers import trained_tiny_model
@@ -285,7 +285,7 @@ def test_cli_without_target_mcu_writes_no_firmware_files(tmp_path, capsys):
 
 @pytest.mark.parametrize("in_the_way", ["student.cc", "student_op_resolver.h"])
 def test_cli_refused_run_writes_nothing(tmp_path, capsys, monkeypatch, in_the_way):
-    from keras_kd import export_command as export_cli
+    from keras_kd_cli import export as export_cli
 
     model_path = _saved_sample_model(tmp_path)
     folder = tmp_path / "fw"

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from keras_kd import models
-from keras_kd.bench.protocols import PROTOCOLS
-from keras_kd.bench.rows import INDEXED_ROWS, ROWS
-from keras_kd.bench.runner import run_bench
+from keras_kd_cli.bench.protocols import PROTOCOLS
+from keras_kd_cli.bench.rows import INDEXED_ROWS, ROWS
+from keras_kd_cli.bench.runner import run_bench
 
 CIFAR100 = PROTOCOLS["cifar100"]
 

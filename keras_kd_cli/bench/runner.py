@@ -1,8 +1,8 @@
 """Resumable benchmark runner: one JSON, one saved student and one int8 file
 per row; a finished row is never rerun, an interrupted row resumes from its
 last finished epoch (`keras.callbacks.BackupAndRestore`) and its seconds count
-every process that worked on it (`keras_kd.bench.clock`). Architectures,
-epochs and optimizer come from a protocol (`keras_kd.bench.protocols`); the
+every process that worked on it (`keras_kd_cli.bench.clock`). Architectures,
+epochs and optimizer come from a protocol (`keras_kd_cli.bench.protocols`); the
 teacher is trained once by the runner unless a saved one is given."""
 
 import dataclasses
@@ -18,10 +18,15 @@ import tensorflow as tf
 from keras_kd import data
 from keras_kd._io import atomic_path, save_model_atomically, write_json_atomically
 from keras_kd._progress import say
-from keras_kd.bench.clock import RowClock
-from keras_kd.bench.protocols import PROTOCOLS, Protocol
-from keras_kd.bench.provenance import file_digest, fingerprint, provenance
-from keras_kd.bench.rows import (
+from keras_kd.cache import cache_teacher_outputs
+from keras_kd.distillers import KD, BornAgain, Distiller, TeacherAssistantChain, ensemble_teacher
+from keras_kd.evaluation import top1_accuracy
+from keras_kd.export import to_tflite
+from keras_kd.models import cifar_resnet, count_macs
+from keras_kd_cli.bench.clock import RowClock
+from keras_kd_cli.bench.protocols import PROTOCOLS, Protocol
+from keras_kd_cli.bench.provenance import file_digest, fingerprint, provenance
+from keras_kd_cli.bench.rows import (
     ASSISTANT_DEPTHS,
     INDEXED_ROWS,
     INIT_LEARNING_RATES,
@@ -30,12 +35,7 @@ from keras_kd.bench.rows import (
     ROWS,
     SPECIAL_ROWS,
 )
-from keras_kd.cache import cache_teacher_outputs
-from keras_kd.demo import PRETRAINED_TEACHER
-from keras_kd.distillers import KD, BornAgain, Distiller, TeacherAssistantChain, ensemble_teacher
-from keras_kd.evaluation import top1_accuracy
-from keras_kd.export import to_tflite
-from keras_kd.models import cifar_resnet, count_macs
+from keras_kd_cli.demo import PRETRAINED_TEACHER
 
 SEED = 0
 CALIBRATION_BATCHES = 4
@@ -350,7 +350,7 @@ def run_bench(
             needs another row's saved model (``ensemble_kd``: ``resnet20_alone``)
             gets it run first.
         command: the command line, kept in each record.
-        protocol: a `keras_kd.bench.protocols.PROTOCOLS` name or a `Protocol`.
+        protocol: a `keras_kd_cli.bench.protocols.PROTOCOLS` name or a `Protocol`.
         data_dir: TFDS data folder.
         verbose: 2: a line as each row starts (``[bench] row 3 of 16: kd``)
             and one per export check; 1: the same with progress bars for the
@@ -377,7 +377,7 @@ def run_bench(
     if "ta_chain" in (rows or settings.rows) and settings.teacher not in ASSISTANT_DEPTHS:
         raise ValueError(
             f"Row 'ta_chain' knows an assistant for the teachers {sorted(ASSISTANT_DEPTHS)} "
-            f"(keras_kd.bench.rows.ASSISTANT_DEPTHS). Received: teacher={settings.teacher!r}"
+            f"(keras_kd_cli.bench.rows.ASSISTANT_DEPTHS). Received: teacher={settings.teacher!r}"
         )
     ordered = []
     for row in rows or settings.rows:

@@ -12,13 +12,13 @@ import keras
 import numpy as np
 import pytest
 
-from keras_kd import distill, distillers, models
+from keras_kd import distillers, models
 from keras_kd.pretrained import DEFAULT_TEACHER
-from keras_kd_cli import main
+from keras_kd_cli import distill, main
 from keras_kd_cli import parser as cli_parser
 from keras_kd_cli.methods import ARGUMENT_TYPES, METHODS, SET_BY_COMMAND, method_arguments
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 TEACHER = str(ROOT / "keras_kd" / "pretrained" / f"{DEFAULT_TEACHER}.keras")
 STUDENT = "mlperf_tiny_resnet8"
 TINY = ["--limit", "128", "--batch-size", "64"]

@@ -8,14 +8,14 @@ import pytest
 import tensorflow as tf
 
 from keras_kd import data
-from keras_kd.bench import runner
-from keras_kd.bench.protocols import PROTOCOLS, Protocol
-from keras_kd.bench.provenance import file_digest
-from keras_kd.bench.rows import ROWS
-from keras_kd.bench.runner import assistant_chain, row_data, run_bench
-from keras_kd.bench.table import markdown_table
-from keras_kd.demo import PRETRAINED_TEACHER
 from keras_kd.models import count_macs
+from keras_kd_cli.bench import runner
+from keras_kd_cli.bench.protocols import PROTOCOLS, Protocol
+from keras_kd_cli.bench.provenance import file_digest
+from keras_kd_cli.bench.rows import ROWS
+from keras_kd_cli.bench.runner import assistant_chain, row_data, run_bench
+from keras_kd_cli.bench.table import markdown_table
+from keras_kd_cli.demo import PRETRAINED_TEACHER
 
 
 def test_a_row_is_recorded_once_and_never_rerun(tmp_path, capsys):
@@ -114,8 +114,8 @@ def test_a_protocol_excludes_its_rows_and_names_are_checked():
 
 def test_rows_reading_only_the_teacher_logits_use_the_teacher_cache():
     from keras_kd import models
-    from keras_kd.bench.rows import ROWS
-    from keras_kd.bench.runner import _teacher_logits_only
+    from keras_kd_cli.bench.rows import ROWS
+    from keras_kd_cli.bench.runner import _teacher_logits_only
 
     teacher = models.resnet8(input_shape=(8, 8, 3))
 
@@ -196,7 +196,7 @@ def test_every_kind_of_trainer_goes_through_the_rows_fit(row, tmp_path):
     # ONE, like DML and BYOT, has no stages (the runner once called `set_stage`
     # on them and crashed at the row); AB has an init stage.
     from keras_kd import models
-    from keras_kd.bench.runner import _fit_trainer
+    from keras_kd_cli.bench.runner import _fit_trainer
 
     def small():
         return models.resnet8(input_shape=(8, 8, 3))

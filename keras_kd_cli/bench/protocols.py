@@ -28,7 +28,7 @@ import dataclasses
 import keras
 
 from keras_kd import models, recipes
-from keras_kd.bench.rows import ALL_ROWS
+from keras_kd_cli.bench.rows import ALL_ROWS
 
 
 @dataclasses.dataclass(frozen=True)

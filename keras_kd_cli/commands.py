@@ -1,14 +1,11 @@
 """The `keras-kd` commands, run by `keras_kd_cli.main` once the arguments
 are parsed and checked (before Keras or TensorFlow was imported)."""
 
-from keras_kd_cli import main
 from keras_kd_cli.parser import EXIT_OK, UsageError
-
-__all__ = ["COMMANDS", "main"]
 
 
 def _run_demo(args):
-    from keras_kd.demo import run_demo
+    from keras_kd_cli.demo import run_demo
 
     verbose = 0 if args.quiet else None
     run_demo(epochs=args.epochs, out=args.out, train_teacher=args.train_teacher, verbose=verbose)
@@ -16,21 +13,21 @@ def _run_demo(args):
 
 
 def _run_distill(args):
-    from keras_kd import distill
+    from keras_kd_cli import distill
 
     return distill.run(args)
 
 
 def _run_export(args):
-    from keras_kd import export_command as export_cli
+    from keras_kd_cli import export as export_cli
 
     return export_cli.run(args)
 
 
 def _run_bench(args):
-    from keras_kd.bench.protocols import PROTOCOLS
-    from keras_kd.bench.runner import run_bench
-    from keras_kd.bench.table import markdown_table, write_budget_chart, write_chart
+    from keras_kd_cli.bench.protocols import PROTOCOLS
+    from keras_kd_cli.bench.runner import run_bench
+    from keras_kd_cli.bench.table import markdown_table, write_budget_chart, write_chart
 
     if not args.table_only:
         rows = args.rows.split(",") if args.rows else None
@@ -62,6 +59,3 @@ COMMANDS = {
     "export": _run_export,
     "bench": _run_bench,
 }
-
-if __name__ == "__main__":
-    raise SystemExit(main())

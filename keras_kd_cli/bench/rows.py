@@ -1,6 +1,6 @@
 """The benchmark's rows: one student recipe per method, same protocol for all.
 
-Teacher and student come from the protocol (`keras_kd.bench.protocols`);
+Teacher and student come from the protocol (`keras_kd_cli.bench.protocols`);
 every protocol pairs CIFAR ResNets, which tap ``stage1``..``stage3``,
 ``stage{i}_preact`` and ``pool`` with equal channel counts, so every method
 finds its layers. Loss weights follow RepDistiller's CIFAR protocol

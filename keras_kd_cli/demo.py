@@ -20,14 +20,14 @@ import time
 
 import keras
 
-from keras_kd import data, models, recipes
+from keras_kd import data, models, pretrained, recipes
 from keras_kd._io import save_model_atomically
 from keras_kd.cache import cache_teacher_outputs
-from keras_kd.distill import progress_verbosity
 from keras_kd.distillers import KD
 from keras_kd.evaluation import top1_accuracy
+from keras_kd_cli.distill import progress_verbosity
 
-PRETRAINED_TEACHER = os.path.join(os.path.dirname(__file__), "pretrained", "cifar10-resnet20.keras")
+PRETRAINED_TEACHER = os.path.join(os.path.dirname(pretrained.__file__), "cifar10-resnet20.keras")
 BATCH_SIZE = 64
 EPOCHS = 8
 STUDENT_LR = 0.05

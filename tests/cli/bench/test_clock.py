@@ -1,7 +1,7 @@
 import json
 import time
 
-from keras_kd.bench.clock import RowClock
+from keras_kd_cli.bench.clock import RowClock
 
 
 def _saved(path):

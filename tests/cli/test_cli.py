@@ -7,13 +7,14 @@ import sys
 import keras
 import pytest
 
-from keras_kd import cli, demo
-from keras_kd import export_command as export_cli
+import keras_kd_cli as cli
 from keras_kd.export import QUANTIZATIONS
+from keras_kd_cli import demo
+from keras_kd_cli import export as export_cli
 from keras_kd_cli import parser as _cli_parser
 from keras_kd_cli import quiet as _quiet
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def test_demo_trains_and_saves_a_plain_student(tmp_path, capsys):

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from keras_kd.bench.table import markdown_table, write_budget_chart
 from keras_kd.models import count_macs
+from keras_kd_cli.bench.table import markdown_table, write_budget_chart
 from tests.helpers import tiny_cnn
 
 

@@ -4,8 +4,8 @@ import glob
 import json
 import os
 
-from keras_kd.bench.protocols import PROTOCOLS
-from keras_kd.bench.rows import ALL_ROWS
+from keras_kd_cli.bench.protocols import PROTOCOLS
+from keras_kd_cli.bench.rows import ALL_ROWS
 
 
 def load_records(folder):

@@ -21,10 +21,10 @@ import shutil
 import keras
 
 from keras_kd import data, distillers, models, recipes
-from keras_kd import export_command as export_cli
 from keras_kd._io import atomic_path, save_model_atomically, write_json_atomically
 from keras_kd._progress import resolve_verbose
 from keras_kd.evaluation import top1_accuracy
+from keras_kd_cli import export as export_cli
 from keras_kd_cli.checks import DISTILL_BACKUP, DISTILL_SETTINGS, distill_settings
 from keras_kd_cli.methods import METHODS, SET_BY_COMMAND
 from keras_kd_cli.parser import EXIT_OK, UsageError
