@@ -87,7 +87,7 @@ def _student(args, teacher, train):
 
 
 def _distiller(args, student, teacher, num_samples):
-    class_name = METHODS[args.method][0]
+    class_name = METHODS[args.method]
     arguments = dict(args.method_arguments)
     if "num_samples" in SET_BY_COMMAND.get(args.method, ()):
         arguments["num_samples"] = num_samples

@@ -5,6 +5,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
@@ -16,7 +17,15 @@ from keras_kd import distillers, models
 from keras_kd.pretrained import DEFAULT_TEACHER
 from keras_kd_cli import distill, main
 from keras_kd_cli import parser as cli_parser
-from keras_kd_cli.methods import ARGUMENT_TYPES, METHODS, SET_BY_COMMAND, method_arguments
+from keras_kd_cli.methods import (
+    FROM_DISTILLER,
+    METHODS,
+    NO_DEFAULT,
+    SET_BY_COMMAND,
+    Argument,
+    method_arguments,
+    method_table,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TEACHER = str(ROOT / "keras_kd" / "pretrained" / f"{DEFAULT_TEACHER}.keras")
@@ -46,16 +55,46 @@ _KINDS_OF_NONE_DEFAULTS = {
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
-def test_method_table_is_the_distiller_signatures(method):
-    class_name, accepted = METHODS[method]
-    signature = inspect.signature(getattr(distillers, class_name).__init__).parameters
+def test_method_table_is_derived_from_the_distiller_signatures(method):
+    """What the source reading (no import) finds is what `inspect.signature` says."""
+    cls = getattr(distillers, METHODS[method])
+    signature = inspect.signature(cls.__init__).parameters
     not_own = ("self", "student", "teacher", "kwargs", *SET_BY_COMMAND.get(method, ()))
     own = {k: p for k, p in signature.items() if k not in not_own}
-    assert set(accepted) == set(own) | {"logit_standardization"}
-    for name in accepted:
-        expected = _kind_of_default(own[name].default) if name in own else "true or false"
-        expected = _KINDS_OF_NONE_DEFAULTS.get(name, expected)
-        assert ARGUMENT_TYPES[name] == expected, name
+    shared = inspect.signature(distillers.Distiller.__init__).parameters
+    expected = {**own, **{k: shared[k] for k in FROM_DISTILLER if k not in own}}
+    derived = method_table()[method]
+    assert set(derived) == set(expected)
+    for name, argument in derived.items():
+        default = expected[name].default
+        assert argument.default == (NO_DEFAULT if default is inspect.Parameter.empty else default)
+        kind = _KINDS_OF_NONE_DEFAULTS.get(name, _kind_of_default(default))
+        assert argument.kind == kind, name
+
+
+def _library(tmp_path, fitnet_signature):
+    """A copy of keras_kd's distillers source with FitNet's ``__init__`` arguments replaced."""
+    library = tmp_path / "keras_kd"
+    shutil.copytree(ROOT / "keras_kd" / "distillers", library / "distillers")
+    path = library / "distillers" / "fitnet.py"
+    source = path.read_text()
+    start = source.index("    def __init__(", source.index("class FitNet("))
+    end = source.index("):", start)
+    path.write_text(source[:start] + f"    def __init__(self, {fitnet_signature}" + source[end:])
+    return str(library)
+
+
+def test_method_table_follows_a_changed_signature(tmp_path):
+    library = _library(tmp_path, "student, teacher, student_layers, hint_scale=2, **kwargs")
+    fitnet = method_table(library)["fitnet"]
+    assert list(fitnet) == ["student_layers", "hint_scale", "logit_standardization"]
+    assert fitnet["hint_scale"] == Argument("hint_scale", "an integer", 2)
+
+
+def test_method_table_refuses_an_argument_it_cannot_type(tmp_path):
+    library = _library(tmp_path, "student, teacher, student_layers, mystery=None, **kwargs")
+    with pytest.raises(RuntimeError, match="FitNet's argument 'mystery'.*UNTYPED_DEFAULTS"):
+        method_table(library)
 
 
 def test_student_models_are_the_model_zoo():
