@@ -21,7 +21,7 @@ import shutil
 import keras
 
 from keras_kd import data, distillers, models, recipes
-from keras_kd._io import atomic_path, save_model_atomically, write_json_atomically
+from keras_kd._io import save_model_atomically, write_json_atomically
 from keras_kd._progress import resolve_verbose
 from keras_kd.evaluation import top1_accuracy
 from keras_kd_cli import export as export_cli
@@ -47,16 +47,6 @@ def progress_verbosity(quiet=False):
         per epoch or stage) in a log or when ``CI`` is set.
     """
     return 0 if quiet else resolve_verbose("auto")
-
-
-def training_callbacks(backup, stage):
-    """The callbacks of one stage's `fit`: its `BackupAndRestore` in ``backup/stage``.
-
-    The backup is kept when the stage ends (the whole ``backup`` folder is
-    removed once the student is saved), so a run interrupted after training
-    resumes with nothing left to train.
-    """
-    return [keras.callbacks.BackupAndRestore(os.path.join(backup, stage), delete_checkpoint=False)]
 
 
 def _datasets(source, limit):
@@ -97,29 +87,6 @@ def _distiller(args, student, teacher, num_samples):
         raise UsageError(f"--method {args.method} ({class_name}): {err}") from None
 
 
-def _run_init_stage(distiller, train, steps, args, backup):
-    """Runs the init stage once; a finished one is recorded in ``backup``."""
-    if INIT not in distiller.stages or distiller.init_epochs == 0:
-        return
-    done = os.path.join(backup, INIT_DONE_FILE)
-    if os.path.exists(done):
-        distiller.load_weights(done)
-        return
-    epochs = distiller.init_epochs
-    print(f"Init stage of {type(distiller).__name__}: {epochs} epoch(s)")
-    distiller.set_stage(INIT)
-    distiller.compile(optimizer=recipes.cifar_sgd(args.learning_rate, steps * epochs))
-    distiller.fit(
-        train,
-        epochs=epochs,
-        callbacks=training_callbacks(backup, INIT),
-        verbose=progress_verbosity(args.quiet),
-    )
-    with atomic_path(done, suffix=".weights.h5") as tmp:
-        distiller.save_weights(tmp)
-    distiller.set_stage(MAIN)
-
-
 def run(args):
     """Runs ``keras-kd distill`` on parsed, checked arguments; returns the exit code."""
     teacher = export_cli.load_model(args.teacher, "TEACHER")
@@ -141,16 +108,19 @@ def run(args):
     train = data.batch_for_training(train_examples, args.batch_size, seed=SEED)
     validation = validation_raw.batch(EVALUATION_BATCH).cache()
     steps = math.ceil(num_samples / args.batch_size)
-    _run_init_stage(distiller, train, steps, args, backup)
-    distiller.compile(
-        optimizer=recipes.cifar_sgd(args.learning_rate, steps * args.epochs), metrics=["accuracy"]
-    )
+    stages = [(MAIN, args.epochs)]
+    if INIT in distiller.stages and distiller.init_epochs:
+        stages.insert(0, (INIT, distiller.init_epochs))
+        if not os.path.exists(os.path.join(backup, INIT_DONE_FILE)):
+            print(f"Init stage of {type(distiller).__name__}: {distiller.init_epochs} epoch(s)")
+    distiller.compile(metrics=["accuracy"])
     print(f"Distilling {student.name} from {teacher.name} with {type(distiller).__name__}")
-    distiller.fit(
-        train,
-        epochs=args.epochs,
+    distiller.fit_stages(
+        stages,
+        optimizer=lambda stage, epochs: recipes.cifar_sgd(args.learning_rate, steps * epochs),
+        backup_dir=backup,
+        x=train,
         validation_data=validation,
-        callbacks=training_callbacks(backup, MAIN),
         verbose=progress_verbosity(args.quiet),
     )
 

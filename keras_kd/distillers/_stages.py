@@ -1,7 +1,6 @@
 """Training stages: the init stage a method may need before its main one,
 and the one resumable stage runner (`fit_stages`) every application uses."""
 
-import glob
 import os
 
 import keras
@@ -109,9 +108,10 @@ class StagesMixin:
                 metrics). Without it, the compiled optimizer carries over.
             backup_dir: optional folder that makes the run resumable: each
                 stage fits with a `keras.callbacks.BackupAndRestore` in
-                ``backup_dir/STAGE``, and a finished stage is saved as
-                ``backup_dir/STAGE-done.weights.h5``, so that running the same
-                call again skips it. Those files are removed when all stages end.
+                ``backup_dir/STAGE`` (kept when the stage ends), and a finished
+                stage before the last is saved as ``backup_dir/STAGE-done.weights.h5``,
+                so running the same call again skips what is done. Remove the
+                folder once the run's results are saved.
             **fit_kwargs: passed to every `fit` call (data, callbacks, ...).
 
         Returns:
@@ -138,15 +138,15 @@ class StagesMixin:
                 self.compile(optimizer=optimizer(stage, epochs), metrics=self._compiled_metrics)
             kwargs = {**fit_kwargs, "epochs": epochs}
             if backup_dir:
-                backup = keras.callbacks.BackupAndRestore(os.path.join(backup_dir, stage))
+                backup = keras.callbacks.BackupAndRestore(
+                    os.path.join(backup_dir, stage), delete_checkpoint=False
+                )
                 kwargs["callbacks"] = [*(fit_kwargs.get("callbacks") or []), backup]
             histories[stage] = self._fit_counted(**kwargs)
-            if done:
+            if done and (stage, epochs) != tuple(stages[-1]):
                 with atomic_path(done, suffix=".weights.h5") as tmp:
                     self.save_weights(tmp)
         self.set_stage(MAIN)
-        for path in glob.glob(os.path.join(backup_dir, "*-done.weights.h5")) if backup_dir else []:
-            os.remove(path)
         return histories
 
 

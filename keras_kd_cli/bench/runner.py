@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 
 from keras_kd import data
-from keras_kd._io import atomic_path, save_model_atomically, write_json_atomically
+from keras_kd._io import save_model_atomically, write_json_atomically
 from keras_kd._progress import say
 from keras_kd.cache import cache_teacher_outputs
 from keras_kd.distillers import KD, BornAgain, Distiller, TeacherAssistantChain, ensemble_teacher
@@ -47,24 +47,22 @@ def _backup(out, row, stage):
 
 
 def _fit_trainer(trainer, row, init_stage, train, protocol, steps, out):
-    """Runs the optional init stage, then the main stage, each resumable."""
-    marker = os.path.join(out, f"{row}-init.weights.h5")
+    """Runs the optional init stage, then the main stage, resumable in
+    ``out/ROW-backup`` (`fit_stages`; the folder goes once the row is recorded)."""
+    stages = [("main", protocol.epochs)]
     if init_stage is not None:
-        if os.path.exists(marker):
-            trainer.load_weights(marker)
-        else:
-            trainer.set_stage(init_stage)
-            n = protocol.init_stage_epochs(protocol.epochs)
-            rate = INIT_LEARNING_RATES.get(row, protocol.learning_rate)
-            trainer.compile(optimizer=protocol.optimizer(rate, n, steps))
-            trainer.fit(train, epochs=n, callbacks=[_backup(out, row, "init")], verbose=2)
-            with atomic_path(marker, suffix=".weights.h5") as tmp:
-                trainer.save_weights(tmp)
-        trainer.set_stage("main")
-    trainer.compile(optimizer=_row_optimizer(protocol, steps), metrics=["accuracy"])
-    trainer.fit(train, epochs=protocol.epochs, callbacks=[_backup(out, row, "main")], verbose=2)
-    if os.path.exists(marker):
-        os.remove(marker)
+        stages.insert(0, (init_stage, protocol.init_stage_epochs(protocol.epochs)))
+
+    def optimizer(stage, epochs):
+        if stage == "main":
+            return _row_optimizer(protocol, steps)
+        return protocol.optimizer(
+            INIT_LEARNING_RATES.get(row, protocol.learning_rate), epochs, steps
+        )
+
+    trainer.compile(metrics=["accuracy"])
+    backup = os.path.join(out, f"{row}-backup")
+    trainer.fit_stages(stages, optimizer=optimizer, backup_dir=backup, x=train, verbose=2)
     return trainer.deployable
 
 

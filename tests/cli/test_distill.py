@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from keras_kd import distillers, models
+from keras_kd.distillers._trainer import TermTrainer
 from keras_kd.pretrained import DEFAULT_TEACHER
 from keras_kd_cli import distill, main
 from keras_kd_cli import parser as cli_parser
@@ -187,12 +188,14 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, capsys, monkeypat
     out = tmp_path / "run"
     argv = ["distill", TEACHER, STUDENT, "--method", "ft", "--arg", "student_layers=stage3"]
     argv += ["--epochs", "2", "--out", str(out), *TINY]
-    callbacks = distill.training_callbacks
-    monkeypatch.setattr(
-        distill,
-        "training_callbacks",
-        lambda backup, stage: [*callbacks(backup, stage), *([_Interrupt()] * (stage == "main"))],
-    )
+    fit_one_stage = TermTrainer.fit_one_stage
+
+    def interrupted_in_main(self, *args, **kwargs):
+        if self.stage == "main":  # after the stage's BackupAndRestore, which saves first
+            kwargs["callbacks"] = [*kwargs.get("callbacks", []), _Interrupt()]
+        return fit_one_stage(self, *args, **kwargs)
+
+    monkeypatch.setattr(TermTrainer, "fit_one_stage", interrupted_in_main)
     assert main(argv) == cli_parser.EXIT_FAILURE
     first = capsys.readouterr()
     assert "simulated interruption" in first.err
@@ -206,7 +209,7 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, capsys, monkeypat
     assert "holds an interrupted run made with other options" in error
     assert "epochs: 2 then, 3 now" in error
 
-    monkeypatch.setattr(distill, "training_callbacks", callbacks)
+    monkeypatch.setattr(TermTrainer, "fit_one_stage", fit_one_stage)
     assert main(argv) == cli_parser.EXIT_OK
     second = capsys.readouterr().out
     assert "Resuming the interrupted run" in second
