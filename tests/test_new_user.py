@@ -1121,3 +1121,78 @@ def test_teacher_input_given_as_an_image_size():
         r"Resizing|layer",
         models=[student, teacher],
     )
+
+
+# ==========================================================================
+# Issue 27: sequence and tabular models, dict outputs, chains, inf labels
+# ==========================================================================
+
+
+def dict_output(model, key="class_logits"):
+    """``model`` returning ``{key: logits}`` (as keras-hub style heads do)."""
+    return keras.Model(model.inputs, {key: model.output}, name=f"{model.name}_dict")
+
+
+DICT_OUTPUT_ROLES = {
+    "KD student": (
+        lambda m: distillers.KD(student=m, teacher=tiny_cnn("teacher", 8)),
+        "student",
+    ),
+    "KD teacher": (
+        lambda m: distillers.KD(student=tiny_cnn("student"), teacher=m),
+        "teacher",
+    ),
+    "DML peer": (
+        lambda m: distillers.DeepMutualLearning([tiny_cnn("peer0"), m]),
+        "peers[1]",
+    ),
+    "ONE model": (lambda m: distillers.ONE(m, cut_layer="block1", branches=2), "model"),
+    "BYOT model": (
+        lambda m: distillers.BYOT(m, exit_layers=["block1"], deep_layer="block2"),
+        "model",
+    ),
+    "ensemble teacher": (
+        lambda m: distillers.ensemble_teacher([tiny_cnn("t0", 8), m]),
+        "teachers[1]",
+    ),
+}
+
+
+@pytest.mark.parametrize("role", sorted(DICT_OUTPUT_ROLES))
+def test_dict_output_model_refused_with_the_rewrap(role):
+    """A dict output used to train, then break `evaluate` with a raw TypeError
+    from the label code and make `predict` return a dict."""
+    make, argument = DICT_OUTPUT_ROLES[role]
+    keras.utils.set_random_seed(0)
+    model = dict_output(tiny_cnn("net", 4))
+    assert_refused(
+        lambda: make(model),
+        ValueError,
+        argument,
+        re.escape(f'keras.Model({argument}.inputs, {argument}.output["class_logits"])'),
+        models=[model],
+    )
+
+
+def test_the_suggested_rewrap_of_a_dict_output_trains_evaluates_and_predicts():
+    student, teacher = pair()
+    wrapped = dict_output(student)
+    rewrapped = keras.Model(wrapped.inputs, wrapped.output["class_logits"])
+    x, y = data()
+    d = kd_fit(rewrapped, teacher, x, y, validation_data=(x, y))
+    assert np.all(np.isfinite(d.evaluate(x, y, verbose=0)))
+    assert d.predict(x, verbose=0).shape == (N, 3)
+
+
+def test_two_output_teacher_refused_with_the_rewrap_that_picks_the_logits():
+    student, teacher = pair()
+    two = keras.Model(teacher.inputs, [teacher.output, teacher.get_layer("pool").output])
+    assert_refused(
+        lambda: distillers.KD(student=student, teacher=two),
+        ValueError,
+        "teacher",
+        re.escape("keras.Model(teacher.inputs, teacher.outputs[i])") + r".*\[0, 1\]",
+        models=[student, two],
+    )
+    x, y = data()
+    kd_fit(student, keras.Model(two.inputs, two.outputs[0]), x, y)  # the rewrap works
