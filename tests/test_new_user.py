@@ -1196,3 +1196,21 @@ def test_two_output_teacher_refused_with_the_rewrap_that_picks_the_logits():
     )
     x, y = data()
     kd_fit(student, keras.Model(two.inputs, two.outputs[0]), x, y)  # the rewrap works
+
+
+@pytest.mark.parametrize(
+    "one_hot, expected",
+    [(False, r"2 inf and no NaN \(first at sample 1\)"), (True, r"1 inf and 1 NaN")],
+)
+def test_inf_in_numpy_labels_is_reported_as_inf(one_hot, expected, tmp_path):
+    """Labels with inf but no NaN used to be refused as "y with NaN"."""
+    student, teacher = pair()
+    x, y = data()
+    y = np.eye(3, dtype="float32")[y] if one_hot else y.astype("float32")
+    if one_hot:
+        y[2, 0], y[5, 1] = np.inf, np.nan
+    else:
+        y[1], y[6] = np.inf, -np.inf
+    d = compiled_kd(False, student, teacher)
+    refused_fit(d, [student, teacher], tmp_path, ValueError, "y", expected, x=x, y=y)
+
