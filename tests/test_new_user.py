@@ -1214,3 +1214,47 @@ def test_inf_in_numpy_labels_is_reported_as_inf(one_hot, expected, tmp_path):
     d = compiled_kd(False, student, teacher)
     refused_fit(d, [student, teacher], tmp_path, ValueError, "y", expected, x=x, y=y)
 
+
+def tabular_mlp(name, features=6, hidden=8, num_classes=3):
+    inputs = keras.Input((features,), name="features")
+    x = keras.layers.Dense(hidden, activation="relu", name="hidden")(inputs)
+    x = keras.layers.Dense(hidden, activation="relu", name="hidden2")(x)
+    return keras.Model(inputs, keras.layers.Dense(num_classes, name="logits")(x), name=name)
+
+
+def tabular_data(n=N, features=6, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, features)).astype("float32")
+    return x, rng.integers(0, 3, n).astype("int32")
+
+
+def test_one_on_an_mlp_cut_at_a_dense_layer():
+    """The gate used to pool the cut feature in 2-D, a raw Keras ndim error on
+    a vector; a vector now goes straight into the gate's dense layer."""
+    keras.utils.set_random_seed(0)
+    model = tabular_mlp("mlp")
+    x, y = tabular_data()
+    one = distillers.ONE(model, cut_layer="hidden", branches=2)
+    one.compile(optimizer=keras.optimizers.Adam(1e-2), metrics=["accuracy"])
+    trained = [model, *one.branch_heads[1:], one.gate]
+    before = [snapshot(m) for m in trained]
+    history = one.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+    for m, b in zip(trained, before, strict=True):
+        assert changed(b, snapshot(m)), m.name
+    assert {"branch_task_loss", "kd_loss", "ensemble_accuracy"} <= set(history.history)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert one.student.predict(x, verbose=0).shape == (N, 3)
+
+
+def test_one_cut_at_a_5d_volume_is_refused_naming_cut_layer():
+    inputs = keras.Input((2, 4, 4, 1))
+    x = keras.layers.Conv3D(2, 1, name="volume")(inputs)
+    x = keras.layers.GlobalAveragePooling3D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+    assert_refused(
+        lambda: distillers.ONE(model, cut_layer="volume", branches=2),
+        ValueError,
+        "cut_layer",
+        r"vector.*sequence.*feature map.*cut_layer='volume' with output shape",
+        models=[model],
+    )
