@@ -1258,3 +1258,52 @@ def test_one_cut_at_a_5d_volume_is_refused_naming_cut_layer():
         r"vector.*sequence.*feature map.*cut_layer='volume' with output shape",
         models=[model],
     )
+
+
+def conv1d_audio(name, width=4, steps=32, num_classes=3):
+    """A keyword-spotting style Conv1D model on (steps, 1) waveforms."""
+    inputs = keras.Input((steps, 1), name="audio")
+    x = keras.layers.Conv1D(width, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.Conv1D(2 * width, 3, strides=2, padding="same", name="conv2")(x)
+    x = keras.layers.ReLU(name="block2")(x)
+    x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+    return keras.Model(inputs, keras.layers.Dense(num_classes, name="logits")(x), name=name)
+
+
+def audio_data(n=N, steps=32, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, steps, 1)).astype("float32")
+    return x, rng.integers(0, 3, n).astype("int32")
+
+
+@pytest.mark.parametrize("student_layer", ["block2", "conv1"])  # same steps; twice the steps
+def test_fitnet_on_conv1d_audio_maps(student_layer):
+    """Rank-3 maps used to be refused by the connector; the regressor is now a
+    (strided) Conv1D."""
+    keras.utils.set_random_seed(0)
+    student, teacher = conv1d_audio("student", 4), conv1d_audio("teacher", 8)
+    x, y = audio_data()
+    d = distillers.FitNet(
+        student, teacher, student_layers=[student_layer], teacher_layers=["block2"]
+    )
+    d.compile(optimizer=keras.optimizers.Adam(1e-2))
+    assert isinstance(d.adapters[0].get_layer("regressor_0_conv"), keras.layers.Conv1D)
+    assert_distilled(
+        lambda: d.fit(x, y, batch_size=BATCH, epochs=1, verbose=0),
+        [student],
+        [teacher],
+        ["hint_loss"],
+    )
+
+
+def test_fitnet_pairing_a_sequence_with_a_vector_names_the_argument_and_fitnet():
+    student, teacher = conv1d_audio("student", 4), conv1d_audio("teacher", 8)
+    assert_refused(
+        lambda: distillers.FitNet(
+            student, teacher, student_layers=["block2"], teacher_layers=["pool"]
+        ),
+        ValueError,
+        ("student_layers", "teacher_layers"),
+        r"FitNet.*Conv1D.*'block2' of shape \(None, 16, 8\).*'pool' of shape \(None, 16\)",
+        models=[student, teacher],
+    )
