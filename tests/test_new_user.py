@@ -1307,3 +1307,77 @@ def test_fitnet_pairing_a_sequence_with_a_vector_names_the_argument_and_fitnet()
         r"FitNet.*Conv1D.*'block2' of shape \(None, 16, 8\).*'pool' of shape \(None, 16\)",
         models=[student, teacher],
     )
+
+
+VOCAB, STEPS = 40, 10
+
+
+def token_model(name, width, rnn=keras.layers.LSTM, num_classes=3):
+    """A text classifier on zero-padded integer tokens (``mask_zero=True``)."""
+    tokens = keras.Input((STEPS,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(VOCAB, width, mask_zero=True, name="embedding")(tokens)
+    x = rnn(width, name="rnn")(x)
+    return keras.Model(tokens, keras.layers.Dense(num_classes, name="logits")(x), name=name)
+
+
+def token_data(n=N, seed=0):
+    """Token ids in [1, VOCAB), each sequence padded with zeros after its length."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, VOCAB, (n, STEPS)).astype("int32")
+    lengths = rng.integers(3, STEPS + 1, n)
+    x[np.arange(STEPS)[None, :] >= lengths[:, None]] = 0
+    return x, rng.integers(0, 3, n).astype("int32")
+
+
+def token_pair():
+    keras.utils.set_random_seed(0)
+    student = token_model("token_student", 8, keras.layers.LSTM)
+    return student, token_model("token_teacher", 16, keras.layers.GRU)
+
+
+def test_masked_lstm_token_student_from_a_gru_teacher_on_numpy_arrays():
+    student, teacher = token_pair()
+    x, y = token_data()
+    d = kd_fit(student, teacher, x, y, validation_data=(x, y))
+    assert d.predict(x, verbose=0).shape == (N, 3)
+    # The mask reaches the LSTM: padding before or after the tokens gives the same logits.
+    post = np.array([[5, 7, 9] + [0] * (STEPS - 3)], "int32")
+    pre = np.array([[0] * (STEPS - 3) + [5, 7, 9]], "int32")
+    np.testing.assert_allclose(
+        d.predict(post, verbose=0), d.predict(pre, verbose=0), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_masked_token_student_on_a_tf_data_dict_dataset_keyed_tokens():
+    student, teacher = token_pair()
+    x, y = token_data()
+    ds = tf.data.Dataset.from_tensor_slices(({"tokens": x}, y)).batch(BATCH)
+    kd_fit(student, teacher, ds, validation_data=ds)
+
+
+def test_gru_student_on_float_sequences():
+    keras.utils.set_random_seed(0)
+
+    def recurrent(name, width, rnn):
+        inputs = keras.Input((STEPS, 3), name="sensors")
+        x = rnn(width, name="rnn")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(3, name="logits")(x), name=name)
+
+    student = recurrent("gru_student", 4, keras.layers.GRU)
+    teacher = recurrent("lstm_teacher", 12, keras.layers.LSTM)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(N, STEPS, 3)).astype("float32")
+    kd_fit(student, teacher, x, rng.integers(0, 3, N).astype("int32"))
+
+
+def test_model_checkpoint_save_best_only_on_a_token_kd_distiller(tmp_path):
+    student, teacher = token_pair()
+    x, y = token_data()
+    path = tmp_path / "best.keras"
+    checkpoint = keras.callbacks.ModelCheckpoint(str(path), monitor="val_loss", save_best_only=True)
+    d = kd_fit(student, teacher, x, y, validation_data=(x, y), callbacks=[checkpoint])
+    assert path.exists()
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        loaded.student.predict(x, verbose=0), d.student.predict(x, verbose=0), atol=1e-6
+    )
