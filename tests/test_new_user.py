@@ -1381,3 +1381,15 @@ def test_model_checkpoint_save_best_only_on_a_token_kd_distiller(tmp_path):
     np.testing.assert_allclose(
         loaded.student.predict(x, verbose=0), d.student.predict(x, verbose=0), atol=1e-6
     )
+
+
+def test_one_on_a_conv1d_model_cut_at_a_sequence_map():
+    keras.utils.set_random_seed(0)
+    model = conv1d_audio("audio_one", 4)
+    x, y = audio_data()
+    one = distillers.ONE(model, cut_layer="block2", branches=2)
+    one.compile(optimizer=keras.optimizers.Adam(1e-2))
+    before = snapshot(one.gate)
+    history = one.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+    assert changed(before, snapshot(one.gate))
+    assert np.all(np.isfinite(history.history["loss"]))
