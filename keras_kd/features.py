@@ -29,10 +29,47 @@ def require_functional(model, argument):
             "`keras.Model(inputs, outputs)`. Received: "
             f"{argument}={model.name!r} of type {type(model).__name__}"
         )
-    if len(outputs) != 1:
+    require_single_output(model, argument)
+
+
+def _output_structure(model):
+    try:
+        return model.output
+    except (AttributeError, ValueError):  # a Sequential model built but never called
+        return model.outputs[0] if len(model.outputs) == 1 else model.outputs
+
+
+def _shape(tensor):
+    return tuple(tensor.shape)
+
+
+def require_single_output(model, argument):
+    """Rejects a model that does not return its logits as one tensor.
+
+    A dict output (even of one entry) reaches the labels, the metrics and
+    `predict` as a dict, and a list of several outputs does not say which one
+    holds the logits: both are refused with the rewrap that fixes them.
+    """
+    structure = _output_structure(model)
+    if isinstance(structure, dict):
+        entries = {key: _shape(value) for key, value in structure.items()}
+        key = next(iter(entries))
         raise ValueError(
-            f"`{argument}` must have exactly one output (the logits). Received: "
-            f"{argument}={model.name!r} with {len(outputs)} outputs"
+            f"`{argument}` must return its logits as one tensor, but it returns a dict "
+            f"with entries {list(entries)}: the labels, metrics, `evaluate` and `predict` "
+            "need the logits themselves. Rewrap the entry that holds them, e.g. "
+            f'`keras.Model({argument}.inputs, {argument}.output["{key}"])`. Received: '
+            f"{argument}={model.name!r} with outputs {entries}"
+        )
+    outputs = model.outputs
+    if len(outputs) != 1:
+        shapes = [_shape(t) for t in outputs]
+        raise ValueError(
+            f"`{argument}` must have exactly one output (the logits); with {len(outputs)} "
+            "outputs, which one is the logits is not known. Rewrap the one that is, e.g. "
+            f"`keras.Model({argument}.inputs, {argument}.outputs[i])` with i in "
+            f"[0, {len(outputs) - 1}]. Received: {argument}={model.name!r} with "
+            f"{len(outputs)} outputs of shapes {shapes}"
         )
 
 

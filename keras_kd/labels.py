@@ -139,6 +139,20 @@ def accepted(num_outputs):
     )
 
 
+def non_finite_summary(values):
+    """What is not finite in ``values``, in words: ``"2 inf and no NaN (first at
+    sample 3)"``."""
+    values = np.asarray(values, dtype="float64")
+    nan, inf = np.isnan(values), np.isinf(values)
+    counts = [
+        f"{int(n)} {word}" if n else f"no {word}"
+        for word, n in (("inf", inf.sum()), ("NaN", nan.sum()))
+    ]
+    per_sample = (nan | inf).reshape(len(values), -1).any(axis=1) if values.ndim else nan | inf
+    first = int(np.argmax(per_sample)) if values.ndim else 0
+    return f"{' and '.join(counts)} (first at sample {first})"
+
+
 def check_label_array(y, num_outputs, argument="y"):
     """Raises a ValueError unless the NumPy labels ``y`` suit the model.
 
@@ -181,7 +195,10 @@ def check_label_array(y, num_outputs, argument="y"):
             f"{accepted(1)}. Received: {argument} of shape {y.shape}"
         )
     if not np.all(np.isfinite(values)):
-        raise ValueError(f"`{argument}` must not contain NaN or inf. Received: {argument} with NaN")
+        raise ValueError(
+            f"`{argument}` must not contain NaN or inf: {accepted(num_outputs)}. Received: "
+            f"{argument} with {non_finite_summary(values)}"
+        )
     if kind == BINARY:
         bad = (values < 0) | (values > 1)
     elif kind == DENSE:

@@ -1121,3 +1121,275 @@ def test_teacher_input_given_as_an_image_size():
         r"Resizing|layer",
         models=[student, teacher],
     )
+
+
+# ==========================================================================
+# Issue 27: sequence and tabular models, dict outputs, chains, inf labels
+# ==========================================================================
+
+
+def dict_output(model, key="class_logits"):
+    """``model`` returning ``{key: logits}`` (as keras-hub style heads do)."""
+    return keras.Model(model.inputs, {key: model.output}, name=f"{model.name}_dict")
+
+
+DICT_OUTPUT_ROLES = {
+    "KD student": (
+        lambda m: distillers.KD(student=m, teacher=tiny_cnn("teacher", 8)),
+        "student",
+    ),
+    "KD teacher": (
+        lambda m: distillers.KD(student=tiny_cnn("student"), teacher=m),
+        "teacher",
+    ),
+    "DML peer": (
+        lambda m: distillers.DeepMutualLearning([tiny_cnn("peer0"), m]),
+        "peers[1]",
+    ),
+    "ONE model": (lambda m: distillers.ONE(m, cut_layer="block1", branches=2), "model"),
+    "BYOT model": (
+        lambda m: distillers.BYOT(m, exit_layers=["block1"], deep_layer="block2"),
+        "model",
+    ),
+    "ensemble teacher": (
+        lambda m: distillers.ensemble_teacher([tiny_cnn("t0", 8), m]),
+        "teachers[1]",
+    ),
+}
+
+
+@pytest.mark.parametrize("role", sorted(DICT_OUTPUT_ROLES))
+def test_dict_output_model_refused_with_the_rewrap(role):
+    """A dict output used to train, then break `evaluate` with a raw TypeError
+    from the label code and make `predict` return a dict."""
+    make, argument = DICT_OUTPUT_ROLES[role]
+    keras.utils.set_random_seed(0)
+    model = dict_output(tiny_cnn("net", 4))
+    assert_refused(
+        lambda: make(model),
+        ValueError,
+        argument,
+        re.escape(f'keras.Model({argument}.inputs, {argument}.output["class_logits"])'),
+        models=[model],
+    )
+
+
+def test_the_suggested_rewrap_of_a_dict_output_trains_evaluates_and_predicts():
+    student, teacher = pair()
+    wrapped = dict_output(student)
+    rewrapped = keras.Model(wrapped.inputs, wrapped.output["class_logits"])
+    x, y = data()
+    d = kd_fit(rewrapped, teacher, x, y, validation_data=(x, y))
+    assert np.all(np.isfinite(d.evaluate(x, y, verbose=0)))
+    assert d.predict(x, verbose=0).shape == (N, 3)
+
+
+def test_two_output_teacher_refused_with_the_rewrap_that_picks_the_logits():
+    student, teacher = pair()
+    two = keras.Model(teacher.inputs, [teacher.output, teacher.get_layer("pool").output])
+    assert_refused(
+        lambda: distillers.KD(student=student, teacher=two),
+        ValueError,
+        "teacher",
+        re.escape("keras.Model(teacher.inputs, teacher.outputs[i])") + r".*\[0, 1\]",
+        models=[student, two],
+    )
+    x, y = data()
+    kd_fit(student, keras.Model(two.inputs, two.outputs[0]), x, y)  # the rewrap works
+
+
+@pytest.mark.parametrize(
+    "one_hot, expected",
+    [(False, r"2 inf and no NaN \(first at sample 1\)"), (True, r"1 inf and 1 NaN")],
+)
+def test_inf_in_numpy_labels_is_reported_as_inf(one_hot, expected, tmp_path):
+    """Labels with inf but no NaN used to be refused as "y with NaN"."""
+    student, teacher = pair()
+    x, y = data()
+    y = np.eye(3, dtype="float32")[y] if one_hot else y.astype("float32")
+    if one_hot:
+        y[2, 0], y[5, 1] = np.inf, np.nan
+    else:
+        y[1], y[6] = np.inf, -np.inf
+    d = compiled_kd(False, student, teacher)
+    refused_fit(d, [student, teacher], tmp_path, ValueError, "y", expected, x=x, y=y)
+
+
+def tabular_mlp(name, features=6, hidden=8, num_classes=3):
+    inputs = keras.Input((features,), name="features")
+    x = keras.layers.Dense(hidden, activation="relu", name="hidden")(inputs)
+    x = keras.layers.Dense(hidden, activation="relu", name="hidden2")(x)
+    return keras.Model(inputs, keras.layers.Dense(num_classes, name="logits")(x), name=name)
+
+
+def tabular_data(n=N, features=6, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, features)).astype("float32")
+    return x, rng.integers(0, 3, n).astype("int32")
+
+
+def test_one_on_an_mlp_cut_at_a_dense_layer():
+    """The gate used to pool the cut feature in 2-D, a raw Keras ndim error on
+    a vector; a vector now goes straight into the gate's dense layer."""
+    keras.utils.set_random_seed(0)
+    model = tabular_mlp("mlp")
+    x, y = tabular_data()
+    one = distillers.ONE(model, cut_layer="hidden", branches=2)
+    one.compile(optimizer=keras.optimizers.Adam(1e-2), metrics=["accuracy"])
+    trained = [model, *one.branch_heads[1:], one.gate]
+    before = [snapshot(m) for m in trained]
+    history = one.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+    for m, b in zip(trained, before, strict=True):
+        assert changed(b, snapshot(m)), m.name
+    assert {"branch_task_loss", "kd_loss", "ensemble_accuracy"} <= set(history.history)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert one.student.predict(x, verbose=0).shape == (N, 3)
+
+
+def test_one_cut_at_a_5d_volume_is_refused_naming_cut_layer():
+    inputs = keras.Input((2, 4, 4, 1))
+    x = keras.layers.Conv3D(2, 1, name="volume")(inputs)
+    x = keras.layers.GlobalAveragePooling3D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+    assert_refused(
+        lambda: distillers.ONE(model, cut_layer="volume", branches=2),
+        ValueError,
+        "cut_layer",
+        r"vector.*sequence.*feature map.*cut_layer='volume' with output shape",
+        models=[model],
+    )
+
+
+def conv1d_audio(name, width=4, steps=32, num_classes=3):
+    """A keyword-spotting style Conv1D model on (steps, 1) waveforms."""
+    inputs = keras.Input((steps, 1), name="audio")
+    x = keras.layers.Conv1D(width, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.Conv1D(2 * width, 3, strides=2, padding="same", name="conv2")(x)
+    x = keras.layers.ReLU(name="block2")(x)
+    x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+    return keras.Model(inputs, keras.layers.Dense(num_classes, name="logits")(x), name=name)
+
+
+def audio_data(n=N, steps=32, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, steps, 1)).astype("float32")
+    return x, rng.integers(0, 3, n).astype("int32")
+
+
+@pytest.mark.parametrize("student_layer", ["block2", "conv1"])  # same steps; twice the steps
+def test_fitnet_on_conv1d_audio_maps(student_layer):
+    """Rank-3 maps used to be refused by the connector; the regressor is now a
+    (strided) Conv1D."""
+    keras.utils.set_random_seed(0)
+    student, teacher = conv1d_audio("student", 4), conv1d_audio("teacher", 8)
+    x, y = audio_data()
+    d = distillers.FitNet(
+        student, teacher, student_layers=[student_layer], teacher_layers=["block2"]
+    )
+    d.compile(optimizer=keras.optimizers.Adam(1e-2))
+    assert isinstance(d.adapters[0].get_layer("regressor_0_conv"), keras.layers.Conv1D)
+    assert_distilled(
+        lambda: d.fit(x, y, batch_size=BATCH, epochs=1, verbose=0),
+        [student],
+        [teacher],
+        ["hint_loss"],
+    )
+
+
+def test_fitnet_pairing_a_sequence_with_a_vector_names_the_argument_and_fitnet():
+    student, teacher = conv1d_audio("student", 4), conv1d_audio("teacher", 8)
+    assert_refused(
+        lambda: distillers.FitNet(
+            student, teacher, student_layers=["block2"], teacher_layers=["pool"]
+        ),
+        ValueError,
+        ("student_layers", "teacher_layers"),
+        r"FitNet.*Conv1D.*'block2' of shape \(None, 16, 8\).*'pool' of shape \(None, 16\)",
+        models=[student, teacher],
+    )
+
+
+VOCAB, STEPS = 40, 10
+
+
+def token_model(name, width, rnn=keras.layers.LSTM, num_classes=3):
+    """A text classifier on zero-padded integer tokens (``mask_zero=True``)."""
+    tokens = keras.Input((STEPS,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(VOCAB, width, mask_zero=True, name="embedding")(tokens)
+    x = rnn(width, name="rnn")(x)
+    return keras.Model(tokens, keras.layers.Dense(num_classes, name="logits")(x), name=name)
+
+
+def token_data(n=N, seed=0):
+    """Token ids in [1, VOCAB), each sequence padded with zeros after its length."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, VOCAB, (n, STEPS)).astype("int32")
+    lengths = rng.integers(3, STEPS + 1, n)
+    x[np.arange(STEPS)[None, :] >= lengths[:, None]] = 0
+    return x, rng.integers(0, 3, n).astype("int32")
+
+
+def token_pair():
+    keras.utils.set_random_seed(0)
+    student = token_model("token_student", 8, keras.layers.LSTM)
+    return student, token_model("token_teacher", 16, keras.layers.GRU)
+
+
+def test_masked_lstm_token_student_from_a_gru_teacher_on_numpy_arrays():
+    student, teacher = token_pair()
+    x, y = token_data()
+    d = kd_fit(student, teacher, x, y, validation_data=(x, y))
+    assert d.predict(x, verbose=0).shape == (N, 3)
+    # The mask reaches the LSTM: padding before or after the tokens gives the same logits.
+    post = np.array([[5, 7, 9] + [0] * (STEPS - 3)], "int32")
+    pre = np.array([[0] * (STEPS - 3) + [5, 7, 9]], "int32")
+    np.testing.assert_allclose(
+        d.predict(post, verbose=0), d.predict(pre, verbose=0), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_masked_token_student_on_a_tf_data_dict_dataset_keyed_tokens():
+    student, teacher = token_pair()
+    x, y = token_data()
+    ds = tf.data.Dataset.from_tensor_slices(({"tokens": x}, y)).batch(BATCH)
+    kd_fit(student, teacher, ds, validation_data=ds)
+
+
+def test_gru_student_on_float_sequences():
+    keras.utils.set_random_seed(0)
+
+    def recurrent(name, width, rnn):
+        inputs = keras.Input((STEPS, 3), name="sensors")
+        x = rnn(width, name="rnn")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(3, name="logits")(x), name=name)
+
+    student = recurrent("gru_student", 4, keras.layers.GRU)
+    teacher = recurrent("lstm_teacher", 12, keras.layers.LSTM)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(N, STEPS, 3)).astype("float32")
+    kd_fit(student, teacher, x, rng.integers(0, 3, N).astype("int32"))
+
+
+def test_model_checkpoint_save_best_only_on_a_token_kd_distiller(tmp_path):
+    student, teacher = token_pair()
+    x, y = token_data()
+    path = tmp_path / "best.keras"
+    checkpoint = keras.callbacks.ModelCheckpoint(str(path), monitor="val_loss", save_best_only=True)
+    d = kd_fit(student, teacher, x, y, validation_data=(x, y), callbacks=[checkpoint])
+    assert path.exists()
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        loaded.student.predict(x, verbose=0), d.student.predict(x, verbose=0), atol=1e-6
+    )
+
+
+def test_one_on_a_conv1d_model_cut_at_a_sequence_map():
+    keras.utils.set_random_seed(0)
+    model = conv1d_audio("audio_one", 4)
+    x, y = audio_data()
+    one = distillers.ONE(model, cut_layer="block2", branches=2)
+    one.compile(optimizer=keras.optimizers.Adam(1e-2))
+    before = snapshot(one.gate)
+    history = one.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+    assert changed(before, snapshot(one.gate))
+    assert np.all(np.isfinite(history.history["loss"]))

@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_kd.features import require_single_output
+
 _PASS_THROUGH = (
     keras.layers.Identity,
     keras.layers.Dropout,
@@ -55,8 +57,10 @@ def check_logits_model(model, argument):
     The graph is followed back through identity-like layers (Identity,
     Dropout, Reshape, Flatten, linear Activation), and softmax written as a
     layer, an activation or `keras.ops.softmax` is recognized. Outputs are
-    checked again on every batch (`_guard.are_probabilities`).
+    checked again on every batch (`_guard.are_probabilities`). A dict output,
+    or several outputs, is refused first (`features.require_single_output`).
     """
+    require_single_output(model, argument)
     found = output_squashing(model)
     if found:
         squash, where = found

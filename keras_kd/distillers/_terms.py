@@ -75,6 +75,7 @@ class Term(RecordedArguments):
     uses_sample_index = False
     pairs_required = (0, None)  # (minimum, exactly)
     weight_argument = "weight"
+    used_by = None  # the distiller class that uses this term, named in error messages
 
     def __init__(self, weight=1.0, student_layers=None, teacher_layers=None):
         self.weight = non_negative_float(self.weight_argument, weight)
@@ -263,6 +264,9 @@ def pair_connectors(term, shapes, name, **connector_kwargs):
             name=f"{name}_{i}",
             student_layer=s,
             teacher_layer=t,
+            method=f"{term.used_by} ({type(term).__name__})"
+            if term.used_by
+            else type(term).__name__,
             **connector_kwargs,
         )
         for i, (s, t) in enumerate(term.pairs)

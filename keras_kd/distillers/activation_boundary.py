@@ -41,6 +41,7 @@ class ActivationBoundaryTerm(Term):
     """
 
     name = "ab"
+    used_by = "ActivationBoundary"
     stages = (INIT,)
     pairs_required = (1, None)
 

@@ -67,17 +67,45 @@ class DistillationChain:
         self.kd_kwargs = kd_kwargs
         self.models = []
         self._optimizer = self._metrics = None
-        first = None
-        for builder in dict.fromkeys(builders):  # each builder once, two calls
-            model = builder()
-            first = model if first is None else first
-            if model is builder():
+        self._check_stages()
+
+    def _stage_argument(self, generation):
+        """The argument that builds stage ``generation``, for messages."""
+        if len(set(map(id, self.builders))) == 1:
+            return self.BUILDER_ARGUMENT
+        return f"{self.BUILDER_ARGUMENT}[{generation - 1}]"
+
+    def _check_stages(self):
+        """Builds every stage's model and checks each (teacher, model) pair as a `KD`.
+
+        Runs before anything trains, so a later stage with another class count
+        or input shape is refused before the first stage writes a file.
+        """
+        built = {}
+        for builder in self.builders:
+            if id(builder) in built:
+                continue
+            first, second = builder(), builder()  # two calls: a fresh model on each
+            if first is second:
                 raise ValueError(
                     f"`{self.BUILDER_ARGUMENT}` must return a new model on every call (each "
                     "stage of the chain trains a fresh model); it returned the same object "
                     f"twice. Received: {self.BUILDER_ARGUMENT}={builder!r}"
                 )
-        KD(student=first, teacher=teacher, **kd_kwargs)  # validates the first pair eagerly
+            built[id(builder)] = (first, second)
+        previous, count = self.teacher, len(self.builders)
+        for g, builder in enumerate(self.builders, start=1):
+            first, second = built[id(builder)]
+            model = second if first is previous else first
+            try:
+                KD(student=model, teacher=previous, **self.kd_kwargs)
+            except ValueError as err:
+                teacher = "the teacher" if g == 1 else f"{self.STAGE_NAME} {g - 1}'s model"
+                raise ValueError(
+                    f"{self.STAGE_NAME} {g} of {count} (`{self._stage_argument(g)}`) cannot "
+                    f"learn from {teacher}, so nothing was trained: {err}"
+                ) from None
+            previous = model
 
     def compile(self, optimizer="sgd", metrics=None):
         """Sets the optimizer and the metrics every model of the chain is compiled with.
@@ -195,7 +223,15 @@ class TeacherAssistantChain(DistillationChain):
             if isinstance(build_assistants, list | tuple)
             else [build_assistants]
         )
+        self._assistants_listed = isinstance(build_assistants, list | tuple)
         super().__init__(teacher, [*assistants, build_student], directory, **kd_kwargs)
+
+    def _stage_argument(self, generation):
+        if generation == len(self.builders):
+            return "build_student"
+        if self._assistants_listed:
+            return f"build_assistants[{generation - 1}]"
+        return "build_assistants"
 
     @property
     def assistants(self):

@@ -37,6 +37,7 @@ class HintTerm(Term):
     """
 
     name = "hint"
+    used_by = "FitNet"
     stages = (INIT, MAIN)
     pairs_required = (1, None)
 

@@ -84,7 +84,7 @@ class ONE(TermTrainer):
         self.deploy_index = deploy_index
         cut, tail = split_at(model, cut_layer)
         self.branch_heads = [tail] + [branch_copy(tail, i) for i in range(1, branches)]
-        self.gate = build_gate(cut.shape, branches)
+        self.gate = build_gate(cut.shape, branches, cut_layer=cut_layer)
         self.network = keras.Model(
             model_input(model),
             {OUTPUT_KEY: [b(cut) for b in self.branch_heads], "gate": self.gate(cut)},

@@ -25,10 +25,37 @@ def branch_copy(tail, index):
     return keras.Model(inputs, keras.models.clone_model(tail)(inputs), name=f"branch{index}")
 
 
-def build_gate(feature_shape, branches, name="gate"):
-    """ONE's gate: global average pooling, a dense layer, a softmax over branches."""
-    inputs = keras.Input(tuple(feature_shape[1:]))
-    x = keras.layers.GlobalAveragePooling2D(name=f"{name}_pool")(inputs)
+_GATE_POOLING = {
+    2: None,  # a vector (batch, features): nothing to pool
+    3: keras.layers.GlobalAveragePooling1D,  # a sequence (batch, steps, features)
+    4: keras.layers.GlobalAveragePooling2D,  # a map (batch, height, width, channels)
+}
+
+
+def build_gate(feature_shape, branches, name="gate", cut_layer=None):
+    """ONE's gate: global average pooling (none for a vector), a dense layer, a
+    softmax over branches.
+
+    Args:
+        feature_shape: the cut layer's output shape (batch first), 2-D, 3-D or 4-D.
+        branches: the number of branches the gate weighs.
+        name: the gate model's name.
+        cut_layer: the cut layer's name, for error messages.
+
+    Returns:
+        A `keras.Model` from the cut feature to (batch, branches) weights.
+    """
+    feature_shape = tuple(feature_shape)
+    if len(feature_shape) not in _GATE_POOLING:
+        raise ValueError(
+            "`cut_layer` must name a layer whose output is a vector (batch, features), a "
+            "sequence (batch, steps, features) or a feature map (batch, height, width, "
+            f"channels): ONE's gate pools it to a vector. Received: cut_layer={cut_layer!r} "
+            f"with output shape {feature_shape}"
+        )
+    inputs = keras.Input(feature_shape[1:])
+    pooling = _GATE_POOLING[len(feature_shape)]
+    x = inputs if pooling is None else pooling(name=f"{name}_pool")(inputs)
     x = keras.layers.Dense(branches, name=f"{name}_dense")(x)
     return keras.Model(inputs, keras.layers.Softmax(name=f"{name}_softmax")(x), name=name)
 

@@ -1,24 +1,32 @@
 """Connectors that map a student feature to a teacher feature's shape.
 
-Used as the FitNets regressor (a conv, or a dense layer for vectors) and as
-the activation-boundary connector (1x1 conv + BatchNorm).
+Used as the FitNets regressor (a Conv2D for image maps, a Conv1D for
+sequences, a dense layer for vectors) and as the activation-boundary
+connector (1x1 conv + BatchNorm).
 """
 
 import keras
 
 
 def _stride(student_shape, teacher_shape, student_layer, teacher_layer):
-    sh, sw = student_shape[1:3]
-    th, tw = teacher_shape[1:3]
-    if sh % th or sw % tw or sh // th != sw // tw:
+    """The integer factor between the student's and the teacher's spatial (or time) sizes."""
+    factors = set()
+    for s, t in zip(student_shape[1:-1], teacher_shape[1:-1], strict=True):
+        if s == t:
+            factors.add(1)
+        elif s is None or t is None or s % t:
+            factors.add(None)
+        else:
+            factors.add(s // t)
+    if len(factors) != 1 or None in factors:
         raise ValueError(
             "A connector maps the student feature onto the teacher's spatial size with a "
-            "strided convolution, so the student's height and width must be the same "
-            "integer multiple of the teacher's. Received: student layer "
-            f"{student_layer!r} shape {tuple(student_shape)}, teacher layer "
-            f"{teacher_layer!r} shape {tuple(teacher_shape)}"
+            "strided convolution, so each of the student's spatial sizes (height and "
+            "width, or steps) must be the same integer multiple of the teacher's. "
+            f"Received: student layer {student_layer!r} shape {tuple(student_shape)}, "
+            f"teacher layer {teacher_layer!r} shape {tuple(teacher_shape)}"
         )
-    return sh // th
+    return factors.pop()
 
 
 def build_connector(
@@ -30,12 +38,14 @@ def build_connector(
     name="connector",
     student_layer="student",
     teacher_layer="teacher",
+    method="A connector",
 ):
     """A small trainable model from ``student_shape`` to ``teacher_shape``.
 
-    4-D features get a convolution with the teacher's channel count (strided
-    when the student map is an integer multiple larger), optionally followed
-    by BatchNormalization; 2-D features get a dense layer.
+    4-D features (images) get a Conv2D and 3-D features (sequences, e.g. a
+    Conv1D audio model's maps) a Conv1D with the teacher's channel count
+    (strided when the student map is an integer multiple larger), optionally
+    followed by BatchNormalization; 2-D features get a dense layer.
 
     Args:
         student_shape: the student feature's shape (batch first).
@@ -46,24 +56,29 @@ def build_connector(
         name: model name.
         student_layer: student layer name, for error messages.
         teacher_layer: teacher layer name, for error messages.
+        method: the method that asked for the connector, for error messages.
 
     Returns:
         A built `keras.Sequential`.
     """
     student_shape, teacher_shape = tuple(student_shape), tuple(teacher_shape)
-    if len(student_shape) != len(teacher_shape) or len(student_shape) not in (2, 4):
+    if len(student_shape) != len(teacher_shape) or len(student_shape) not in (2, 3, 4):
         raise ValueError(
-            "A connector maps a 4-D feature map to a 4-D map or a vector to a vector. "
-            f"Received: student layer {student_layer!r} shape {student_shape}, teacher "
-            f"layer {teacher_layer!r} shape {teacher_shape}"
+            f"`student_layers` and `teacher_layers` must name features of the same rank for "
+            f"{method}: vectors (batch, features), sequences (batch, steps, channels) or "
+            "maps (batch, height, width, channels), which its connector maps with a "
+            "Dense, Conv1D or Conv2D layer. Received: student_layers entry "
+            f"{student_layer!r} of shape {student_shape}, teacher_layers entry "
+            f"{teacher_layer!r} of shape {teacher_shape}"
         )
     layers = [keras.Input(student_shape[1:])]
     if len(student_shape) == 2:
         layers.append(keras.layers.Dense(teacher_shape[-1], name=f"{name}_dense"))
     else:
         strides = _stride(student_shape, teacher_shape, student_layer, teacher_layer)
+        conv = keras.layers.Conv1D if len(student_shape) == 3 else keras.layers.Conv2D
         layers.append(
-            keras.layers.Conv2D(
+            conv(
                 teacher_shape[-1],
                 kernel_size,
                 strides=strides,

@@ -79,3 +79,36 @@ def test_a_teacher_assistant_chain_trains_each_stage_once(tmp_path, capsys):
     mtimes = [os.path.getmtime(tmp_path / f"generation{g}.keras") for g in (1, 2)]
     assert chain.fit(x, y, epochs=1, verbose=0) == {}  # both stages on disk: nothing retrained
     assert mtimes == [os.path.getmtime(tmp_path / f"generation{g}.keras") for g in (1, 2)]
+
+
+def test_a_chain_checks_every_stage_before_the_first_trains(tmp_path):
+    keras.utils.set_random_seed(0)
+    big = tiny_cnn("big", 8)
+    built = []
+
+    def build(name, width, num_classes=3):
+        def builder():
+            built.append(tiny_cnn(name, width, num_classes=num_classes))
+            return built[-1]
+
+        return builder
+
+    before = snapshot(big)
+    x, y = tiny_data(16)
+    with pytest.raises(ValueError, match="stage 2 of 2 \\(`build_student`\\).*Received: student"):
+        chain = distillers.TeacherAssistantChain(
+            big, build("mid", 6), build("small", 4, num_classes=5), directory=str(tmp_path)
+        )
+        chain.compile(optimizer="adam")
+        chain.fit(x, y, epochs=1, batch_size=8, verbose=0)  # never reached
+    assert os.listdir(tmp_path) == []  # no generation1.keras, no backup
+    assert_same(before, snapshot(big))
+    assert len(built) == 4  # both stages built twice, none trained
+
+    def small_images():
+        inputs = keras.Input((8, 8, 3))
+        x = keras.layers.GlobalAveragePooling2D()(inputs)
+        return keras.Model(inputs, keras.layers.Dense(3)(x))
+
+    with pytest.raises(ValueError, match="stage 2 of 3 \\(`builders\\[1\\]`\\).*same shape"):
+        distillers.DistillationChain(big, [build("a", 6), small_images, build("c", 4)])
