@@ -38,6 +38,11 @@ def stage_taps(terms, full, stage):
     return taps
 
 
+def uses_input_gradient(terms):
+    """True when a weighted term reads the networks' input gradients."""
+    return any(t.uses_input_gradient for t in terms if t.weight > 0)
+
+
 def input_gradient(taps, x, y, training):
     """Runs ``taps`` under a tape; adds d(sum of per-sample CE)/dx to its outputs."""
     x = tf.cast(x, tf.float32)

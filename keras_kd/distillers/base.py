@@ -246,9 +246,6 @@ class Distiller(TermTrainer):
         """
         return x if self.teacher_input is None else self.teacher_input(x)
 
-    def _uses_input_gradient(self, terms):
-        return any(t.uses_input_gradient for t in terms if t.weight > 0)
-
     def teacher_outputs_for_cache(self, x, y):
         """What `keras_kd.cache` stores per sample: logits and every tap.
 
@@ -259,7 +256,7 @@ class Distiller(TermTrainer):
         Returns:
             ``{"output": logits, layer name: feature, ...}`` of the teacher.
         """
-        gradient = self._uses_input_gradient(self.all_terms)
+        gradient = _taps.uses_input_gradient(self.all_terms)
         return _taps.run(self.teacher_taps, self.teacher_batch(x), y, False, gradient)
 
     def read_batch(self, data, training):
@@ -306,7 +303,7 @@ class Distiller(TermTrainer):
     def _run(self, network, x, y, training):
         terms = self._active_terms(self.stage)
         taps = self._stage_taps[self.stage][network]
-        return _taps.run(taps, x, y, training, self._uses_input_gradient(terms))
+        return _taps.run(taps, x, y, training, _taps.uses_input_gradient(terms))
 
     def teacher_outputs(self, view):
         cached = view.extras.get("cached")
