@@ -101,7 +101,9 @@ def calibration_and_check(train, validation):
     return train.batch(CALIBRATION_BATCH).take(2), validation.batch(CHECK_BATCH)
 
 
-def export_and_report(model, out, quantize, representative=None, check=None, verbose="auto"):
+def export_and_report(
+    model, out, quantize, representative=None, check=None, verbose="auto", min_agreement=0.9
+):
     """Converts ``model`` to ``out``, checks the file and prints the export report.
 
     Args:
@@ -110,6 +112,7 @@ def export_and_report(model, out, quantize, representative=None, check=None, ver
         quantize: ``"none"`` (float32), ``"float16"``, ``"dynamic"`` or ``"int8"``.
         representative, check: calibration and check datasets, or None.
         verbose: the progress of the conversion and checks, as `to_tflite` takes it.
+        min_agreement: as `to_tflite` takes it (0: no minimum).
 
     Returns:
         The `ExportReport`.
@@ -120,6 +123,7 @@ def export_and_report(model, out, quantize, representative=None, check=None, ver
         quantization=None if quantize == "none" else quantize,
         representative_data=representative,
         check_data=check,
+        min_agreement=min_agreement or None,
         verbose=verbose,
     )
     print(report.as_table())
@@ -138,7 +142,9 @@ def run(args):
     if args.data is not None:
         representative, check = _load_data(args.data, model)
     verbose = 0 if args.quiet else "auto"
-    report = export_and_report(model, args.out, args.quantize, representative, check, verbose)
+    report = export_and_report(
+        model, args.out, args.quantize, representative, check, verbose, args.min_agreement
+    )
     if args.target == "mcu":
         files = write_firmware_files(args.out)
         print("\nFirmware files (TFLite-Micro):")

@@ -27,12 +27,28 @@ def input_shape(model):
 
 
 class InputSpec(NamedTuple):
-    """One model input: its name, its shape without the batch axis, and whether
-    the model takes it from a dict (then only by name, never by position)."""
+    """One model input: its name, its shape without the batch axis, whether
+    the model takes it from a dict (then only by name, never by position), and
+    its dtype (integer inputs, such as token ids, stay integer in the file)."""
 
     name: str
     shape: tuple
     by_name: bool = False
+    dtype: str = "float32"
+
+
+def is_integer(spec):
+    """True for an integer input (token ids, indices)."""
+    return np.issubdtype(np.dtype(spec.dtype), np.integer)
+
+
+def in_input_dtypes(arrays, specs):
+    """``arrays`` with integer inputs as integers of their input's dtype (the
+    readers give float32; ids below 2^24 are exact in float32)."""
+    return [
+        np.round(a).astype(spec.dtype) if is_integer(spec) else a
+        for a, spec in zip(arrays, specs, strict=True)
+    ]
 
 
 def input_specs(model):
@@ -64,7 +80,7 @@ def input_specs(model):
             names = [key_of.get(id(tensor), tensor.name) for tensor in tensors]
             by_name = True
     return [
-        InputSpec(name, tuple(tensor.shape[1:]), by_name)
+        InputSpec(name, tuple(tensor.shape[1:]), by_name, str(tensor.dtype))
         for name, tensor in zip(names, tensors, strict=True)
     ]
 
@@ -304,7 +320,7 @@ def representative_inputs(data, specs, limit=REPRESENTATIVE_SAMPLES):
         A list of arrays, in ``specs`` order.
     """
     if len(specs) == 1:
-        return [representative_images(data, specs[0].shape, limit)]
+        return in_input_dtypes([representative_images(data, specs[0].shape, limit)], specs)
     batches, count = [], 0
     for arrays, _ in _elements(data, specs, "representative_data"):
         batches.append(arrays)
@@ -315,7 +331,8 @@ def representative_inputs(data, specs, limit=REPRESENTATIVE_SAMPLES):
         raise ValueError(
             "`representative_data` must contain at least one sample. Received: an empty dataset"
         )
-    return [np.concatenate(parts)[:limit] for parts in zip(*batches, strict=True)]
+    arrays = [np.concatenate(parts)[:limit] for parts in zip(*batches, strict=True)]
+    return in_input_dtypes(arrays, specs)
 
 
 def labelled_inputs(check_data, specs, limit=None):
@@ -334,7 +351,7 @@ def labelled_inputs(check_data, specs, limit=None):
     """
     if len(specs) == 1:
         x, y = labelled(check_data, specs[0].shape, limit)
-        return [x], y
+        return in_input_dtypes([x], specs), y
     if not isinstance(check_data, tf.data.Dataset | tuple | list):
         raise ValueError(
             "`check_data` must be an (x, y) pair or a dataset of pairs. "
@@ -357,4 +374,4 @@ def labelled_inputs(check_data, specs, limit=None):
     if count == 0:
         raise ValueError("`check_data` must not be empty. Received: an empty dataset")
     inputs = [np.concatenate(parts)[:limit] for parts in zip(*batches, strict=True)]
-    return inputs, np.concatenate(ys)[:limit]
+    return in_input_dtypes(inputs, specs), np.concatenate(ys)[:limit]
