@@ -73,17 +73,7 @@ class TeacherCacheMismatchError(ValueError):
     """
 
 
-class ExportMismatchError(ValueError):
-    """The exported file disagrees with the Keras model on too many samples.
-
-    Raised by `keras_kd.export.to_tflite` when the LiteRT (or TFLite-Micro)
-    top-1 prediction equals the Keras model's on fewer than ``min_agreement``
-    of the check samples; the file is not written.
-    """
-
-
 __all__ = [
-    "ExportMismatchError",
     "LabelError",
     "NonFiniteLossError",
     "ProbabilityOutputError",

@@ -101,9 +101,7 @@ def calibration_and_check(train, validation):
     return train.batch(CALIBRATION_BATCH).take(2), validation.batch(CHECK_BATCH)
 
 
-def export_and_report(
-    model, out, quantize, representative=None, check=None, verbose="auto", min_agreement=0.9
-):
+def export_and_report(model, out, quantize, representative=None, check=None, verbose="auto"):
     """Converts ``model`` to ``out``, checks the file and prints the export report.
 
     Args:
@@ -112,7 +110,6 @@ def export_and_report(
         quantize: ``"none"`` (float32), ``"float16"``, ``"dynamic"`` or ``"int8"``.
         representative, check: calibration and check datasets, or None.
         verbose: the progress of the conversion and checks, as `to_tflite` takes it.
-        min_agreement: as `to_tflite` takes it (0: no minimum).
 
     Returns:
         The `ExportReport`.
@@ -123,7 +120,6 @@ def export_and_report(
         quantization=None if quantize == "none" else quantize,
         representative_data=representative,
         check_data=check,
-        min_agreement=min_agreement or None,
         verbose=verbose,
     )
     print(report.as_table())
@@ -142,9 +138,7 @@ def run(args):
     if args.data is not None:
         representative, check = _load_data(args.data, model)
     verbose = 0 if args.quiet else "auto"
-    report = export_and_report(
-        model, args.out, args.quantize, representative, check, verbose, args.min_agreement
-    )
+    report = export_and_report(model, args.out, args.quantize, representative, check, verbose)
     if args.target == "mcu":
         files = write_firmware_files(args.out)
         print("\nFirmware files (TFLite-Micro):")

@@ -258,15 +258,6 @@ def _add_export(commands):
         "default: %(default)s",
     )
     export.add_argument(
-        "--min-agreement",
-        type=_fraction,
-        default=0.9,
-        metavar="F",
-        help="the least top-1 agreement with the Keras model, in [0, 1], that LiteRT and "
-        "TFLite-Micro must reach on --data's validation images, else no file is written "
-        "(0: no minimum); default: %(default)s",
-    )
-    export.add_argument(
         "--data",
         default=None,
         metavar="SOURCE",
@@ -398,13 +389,3 @@ def build_parser():
     _add_export(commands)
     _add_bench(commands)
     return parser
-
-
-def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = None
-    if value is None or not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1]. Received: {text!r}")
-    return value

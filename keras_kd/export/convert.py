@@ -92,11 +92,9 @@ def fixed_batch(model):
     """
     specs = input_specs(model)
     if len(specs) == 1:
-        inputs = keras.Input(specs[0].shape, batch_size=1, name="input", dtype=specs[0].dtype)
+        inputs = keras.Input(specs[0].shape, batch_size=1, name="input")
         return keras.Model(inputs, model(inputs, training=False), name=f"{model.name}_b1")
-    inputs = [
-        keras.Input(spec.shape, batch_size=1, name=spec.name, dtype=spec.dtype) for spec in specs
-    ]
+    inputs = [keras.Input(spec.shape, batch_size=1, name=spec.name) for spec in specs]
     outputs = model(model_inputs(specs, inputs), training=False)
     return keras.Model(inputs, outputs, name=f"{model.name}_b1")
 
@@ -113,36 +111,6 @@ def _calibration_samples(calibration, specs, progress):
             }
         progress.update(i + 1)
     progress.close()
-
-
-def recurrent_layers(layer):
-    """Names of the recurrent layers (LSTM, GRU, SimpleRNN, any `keras.layers.RNN`,
-    `Bidirectional`) in ``layer``, nested models and wrappers included."""
-    found = []
-    if isinstance(layer, keras.layers.RNN | keras.layers.Bidirectional):
-        found.append(layer.name)
-    for child in getattr(layer, "layers", []):
-        found += recurrent_layers(child)
-    if isinstance(layer, keras.layers.Wrapper) and not isinstance(
-        layer, keras.layers.Bidirectional
-    ):
-        found += recurrent_layers(layer.layer)
-    return found
-
-
-def check_quantizable(model, quantization):
-    """Refuses full int8 for a model with recurrent layers, before anything runs:
-    TensorFlow 2.21's int8 calibrator ends the Python process (a segmentation
-    fault) on LSTM and GRU layers."""
-    recurrent = recurrent_layers(model) if quantization == "int8" else []
-    if recurrent:
-        raise ValueError(
-            f"`quantization='int8'` is not supported for models with recurrent layers: "
-            f"TensorFlow's int8 calibrator crashes the Python process on them. Export "
-            "with quantization='dynamic' (int8 weights, float activations) or 'float16' "
-            f"instead; both run in LiteRT. Received: model={model.name!r} with recurrent "
-            f"layers {recurrent}, quantization='int8'"
-        )
 
 
 def _flex_ops(message):
@@ -165,7 +133,6 @@ def convert(model, quantization=None, representative_data=None, verbose=0):
         The ``.tflite`` bytes.
     """
     one_of("quantization", quantization, QUANTIZATIONS)
-    check_quantizable(model, quantization)
     if quantization == "int8" and representative_data is None:
         raise ValueError(
             "`representative_data` is required for quantization='int8' (full integer "

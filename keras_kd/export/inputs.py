@@ -27,28 +27,12 @@ def input_shape(model):
 
 
 class InputSpec(NamedTuple):
-    """One model input: its name, its shape without the batch axis, whether
-    the model takes it from a dict (then only by name, never by position), and
-    its dtype (integer inputs, such as token ids, stay integer in the file)."""
+    """One model input: its name, its shape without the batch axis, and whether
+    the model takes it from a dict (then only by name, never by position)."""
 
     name: str
     shape: tuple
     by_name: bool = False
-    dtype: str = "float32"
-
-
-def is_integer(spec):
-    """True for an integer input (token ids, indices)."""
-    return np.issubdtype(np.dtype(spec.dtype), np.integer)
-
-
-def in_input_dtypes(arrays, specs):
-    """``arrays`` with integer inputs as integers of their input's dtype (the
-    readers give float32; ids below 2^24 are exact in float32)."""
-    return [
-        np.round(a).astype(spec.dtype) if is_integer(spec) else a
-        for a, spec in zip(arrays, specs, strict=True)
-    ]
 
 
 def input_specs(model):
@@ -80,7 +64,7 @@ def input_specs(model):
             names = [key_of.get(id(tensor), tensor.name) for tensor in tensors]
             by_name = True
     return [
-        InputSpec(name, tuple(tensor.shape[1:]), by_name, str(tensor.dtype))
+        InputSpec(name, tuple(tensor.shape[1:]), by_name)
         for name, tensor in zip(names, tensors, strict=True)
     ]
 
@@ -320,7 +304,7 @@ def representative_inputs(data, specs, limit=REPRESENTATIVE_SAMPLES):
         A list of arrays, in ``specs`` order.
     """
     if len(specs) == 1:
-        return in_input_dtypes([representative_images(data, specs[0].shape, limit)], specs)
+        return [representative_images(data, specs[0].shape, limit)]
     batches, count = [], 0
     for arrays, _ in _elements(data, specs, "representative_data"):
         batches.append(arrays)
@@ -331,8 +315,7 @@ def representative_inputs(data, specs, limit=REPRESENTATIVE_SAMPLES):
         raise ValueError(
             "`representative_data` must contain at least one sample. Received: an empty dataset"
         )
-    arrays = [np.concatenate(parts)[:limit] for parts in zip(*batches, strict=True)]
-    return in_input_dtypes(arrays, specs)
+    return [np.concatenate(parts)[:limit] for parts in zip(*batches, strict=True)]
 
 
 def labelled_inputs(check_data, specs, limit=None):
@@ -351,7 +334,7 @@ def labelled_inputs(check_data, specs, limit=None):
     """
     if len(specs) == 1:
         x, y = labelled(check_data, specs[0].shape, limit)
-        return in_input_dtypes([x], specs), y
+        return [x], y
     if not isinstance(check_data, tf.data.Dataset | tuple | list):
         raise ValueError(
             "`check_data` must be an (x, y) pair or a dataset of pairs. "
@@ -374,4 +357,4 @@ def labelled_inputs(check_data, specs, limit=None):
     if count == 0:
         raise ValueError("`check_data` must not be empty. Received: an empty dataset")
     inputs = [np.concatenate(parts)[:limit] for parts in zip(*batches, strict=True)]
-    return in_input_dtypes(inputs, specs), np.concatenate(ys)[:limit]
+    return inputs, np.concatenate(ys)[:limit]

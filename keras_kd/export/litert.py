@@ -7,13 +7,10 @@ from keras_kd._progress import Progress
 
 
 def quantize_input(x, detail):
-    """Float inputs to the model's input type (int8 with its scale/zero point);
-    an integer input that is not quantized (token ids) is taken as it is."""
+    """Float inputs to the model's input type (int8 with its scale/zero point)."""
     if detail["dtype"] == np.float32:
         return x.astype(np.float32)
     scale, zero_point = detail["quantization"]
-    if scale == 0:
-        return x.astype(detail["dtype"])
     info = np.iinfo(detail["dtype"])
     return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(detail["dtype"])
 
