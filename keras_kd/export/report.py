@@ -13,6 +13,10 @@ class ExportAgreementError(ValueError):
     and what to try; ``report`` holds everything measured up to the check
     that failed.
 
+    Args:
+        message: what disagreed, by how much, and what to do.
+        report: the `ExportReport` of the refused file.
+
     Attributes:
         report: the `ExportReport` of the refused file (its ``path`` names the
             file that was not written).
