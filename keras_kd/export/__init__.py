@@ -31,6 +31,7 @@ from keras_kd.export.inputs import (
     representative_inputs,
 )
 from keras_kd.export.litert import (
+    dequantize_output,
     file_positions,
     op_names,
     quantization_parameters,
@@ -322,7 +323,8 @@ def to_tflite(
         micro_out = None
         try:
             raw, report.arena_bytes = run_micro(model_bytes, micro_inputs, verbose)
-            micro_out = raw.reshape(litert_out.shape)
+            # dequantized: a single logit's sign is not the raw int8's (zero point)
+            micro_out = dequantize_output(raw, output_detail).reshape(litert_out.shape)
             report.micro_agreement = _agreement(micro_out, keras_classes)
             if y is not None:
                 report.micro_accuracy = _agreement(micro_out, y)

@@ -151,6 +151,21 @@ def test_a_micro_file_that_disagrees_is_an_error(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_single_logit_int8_model_is_judged_on_its_dequantized_sign_in_micro(tmp_path):
+    # TFLite-Micro's raw int8 output used to be compared with 0, ignoring its zero point.
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32") + 1.0
+    y = (model.predict(x, verbose=0)[:, 0] > 0).astype("int32")
+    report = to_tflite(
+        model, tmp_path / "b.tflite", quantization="int8", representative_data=x, check_data=(x, y)
+    )
+    assert report.output_quantization[1] != 0  # a zero point that the raw sign ignores
+    assert report.micro_agreement == pytest.approx(report.litert_agreement)
+    assert report.micro_agreement >= 0.9
+
+
 @pytest.mark.parametrize("value", [-0.1, 1.5, True, "0.9"])
 def test_bad_min_agreement_is_refused(tmp_path, value):
     with pytest.raises(ValueError, match=rf"`min_agreement`.*Received: min_agreement={value!r}"):
