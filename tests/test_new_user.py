@@ -1393,3 +1393,57 @@ def test_one_on_a_conv1d_model_cut_at_a_sequence_map():
     history = one.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
     assert changed(before, snapshot(one.gate))
     assert np.all(np.isfinite(history.history["loss"]))
+
+
+# ==========================================================================
+# Issue 27 (points 1-2): exporting token and recurrent students to TFLite
+# ==========================================================================
+
+
+def bag_of_tokens(name, width=8, num_classes=3):
+    """Embedding + average pooling on integer tokens: no recurrent layer."""
+    tokens = keras.Input((STEPS,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(VOCAB, width, name="embedding")(tokens)
+    x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+    return keras.Model(tokens, keras.layers.Dense(num_classes, name="logits")(x), name=name)
+
+
+def file_input_dtype(path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter(model_path=str(path)).get_input_details()[0]["dtype"]
+
+
+def test_kd_token_student_exports_int8_with_its_int32_token_ids(tmp_path):
+    # It used to write an int8 token input (scale 0.19) agreeing with Keras on 58-77%.
+    keras.utils.set_random_seed(0)
+    student, teacher = bag_of_tokens("bag_student"), token_model("token_teacher", 16)
+    x, y = token_data()
+    d = kd_fit(student, teacher, x, y)
+    calibration, _ = token_data(64, seed=1)
+    check = token_data(64, seed=2)
+    path = tmp_path / "student.tflite"
+    report = to_tflite(
+        d.student, path, quantization="int8", representative_data=calibration, check_data=check
+    )
+    assert file_input_dtype(path) == np.int32 and report.input_quantization == [None]
+    assert report.litert_agreement >= 0.9
+    assert "SELECT" in report.micro_unsupported_ops  # from Embedding: no Micro kernel, named
+
+
+def test_kd_lstm_token_student_int8_is_refused_and_float16_exports(tmp_path):
+    # int8 used to kill the process (segmentation fault in TensorFlow's calibrator).
+    student, teacher = token_pair()
+    x, y = token_data()
+    d = kd_fit(student, teacher, x, y)
+    path = tmp_path / "student.tflite"
+    assert_refused(
+        lambda: to_tflite(d.student, path, quantization="int8", representative_data=x),
+        ValueError,
+        ("quantization",),
+        r"rnn \(LSTM\).*segmentation fault.*'float16'.*'dynamic'.*unroll=True",
+        models=[d.student],
+        directory=tmp_path,
+    )
+    report = to_tflite(d.student, path, quantization="float16", check_data=(x, y))
+    assert file_input_dtype(path) == np.int32 and report.litert_agreement == 1.0

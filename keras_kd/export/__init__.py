@@ -6,13 +6,21 @@ resolver a TFLite-Micro firmware compiles in. The ``keras-kd export`` command
 runs both (the second with ``--target mcu``).
 """
 
+import numbers
+
 import numpy as np
 
 from keras_kd import labels
 from keras_kd._checks import one_of
 from keras_kd._io import atomic_path
 from keras_kd._progress import resolve_verbose, say
-from keras_kd.export.convert import QUANTIZATIONS, convert, deployable_model, float32_model
+from keras_kd.export.convert import (
+    QUANTIZATIONS,
+    check_int8_supported,
+    convert,
+    deployable_model,
+    float32_model,
+)
 from keras_kd.export.firmware import FirmwareFiles, write_firmware_files
 from keras_kd.export.inputs import (
     check_path,
@@ -23,6 +31,7 @@ from keras_kd.export.inputs import (
     representative_inputs,
 )
 from keras_kd.export.litert import (
+    dequantize_output,
     file_positions,
     op_names,
     quantization_parameters,
@@ -30,9 +39,102 @@ from keras_kd.export.litert import (
     run_litert,
 )
 from keras_kd.export.micro import KNOWN_UNSUPPORTED_OPS, MicroError, run_micro
-from keras_kd.export.report import ExportReport
+from keras_kd.export.report import ExportAgreementError, ExportReport
 
 CHECK_SAMPLES = 1000
+# The least top-1 agreement with Keras a file may have on the check samples.
+# Well above what a broken conversion gives (int8 token ids quantized as
+# floats: 58-77%), well below what sound ones do (float32: 100%; int8 CIFAR
+# students: ~99%; tiny int8 test models: >= 94%).
+MIN_AGREEMENT = 0.9
+
+
+def _check_min_agreement(min_agreement):
+    if min_agreement is None:
+        return None
+    if (
+        isinstance(min_agreement, bool)
+        or not isinstance(min_agreement, numbers.Real)
+        or not 0 <= min_agreement <= 1
+    ):
+        raise ValueError(
+            "`min_agreement` must be a number between 0 and 1 (the least fraction of check "
+            "samples on which the file must predict the Keras model's class), or None to "
+            f"write the file whatever it agrees on. Received: min_agreement={min_agreement!r}"
+        )
+    return float(min_agreement)
+
+
+# A float file's logits differ from Keras's by rounding: float16 weights by about
+# 1e-3 of the logits' size. A sample whose top two Keras logits are closer than
+# that (or than one int8 output step) has no class a file could be expected to keep.
+FLOAT_RESOLUTION = 1e-3
+
+
+def _decisive(keras_out, output_quantization):
+    """Which samples have a clear Keras class: the top logit leads the next (a single
+    logit: zero) by more than one step of the file's output (int8: its scale; float:
+    `FLOAT_RESOLUTION` of the largest logit)."""
+    if output_quantization is not None:
+        resolution = output_quantization[0]
+    else:
+        resolution = FLOAT_RESOLUTION * float(np.max(np.abs(keras_out), initial=0.0))
+    if keras_out.shape[-1] == 1:
+        margin = np.abs(keras_out[..., 0])
+    else:
+        top = np.sort(keras_out, axis=-1)
+        margin = top[..., -1] - top[..., -2]
+    return margin > resolution
+
+
+CONFIDENCE_Z = 1.96  # a two-sided 95% interval
+
+
+def _upper_bound(agreement, count):
+    """The upper end of the Wilson score interval of an agreement on ``count`` samples.
+
+    One flipped sample of 8 is 87.5% agreement; a file is refused only when
+    its agreement is below ``min_agreement`` beyond sampling noise (7 of 8:
+    at most 98%, kept; 0 of 8: at most 32%, refused; 77% of 200: at most 82%).
+    """
+    z2 = CONFIDENCE_Z**2
+    centre = agreement + z2 / (2 * count)
+    spread = CONFIDENCE_Z * np.sqrt(agreement * (1 - agreement) / count + z2 / (4 * count**2))
+    return float((centre + spread) / (1 + z2 / count))
+
+
+def _refuse_disagreement(report, where, file_out, keras_classes, decisive, min_agreement, model):
+    """Raises `ExportAgreementError` when the file keeps the Keras class on fewer
+    than ``min_agreement`` of the ``decisive`` samples (none decisive: no verdict)."""
+    if min_agreement is None or not np.any(decisive):
+        return
+    kept = labels.predicted_indices(file_out) == keras_classes
+    count = int(np.sum(decisive))
+    agreement = float(np.mean(kept[decisive]))
+    upper = _upper_bound(agreement, count)
+    if upper >= min_agreement:
+        return
+    if report.quantization == "int8":
+        advice = (
+            "Calibrate on representative_data drawn from the training data (about 200 "
+            "samples, preprocessed as the model's inputs), or export with "
+            "quantization='float16' or 'dynamic', which keep float activations"
+        )
+    else:
+        advice = (
+            "A float conversion should agree on (nearly) every sample: check that check_data "
+            "is preprocessed as the model's inputs; if it is, report the model as a bug"
+        )
+    raise ExportAgreementError(
+        f"The converted model agrees with the Keras model on {agreement:.1%} of the "
+        f"{count} check samples (of {report.samples}) with a clear Keras class, in {where} "
+        f"(top-1 class; at most {upper:.1%} at 95% confidence), under "
+        f"min_agreement={min_agreement:g}; the file was not written. "
+        f"{advice}. To write it anyway, pass min_agreement=None (the error's `report` holds "
+        f"what was measured). Received: model={model.name!r}, "
+        f"quantization={report.quantization!r}, min_agreement={min_agreement!r}",
+        report,
+    )
 
 
 def _agreement(outputs, expected):
@@ -48,6 +150,7 @@ def to_tflite(
     representative_data=None,
     check_data=None,
     check_samples=CHECK_SAMPLES,
+    min_agreement=MIN_AGREEMENT,
     verbose="auto",
 ):
     """Converts a Keras model (or a distiller's student) to a checked ``.tflite`` file.
@@ -58,7 +161,16 @@ def to_tflite(
     report compares both with the Keras model. A model that computes in
     float16 (``mixed_float16`` policy) is converted through a float32 copy.
     Arguments are checked before anything is converted, and nothing is
-    written when they are refused.
+    written when they are refused, nor when the file predicts other classes
+    than the Keras model on more check samples than ``min_agreement`` allows.
+
+    Integer inputs (token ids into an ``Embedding``) stay integer in every
+    mode: the file's input is int32 (or int64) as the model's, fed the ids
+    as they are, and with ``"int8"`` only float inputs are quantized.
+    Recurrent layers (LSTM, GRU, SimpleRNN, nested or wrapped) that are not
+    unrolled are refused for ``"int8"`` before anything runs: TensorFlow's
+    int8 calibrator crashes the process on them; float16 and dynamic range
+    convert them, and so does int8 with ``unroll=True``.
 
     A model with several inputs takes x as a dict of arrays keyed by input
     name (a dict-input model's keys, else the inputs' names) or, when built
@@ -82,6 +194,21 @@ def to_tflite(
         check_samples: how many samples of ``check_data`` to use (the first
             ones; default 1,000; None for all). Keras, LiteRT and TFLite-Micro
             accuracies are all measured on the same samples.
+        min_agreement: the least fraction (0 to 1; default 0.9) of the
+            ``check_data`` samples on which LiteRT, and for ``"int8"``
+            TFLite-Micro, must give the Keras model's top-1 class; under it
+            `ExportAgreementError` is raised and nothing is written. The
+            agreement must be below it beyond sampling noise (the upper end
+            of its 95% Wilson interval: 7 of 8 samples passes 0.9, 0 of 8
+            and 154 of 200 do not). Only samples with a clear Keras class
+            count: its top two logits (a
+            single logit: the logit and 0) differ by more than one step of
+            the file's output (the int8 output scale; for a float output,
+            1e-3 of the largest logit), as no file can be held to a tie (an
+            untrained MobileNetV2's logits are all about 1e-9). None writes
+            the file whatever it agrees on. Without ``check_data`` one
+            sample is run (to see that the file runs), and no agreement is
+            required of it.
         verbose: progress of the conversion, the ``int8 calibration`` and the
             ``LiteRT check`` and ``TFLite-Micro check`` stages: 0 (silent), 1
             (a progress bar per stage), 2 (one line per stage, e.g.
@@ -97,8 +224,12 @@ def to_tflite(
             than the model's or a missing one (the input is named), check
             images and labels of different lengths, ``check_samples`` < 1),
             a model whose inputs are nested deeper than a list or a dict, ops
-            without TFLite built-in kernels, or a converted file that gives
-            non-finite outputs.
+            without TFLite built-in kernels, non-integer values for an integer
+            input, ``"int8"`` for a model with recurrent layers that are not
+            unrolled, a ``min_agreement`` outside [0, 1], or a converted
+            file that gives non-finite outputs.
+        ExportAgreementError: the file agrees with the Keras model on fewer
+            than ``min_agreement`` of the check samples (a `ValueError`).
 
     Example:
         ```python
@@ -112,6 +243,9 @@ def to_tflite(
     """
     model = deployable_model(model)
     one_of("quantization", quantization, QUANTIZATIONS)
+    min_agreement = _check_min_agreement(min_agreement)
+    if quantization == "int8":
+        check_int8_supported(model)
     verbose = resolve_verbose(verbose)
     check_path(path)
     specs = input_specs(model)
@@ -122,10 +256,15 @@ def to_tflite(
     if check_data is None:
         if calibration is not None:
             x = [array[:1] for array in calibration]
-        else:
+        else:  # a random image; token id 0 (valid for any vocabulary) for an integer input
             rng = np.random.default_rng(0)
-            x = [rng.uniform(0, 255, (1, *spec.shape)) for spec in specs]
-        x, y = [array.astype(np.float32) for array in x], None
+            shapes = [(1, *spec.shape) for spec in specs]
+            x = [
+                np.zeros(shape) if spec.integer else rng.uniform(0, 255, shape)
+                for spec, shape in zip(specs, shapes, strict=True)
+            ]
+        x = [array.astype(spec.dtype) for array, spec in zip(x, specs, strict=True)]
+        y = None
     else:
         x, y = labelled_inputs(check_data, specs, check_samples_count(check_samples))
     if calibration is not None:
@@ -163,6 +302,12 @@ def to_tflite(
         y = labels.label_indices(y, keras_out.shape[-1])
         report.keras_accuracy = _agreement(keras_out, y)
         report.litert_accuracy = _agreement(litert_out, y)
+    if check_data is None:
+        min_agreement = None  # one sample, to see that the file runs
+    decisive = _decisive(keras_out, report.output_quantization)
+    _refuse_disagreement(
+        report, "LiteRT", litert_out, keras_classes, decisive, min_agreement, model
+    )
     if quantization == "int8":
         quantized = [
             quantize_input(array, detail) for array, detail in zip(x, input_details, strict=True)
@@ -175,18 +320,33 @@ def to_tflite(
                 file_positions(model_bytes, input_details), quantized, strict=True
             ):
                 micro_inputs[position] = array
+        micro_out = None
         try:
             raw, report.arena_bytes = run_micro(model_bytes, micro_inputs, verbose)
-            micro_out = raw.reshape(litert_out.shape)
+            # dequantized: a single logit's sign is not the raw int8's (zero point)
+            micro_out = dequantize_output(raw, output_detail).reshape(litert_out.shape)
             report.micro_agreement = _agreement(micro_out, keras_classes)
             if y is not None:
                 report.micro_accuracy = _agreement(micro_out, y)
         except MicroError as err:
             report.micro_error = str(err)
+        if micro_out is not None:
+            _refuse_disagreement(
+                report, "TFLite-Micro", micro_out, keras_classes, decisive, min_agreement, model
+            )
     with atomic_path(path, suffix=".tflite") as tmp:
         with open(tmp, "wb") as f:
             f.write(model_bytes)
     return report
 
 
-__all__ = ["QUANTIZATIONS", "ExportReport", "FirmwareFiles", "to_tflite", "write_firmware_files"]
+# ExportAgreementError is importable from here (and is a ValueError); it joins
+# __all__ once docs/api/export.md lists it (the API reference names every name here).
+__all__ = [
+    "MIN_AGREEMENT",
+    "QUANTIZATIONS",
+    "ExportReport",
+    "FirmwareFiles",
+    "to_tflite",
+    "write_firmware_files",
+]

@@ -85,6 +85,10 @@ def float32_model(model):
 def fixed_batch(model):
     """Wraps ``model`` with batch-size-1 inputs (TFLite-Micro needs static shapes).
 
+    Each input keeps its dtype: an integer (token id) input stays integer, so
+    that the converter never quantizes it (an int8 "token" with a scale of
+    0.19 maps most ids to others); float inputs are float32.
+
     A one-input model gets one input named ``"input"``. A model with several
     inputs gets a list of inputs named as in `input_specs` (the TFLite file's
     signature names them so; the converter may order them otherwise), and is
@@ -92,9 +96,11 @@ def fixed_batch(model):
     """
     specs = input_specs(model)
     if len(specs) == 1:
-        inputs = keras.Input(specs[0].shape, batch_size=1, name="input")
+        inputs = keras.Input(specs[0].shape, batch_size=1, name="input", dtype=specs[0].dtype)
         return keras.Model(inputs, model(inputs, training=False), name=f"{model.name}_b1")
-    inputs = [keras.Input(spec.shape, batch_size=1, name=spec.name) for spec in specs]
+    inputs = [
+        keras.Input(spec.shape, batch_size=1, name=spec.name, dtype=spec.dtype) for spec in specs
+    ]
     outputs = model(model_inputs(specs, inputs), training=False)
     return keras.Model(inputs, outputs, name=f"{model.name}_b1")
 
@@ -113,6 +119,49 @@ def _calibration_samples(calibration, specs, progress):
     progress.close()
 
 
+def recurrent_layers(model):
+    """The recurrent layers of ``model`` that run as a TFLite ``WHILE`` loop.
+
+    Every ``keras.layers.RNN`` (``LSTM``, ``GRU``, ``SimpleRNN``, ``ConvLSTM*``,
+    an ``RNN`` on a custom cell) without ``unroll=True``, found in nested
+    models and wrappers (``Bidirectional``, ``TimeDistributed``) too.
+
+    Returns:
+        ``"name (ClassName)"`` strings, in the model's layer order.
+    """
+    found, seen = [], set()
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.RNN) and not layer.unroll and id(layer) not in seen:
+            seen.add(id(layer))
+            found.append(f"{layer.name} ({type(layer).__name__})")
+    return found
+
+
+def check_int8_supported(model):
+    """Refuses, before anything runs, a model that full int8 conversion would crash on.
+
+    TensorFlow 2.21's int8 calibrator kills the Python process (a
+    segmentation fault, no exception) on the ``WHILE`` loop a recurrent layer
+    converts to (LSTM, GRU, SimpleRNN, Bidirectional LSTM alike), losing
+    whatever the user had not saved. float32, float16 and dynamic-range
+    conversion of the same layers work, and so does int8 with
+    ``unroll=True`` (no loop: the steps become plain ops).
+
+    Raises:
+        ValueError: the model has recurrent layers that are not unrolled.
+    """
+    layers = recurrent_layers(model)
+    if layers:
+        raise ValueError(
+            f"quantization='int8' cannot convert recurrent layers that run as a loop: "
+            f"{', '.join(layers)}. TensorFlow's int8 calibrator crashes the Python process "
+            "on them (a segmentation fault). Export with quantization='float16' or "
+            "'dynamic' (both run these layers), or rebuild the layers with unroll=True "
+            "(a fixed sequence length; int8 and TFLite-Micro then work), load the trained "
+            f"weights and export that. Received: model={model.name!r}, quantization='int8'"
+        )
+
+
 def _flex_ops(message):
     return sorted(set(re.findall(r"\btf\.(\w+)", message)))
 
@@ -123,16 +172,25 @@ def convert(model, quantization=None, representative_data=None, verbose=0):
     Args:
         model: a plain Keras model: one input, or a list or dict of inputs.
         quantization: None (float32), ``"float16"``, ``"dynamic"`` (dynamic-range
-            int8 weights) or ``"int8"`` (full integer, int8 inputs and output;
-            each input gets its own scale and zero point).
+            int8 weights) or ``"int8"`` (full integer, int8 float inputs and
+            output; each float input gets its own scale and zero point, and
+            integer inputs such as token ids stay integer: the TF 2.21
+            converter leaves an int32 input as it is).
         representative_data: calibration data for ``"int8"`` (what
             `representative_inputs` takes).
         verbose: progress of the ``int8 calibration`` stage: ``"auto"``, 0, 1 or 2.
 
     Returns:
         The ``.tflite`` bytes.
+
+    Raises:
+        ValueError: ``"int8"`` without ``representative_data`` or for a model
+            with recurrent layers that are not unrolled (`check_int8_supported`),
+            or ops without TFLite built-in kernels.
     """
     one_of("quantization", quantization, QUANTIZATIONS)
+    if quantization == "int8":
+        check_int8_supported(model)
     if quantization == "int8" and representative_data is None:
         raise ValueError(
             "`representative_data` is required for quantization='int8' (full integer "

@@ -60,7 +60,8 @@ class FirmwareFiles:
             position ``interpreter.input(i)`` takes in TFLite-Micro).
         input_quantization: for each input in the same order, ``(scale,
             zero_point)`` of an int8 input (``q = round(x / scale) +
-            zero_point``), or None for a float input.
+            zero_point``), or None for a float input or an integer (token id)
+            input, which is fed as it is.
         output_quantization: ``(scale, zero_point)`` of an int8 output
             (``x = (q - zero_point) * scale``); None for a float output.
 
@@ -112,7 +113,9 @@ class FirmwareFiles:
         width = max(6, *(len(label) for label, _, _ in tensors))
         for label, quantization, formula in tensors:
             if quantization is None:
-                lines.append(f"{label:<{width}}  float32 (no quantization parameters)")
+                lines.append(
+                    f"{label:<{width}}  not quantized (float32, or integer ids fed as they are)"
+                )
             else:
                 scale, zero_point = quantization
                 lines.append(

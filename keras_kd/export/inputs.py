@@ -4,6 +4,11 @@ Images of another shape than the model's input would calibrate int8 on the
 wrong statistics or fail deep inside Keras; labels that do not pair with the
 images would fail in NumPy. Each is refused here with the argument's name.
 
+An integer input (token ids, e.g. ``keras.Input((20,), dtype="int32")`` before
+an ``Embedding``) keeps its integer dtype: its data is read as integers, and
+values that are not whole numbers are refused (a float32 token id would be
+quantized and map to other ids).
+
 A model with several inputs (a list or a dict of inputs) takes x as a list or
 tuple of arrays, matched to its inputs by position, or as a dict keyed by
 input name; each input is checked against its own shape and named when refused.
@@ -27,12 +32,42 @@ def input_shape(model):
 
 
 class InputSpec(NamedTuple):
-    """One model input: its name, its shape without the batch axis, and whether
-    the model takes it from a dict (then only by name, never by position)."""
+    """One model input: its name, its shape without the batch axis, whether
+    the model takes it from a dict (then only by name, never by position),
+    and its dtype (``"float32"``, or an integer dtype such as ``"int32"`` for
+    token ids)."""
 
     name: str
     shape: tuple
     by_name: bool = False
+    dtype: str = "float32"
+
+    @property
+    def integer(self):
+        """Whether the input takes integers (token ids), which are never quantized."""
+        return np.dtype(self.dtype).kind in "iu"
+
+
+def input_dtype(tensor):
+    """The dtype an input is fed in: integer and bool inputs keep theirs, any
+    float input is fed float32 (a float16 model is exported as float32)."""
+    name = str(tensor.dtype)
+    return name if name.startswith(("int", "uint")) or name == "bool" else "float32"
+
+
+def as_input_array(x, dtype, name, input_name=None):
+    """``x`` as an array of ``dtype``; for an integer dtype, refuses values that
+    are not whole numbers instead of truncating them."""
+    x = np.asarray(x)
+    if np.dtype(dtype).kind not in "iub" or x.dtype.kind in "iub":
+        return x.astype(dtype)
+    if not np.all(np.isfinite(x) & (x == np.round(x))):
+        which = f"input {input_name!r}" if input_name else "x"
+        raise ValueError(
+            f"`{name}` {which} must hold integers (the model's input is {dtype}, e.g. token "
+            f"ids). Received: {name} with {which} of dtype {x.dtype} holding non-integer values"
+        )
+    return x.astype(dtype)
 
 
 def input_specs(model):
@@ -64,7 +99,7 @@ def input_specs(model):
             names = [key_of.get(id(tensor), tensor.name) for tensor in tensors]
             by_name = True
     return [
-        InputSpec(name, tuple(tensor.shape[1:]), by_name)
+        InputSpec(name, tuple(tensor.shape[1:]), by_name, input_dtype(tensor))
         for name, tensor in zip(names, tensors, strict=True)
     ]
 
@@ -118,29 +153,31 @@ def check_samples_count(check_samples):
     return int(check_samples)
 
 
-def _images(data, rank):
-    """Yields single float32 images (of ``rank`` axes when unbatched) from arrays,
-    (x, y) pairs or datasets, batched or not."""
+def _images(data, rank, dtype="float32"):
+    """Yields single images (of ``rank`` axes when unbatched) of ``dtype`` from
+    arrays, (x, y) pairs or datasets, batched or not."""
     if isinstance(data, tf.data.Dataset):
         for element in data:
             x = element[0] if isinstance(element, tuple | list) else element
-            x = np.asarray(x, dtype=np.float32)
+            x = as_input_array(x, dtype, "representative_data")
             yield from (x[None] if x.ndim == rank else x)
     else:
         x = data[0] if isinstance(data, tuple | list) else data
-        yield from np.asarray(x, dtype=np.float32)
+        yield from as_input_array(x, dtype, "representative_data")
 
 
-def representative_images(data, shape=None, limit=REPRESENTATIVE_SAMPLES):
-    """Up to ``limit`` calibration images as a (N, ...) float32 array.
+def representative_images(data, shape=None, limit=REPRESENTATIVE_SAMPLES, dtype="float32"):
+    """Up to ``limit`` calibration images as a (N, ...) array of ``dtype``.
 
     Args:
         data: an array of images, an (x, y) pair or a dataset.
         shape: the model's input shape; images of another shape are refused.
         limit: the most images to take.
+        dtype: the model input's dtype (`InputSpec.dtype`): float32, or an
+            integer dtype for token ids, which stay integers.
     """
     images = []
-    for image in _images(data, IMAGE_RANK if shape is None else len(shape)):
+    for image in _images(data, IMAGE_RANK if shape is None else len(shape), dtype):
         if shape is not None:
             _check_shape("representative_data", image.shape, shape)
         images.append(image)
@@ -153,8 +190,8 @@ def representative_images(data, shape=None, limit=REPRESENTATIVE_SAMPLES):
     return np.stack(images)
 
 
-def _pair(x, y, what):
-    x, y = np.asarray(x, np.float32), np.asarray(y)
+def _pair(x, y, what, dtype="float32"):
+    x, y = as_input_array(x, dtype, "check_data"), np.asarray(y)
     if y.ndim == 0 or len(y) != len(x):
         raise ValueError(
             "`check_data` must pair each image with one label (the same number of both). "
@@ -164,7 +201,7 @@ def _pair(x, y, what):
     return x, y
 
 
-def labelled(check_data, shape, limit=None):
+def labelled(check_data, shape, limit=None, dtype="float32"):
     """``(images, labels)`` arrays from (x, y) arrays or a dataset of pairs
     (`keras_kd.labels.label_indices` reads the labels).
 
@@ -173,6 +210,7 @@ def labelled(check_data, shape, limit=None):
             batched or not; labels are class indices or one-hot rows.
         shape: the model's input shape; images of another shape are refused.
         limit: keep the first ``limit`` samples (None: all).
+        dtype: the model input's dtype (float32, or an integer dtype for token ids).
     """
     if isinstance(check_data, tf.data.Dataset):
         xs, ys = [], []
@@ -182,10 +220,10 @@ def labelled(check_data, shape, limit=None):
                     "`check_data` must be a dataset of (images, labels) pairs. Received: "
                     f"check_data with elements of type {type(element).__name__}"
                 )
-            x, y = np.asarray(element[0], np.float32), np.asarray(element[1])
+            x, y = as_input_array(element[0], dtype, "check_data"), np.asarray(element[1])
             if x.ndim == len(shape):  # an unbatched element
                 x, y = x[None], y[None]
-            x, y = _pair(x, y, " in one batch")
+            x, y = _pair(x, y, " in one batch", dtype)
             xs.append(x)
             ys.append(y.reshape(len(y), -1))
             if limit is not None and sum(len(b) for b in xs) >= limit:
@@ -194,7 +232,7 @@ def labelled(check_data, shape, limit=None):
             raise ValueError("`check_data` must not be empty. Received: an empty dataset")
         x, y = np.concatenate(xs), np.concatenate(ys)
     elif isinstance(check_data, tuple | list) and len(check_data) == 2:
-        x, y = _pair(*check_data, "")
+        x, y = _pair(*check_data, "", dtype)
     else:
         raise ValueError(
             "`check_data` must be an (images, labels) pair or a dataset of pairs. "
@@ -230,7 +268,8 @@ def _split(element, specs, name, pair):
 
 
 def _arrays(x, specs, name):
-    """x (a list/tuple or dict of arrays) as float32 arrays in the model's input order."""
+    """x (a list/tuple or dict of arrays) as arrays in the model's input order, each
+    of its input's dtype (float32, or integer for token ids)."""
     names = _names(specs)
     if isinstance(x, dict):
         if sorted(x) != sorted(names):
@@ -256,7 +295,10 @@ def _arrays(x, specs, name):
             f"`{name}` must give x as {len(specs)} arrays, one per model input {names} in "
             f"that order (or a dict keyed by input name). Received: {name} with {len(x)} arrays"
         )
-    return [np.asarray(array, np.float32) for array in x]
+    return [
+        as_input_array(array, spec.dtype, name, spec.name)
+        for array, spec in zip(x, specs, strict=True)
+    ]
 
 
 def _check_inputs(name, arrays, specs):
@@ -290,7 +332,8 @@ def _elements(data, specs, name, pair=False):
 
 
 def representative_inputs(data, specs, limit=REPRESENTATIVE_SAMPLES):
-    """Up to ``limit`` calibration samples as one (N, ...) float32 array per model input.
+    """Up to ``limit`` calibration samples as one (N, ...) array per model input
+    (float32, or the input's integer dtype for token ids).
 
     Args:
         data: for one input, what `representative_images` takes; for several,
@@ -304,7 +347,7 @@ def representative_inputs(data, specs, limit=REPRESENTATIVE_SAMPLES):
         A list of arrays, in ``specs`` order.
     """
     if len(specs) == 1:
-        return [representative_images(data, specs[0].shape, limit)]
+        return [representative_images(data, specs[0].shape, limit, specs[0].dtype)]
     batches, count = [], 0
     for arrays, _ in _elements(data, specs, "representative_data"):
         batches.append(arrays)
@@ -319,7 +362,8 @@ def representative_inputs(data, specs, limit=REPRESENTATIVE_SAMPLES):
 
 
 def labelled_inputs(check_data, specs, limit=None):
-    """``(inputs, labels)``: one float32 array per model input and the labels.
+    """``(inputs, labels)``: one array per model input (float32, or the input's
+    integer dtype) and the labels.
 
     Args:
         check_data: for one input, what `labelled` takes; for several, an
@@ -333,7 +377,7 @@ def labelled_inputs(check_data, specs, limit=None):
         ``(list of arrays in specs order, labels array)``.
     """
     if len(specs) == 1:
-        x, y = labelled(check_data, specs[0].shape, limit)
+        x, y = labelled(check_data, specs[0].shape, limit, specs[0].dtype)
         return [x], y
     if not isinstance(check_data, tf.data.Dataset | tuple | list):
         raise ValueError(

@@ -7,10 +7,13 @@ from keras_kd._progress import Progress
 
 
 def quantize_input(x, detail):
-    """Float inputs to the model's input type (int8 with its scale/zero point)."""
+    """Inputs in the model's input type: float32 as is, int8 with its scale and
+    zero point, and an unquantized integer input (token ids) as integers."""
     if detail["dtype"] == np.float32:
         return x.astype(np.float32)
     scale, zero_point = detail["quantization"]
+    if scale == 0:  # an integer input the converter left unquantized
+        return np.asarray(x).astype(detail["dtype"])
     info = np.iinfo(detail["dtype"])
     return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(detail["dtype"])
 
@@ -109,10 +112,13 @@ def run_litert(model_bytes, images, names=None, verbose=0):
 
 
 def quantization_parameters(detail):
-    """``(scale, zero_point)`` of an integer tensor's details; None for float32."""
+    """``(scale, zero_point)`` of a quantized (int8) tensor's details; None for a
+    float32 tensor or an unquantized integer one (token ids, fed as they are)."""
     if detail["dtype"] == np.float32:
         return None
     scale, zero_point = detail["quantization"]
+    if scale == 0:
+        return None
     return float(scale), int(zero_point)
 
 

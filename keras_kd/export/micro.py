@@ -11,8 +11,10 @@ import numpy as np
 from keras_kd._progress import Progress
 
 # Ops that TFLite-Micro has no kernel for and that Keras models commonly
-# produce (REFERENCES.md): GELU, TILE (nearest UpSampling2D), REDUCE_PROD.
-KNOWN_UNSUPPORTED_OPS = frozenset({"GELU", "TILE", "REDUCE_PROD"})
+# produce (REFERENCES.md): GELU, TILE (nearest UpSampling2D), REDUCE_PROD, and
+# SELECT, which Keras's Embedding emits (it maps negative ids with a where);
+# TFLite-Micro only has SELECT_V2 ("Didn't find op for builtin opcode 'SELECT'").
+KNOWN_UNSUPPORTED_OPS = frozenset({"GELU", "TILE", "REDUCE_PROD", "SELECT"})
 ARENA_ALIGNMENT_MARGIN = 16  # TFLite-Micro aligns the arena's start to 16 bytes
 # The worker is stopped when its count has not moved for this long: a fixed
 # total would fail a 5,000-image check on a loaded machine that is still
@@ -71,9 +73,11 @@ def _run_worker(model_path, inputs_path, out_path, start_arena, progress):
     if worker.returncode != 0:
         with open(log_path) as log:
             detail = log.read().strip().splitlines()
+        # The interpreter prints the op it lacks long before the Python traceback ends.
+        missing = sorted({line.strip() for line in detail if "Didn't find op" in line})
         raise MicroError(
             f"TFLite-Micro could not run the model (exit code {worker.returncode}): "
-            f"{' | '.join(detail[-3:])}"
+            f"{' | '.join([*missing, *detail[-3:]])}"
         )
     with np.load(out_path) as out:
         outputs = out["outputs"]

@@ -3,6 +3,39 @@
 import dataclasses
 
 
+class ExportAgreementError(ValueError):
+    """The converted file predicts other classes than the Keras model; it was not written.
+
+    Raised by `to_tflite` when LiteRT (or, for int8, TFLite-Micro) gives the
+    Keras model's top-1 class on fewer than ``min_agreement`` of the
+    ``check_data`` samples. Nothing is written to ``path`` (a file already
+    there is left as it was). The message names the agreement, the threshold
+    and what to try; ``report`` holds everything measured up to the check
+    that failed.
+
+    Args:
+        message: what disagreed, by how much, and what to do.
+        report: the `ExportReport` of the refused file.
+
+    Attributes:
+        report: the `ExportReport` of the refused file (its ``path`` names the
+            file that was not written).
+
+    Example:
+        ```python
+        try:
+            to_tflite(student, "student.tflite", quantization="int8",
+                      representative_data=x_train[:200], check_data=(x_val, y_val))
+        except ExportAgreementError as err:
+            print(err.report.as_table())  # then min_agreement=None writes it anyway
+        ```
+    """
+
+    def __init__(self, message, report):
+        super().__init__(message)
+        self.report = report
+
+
 @dataclasses.dataclass
 class ExportReport:
     """What `to_tflite` measured about one exported file.
@@ -37,7 +70,9 @@ class ExportReport:
         micro_error: why TFLite-Micro could not load or run the file, or None.
         input_quantization: one entry per model input, in the model's order:
             ``(scale, zero_point)`` of an int8 input (the firmware feeds
-            ``round(x / scale) + zero_point``), or None for a float input.
+            ``round(x / scale) + zero_point``), or None for a float input or
+            an integer input (token ids stay int32/int64 in every mode, int8
+            included, and are fed as they are).
         output_quantization: ``(scale, zero_point)`` of an int8 output:
             ``(q - zero_point) * scale`` are the logits; None for float.
 

@@ -95,6 +95,7 @@ def test_ops_without_builtin_kernels_are_named(tmp_path):
 
 def test_cli_export_prints_the_report_and_checks_mcu_budgets(trained, tmp_path, capsys):
     model, _, _ = trained
+    keras.utils.set_random_seed(0)  # an unlucky init can tie logits that int8 then flips
     inputs = keras.Input((32, 32, 3))
     small = keras.Model(
         inputs, keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(inputs))
