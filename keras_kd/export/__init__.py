@@ -340,10 +340,9 @@ def to_tflite(
     return report
 
 
-# ExportAgreementError is importable from here (and is a ValueError); it joins
-# __all__ once docs/api/export.md lists it (the API reference names every name here).
 __all__ = [
     "MIN_AGREEMENT",
+    "ExportAgreementError",
     "QUANTIZATIONS",
     "ExportReport",
     "FirmwareFiles",
