@@ -46,6 +46,7 @@ def _run_bench(args):
             protocol=args.protocol,
             data_dir=args.data_dir,
             verbose=0 if args.quiet else "auto",
+            seed=args.seed,
         )
     print(markdown_table(args.out))
     write_chart(args.out, f"{args.out.rstrip('/')}/accuracy.png")

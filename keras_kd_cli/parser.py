@@ -55,14 +55,22 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=28)
 
 
-def positive_int(text):
+def _integer_at_least(text, low):
     try:
         value = int(text)
     except ValueError:
         value = None
-    if value is None or value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1 (received {text!r})")
+    if value is None or value < low:
+        raise argparse.ArgumentTypeError(f"must be an integer >= {low} (received {text!r})")
     return value
+
+
+def positive_int(text):
+    return _integer_at_least(text, 1)
+
+
+def non_negative_int(text):
+    return _integer_at_least(text, 0)
 
 
 def positive_float(text):
@@ -361,6 +369,15 @@ def _add_bench(commands):
         default=None,
         metavar="ROW,...",
         help="comma-separated rows to run, e.g. kd,at; default: every row of the protocol",
+    )
+    bench.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="the rows' seed (student initialization, data order); seed 0 records in "
+        "--out, another seed in --out/seed-N (the table gives the mean and standard "
+        "deviation over the seeds recorded); default: %(default)s",
     )
     bench.add_argument(
         "--table-only",

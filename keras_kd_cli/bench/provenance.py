@@ -68,8 +68,9 @@ def file_digest(path):
         return hashlib.sha256(f.read()).hexdigest()[:16]
 
 
-def fingerprint(protocol, row_definition, source, teacher_path):
-    """A short hash of everything that decides a row's result."""
+def fingerprint(protocol, row_definition, source, teacher_path, seed=0):
+    """A short hash of everything that decides a row's result (seed 0 is left
+    out of the hash, so records made before seeds existed keep theirs)."""
     described = {
         "version": FINGERPRINT_VERSION,
         "protocol": dataclasses.asdict(protocol),
@@ -77,5 +78,7 @@ def fingerprint(protocol, row_definition, source, teacher_path):
         "data": source,
         "teacher": file_digest(teacher_path),
     }
+    if seed:
+        described["seed"] = seed
     text = json.dumps(described, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

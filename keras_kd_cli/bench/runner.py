@@ -96,24 +96,24 @@ def assistant_chain(teacher, protocol, directory):
     )
 
 
-def row_data(row, train_raw, protocol):
-    """``(batched training data, builder arguments)`` of a row: rows in
-    `INDEXED_ROWS` get each sample's index and ``num_samples``."""
+def row_data(row, train_raw, protocol, seed=SEED):
+    """``(batched training data, builder arguments)`` of a row, shuffled with
+    ``seed``: rows in `INDEXED_ROWS` get each sample's index and ``num_samples``."""
     augment = ROWS.get(row, (None, None, False, None))[2] or protocol.augment
     if row not in INDEXED_ROWS:
-        train = data.batch_for_training(train_raw, protocol.batch_size, augment=augment, seed=SEED)
+        train = data.batch_for_training(train_raw, protocol.batch_size, augment=augment, seed=seed)
         return train, {}
     indexed = data.with_sample_index(train_raw)
-    train = data.batch_for_training(indexed, protocol.batch_size, augment=augment, seed=SEED)
+    train = data.batch_for_training(indexed, protocol.batch_size, augment=augment, seed=seed)
     return train, {"num_samples": int(train_raw.cardinality())}
 
 
-def _train_row(row, teacher, train_raw, protocol, out):
+def _train_row(row, teacher, train_raw, protocol, out, seed):
     builder, init_stage, augment, _ = ROWS.get(row, (None, None, False, None))
     augment = augment or protocol.augment
-    train, data_kwargs = row_data(row, train_raw, protocol)
+    train, data_kwargs = row_data(row, train_raw, protocol, seed)
     steps = _steps_per_epoch(train_raw, protocol)
-    keras.utils.set_random_seed(SEED)
+    keras.utils.set_random_seed(seed)
     optimizer, backup = _row_optimizer(protocol, steps), _backup(out, row, "main")
     if row == "resnet20_alone":
         return _fit_alone(protocol.build_teacher(), train, protocol.epochs, optimizer, backup), {}
@@ -134,7 +134,7 @@ def _train_row(row, teacher, train_raw, protocol, out):
         teachers = [teacher, keras.saving.load_model(path)]
         ensemble = ensemble_teacher(teachers, temperature=KD_SETTINGS["temperature"])
         trainer = KD(student=protocol.build_student(), teacher=ensemble, **KD_SETTINGS)
-        train = _cached_if_possible(trainer, train, train_raw, protocol, augment)
+        train = _cached_if_possible(trainer, train, train_raw, protocol, augment, seed)
         deployable = _fit_trainer(trainer, row, None, train, protocol, steps, out)
         return deployable, {"teacher_ensemble": ensemble}
     if row == "ta_chain":
@@ -150,7 +150,7 @@ def _train_row(row, teacher, train_raw, protocol, out):
     else:
         n = protocol.init_stage_epochs(protocol.epochs)
         trainer = builder(teacher, protocol.build_student, init_epochs=n, **data_kwargs)
-    train = _cached_if_possible(trainer, train, train_raw, protocol, augment)
+    train = _cached_if_possible(trainer, train, train_raw, protocol, augment, seed)
     deployable = _fit_trainer(trainer, row, init_stage, train, protocol, steps, out)
     extra = {}
     if row == "byot":
@@ -158,13 +158,13 @@ def _train_row(row, teacher, train_raw, protocol, out):
     return deployable, extra
 
 
-def _cached_if_possible(trainer, train, train_raw, protocol, augment):
+def _cached_if_possible(trainer, train, train_raw, protocol, augment, seed):
     """The training data with the teacher's logits cached, for rows that read
     nothing else of the teacher and see each image unchanged; else ``train``."""
     if augment or not _teacher_logits_only(trainer):
         return train
     cached = cache_teacher_outputs(trainer, train_raw).dataset
-    return data.batch_for_training(cached, protocol.batch_size, seed=SEED)
+    return data.batch_for_training(cached, protocol.batch_size, seed=seed)
 
 
 def _teacher_logits_only(trainer):
@@ -190,10 +190,13 @@ def _row_definition(row, protocol, out):
     return definition
 
 
-def run_row(row, teacher, train_raw, val, protocol, out, command, fingerprint=None, verbose="auto"):
+def run_row(
+    row, teacher, train_raw, val, protocol, out, command, fingerprint=None, verbose="auto", seed=SEED
+):
     """Trains one row unless its JSON exists under the same ``fingerprint``
-    (protocol, row definition, data, teacher); returns its record. ``verbose``
-    is the export check's progress and the result line's (0: silent).
+    (protocol, row definition, data, teacher, seed); returns its record.
+    ``verbose`` is the export check's progress and the result line's (0:
+    silent); ``seed`` sets the student's initialization and the data order.
 
     Raises:
         ValueError: ``out`` holds a record of this row made under another
@@ -216,13 +219,14 @@ def run_row(row, teacher, train_raw, val, protocol, out, command, fingerprint=No
     clock = RowClock(os.path.join(out, f"{row}-clock.json"))
     try:
         with clock:
-            deployable, extra = _train_row(row, teacher, train_raw, protocol, out)
+            deployable, extra = _train_row(row, teacher, train_raw, protocol, out, seed)
     except FloatingPointError as err:
         record = {
             "method": row,
             "fingerprint": fingerprint,
             **provenance(),
             "status": "diverged",
+            "seed": seed,
             "error": str(err),
             "epochs": protocol.epochs,
             "command": command,
@@ -256,7 +260,7 @@ def run_row(row, teacher, train_raw, val, protocol, out, command, fingerprint=No
         else 0,
         "batch_size": protocol.batch_size,
         "learning_rate": protocol.learning_rate,
-        "seed": SEED,
+        "seed": seed,
         "seconds": round(seconds, 1),
         "validation_accuracy": top1_accuracy(deployable, val),
         "parameters": deployable.count_params(),
@@ -334,6 +338,7 @@ def run_bench(
     protocol="cpu",
     data_dir=None,
     verbose="auto",
+    seed=SEED,
 ):
     """Runs the requested rows (all of the protocol's by default) in order.
 
@@ -354,6 +359,10 @@ def run_bench(
             and one per export check; 1: the same with progress bars for the
             export checks; ``"auto"``: 1 on a terminal, else (a log, or
             ``CI`` set) 2; 0: silent but for the training epochs.
+        seed: the rows' seed (student initialization, data order). Seed 0's
+            records are ``out/ROW.json``; another seed's go to
+            ``out/seed-N/`` (same teacher), where the table finds them for
+            its mean and standard deviation.
 
     Returns:
         The rows' records.
@@ -380,13 +389,26 @@ def run_bench(
     ordered = []
     for row in rows or settings.rows:
         ordered += [r for r in [*PREREQUISITES.get(row, []), row] if r not in ordered]
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"`seed` must be an integer >= 0. Received: seed={seed!r}")
     os.makedirs(out, exist_ok=True)
     train_raw = data.load(source, "train", data_dir=data_dir).cache()
     val = data.load(source, settings.validation_split, data_dir=data_dir).batch(250).cache()
     teacher, teacher_path = _teacher(source, settings, teacher_path, train_raw, val, out)
+    rows_out = seed_folder(out, seed)
+    os.makedirs(rows_out, exist_ok=True)
     records = []
     for i, row in enumerate(ordered, 1):
-        say(f"[bench] row {i} of {len(ordered)}: {row}", verbose)
-        key = fingerprint(settings, _row_definition(row, settings, out), source, teacher_path)
-        records.append(run_row(row, teacher, train_raw, val, settings, out, command, key, verbose))
+        say(f"[bench] row {i} of {len(ordered)}: {row}" + (f" (seed {seed})" if seed else ""), verbose)
+        definition = _row_definition(row, settings, rows_out)
+        key = fingerprint(settings, definition, source, teacher_path, seed)
+        records.append(
+            run_row(row, teacher, train_raw, val, settings, rows_out, command, key, verbose, seed)
+        )
     return records
+
+
+def seed_folder(out, seed):
+    """Where the rows of ``seed`` are recorded: ``out`` for seed 0, else
+    ``out/seed-N``."""
+    return out if seed == SEED else os.path.join(out, f"seed-{seed}")

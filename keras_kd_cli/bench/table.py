@@ -19,6 +19,43 @@ def load_records(folder):
     return records
 
 
+def seed_accuracies(folder):
+    """``{method: [validation accuracy of each seed]}``: seed 0's record in
+    ``folder``, then those of ``folder/seed-N/`` (`run_bench`'s ``seed``), in
+    seed order; only rows that finished (status ok).
+
+    Example:
+        ```python
+        seed_accuracies("benchmarks/results/cifar10-v2")["kd"]  # [0.7984, 0.7991, 0.7962]
+        ```
+    """
+    folders = [folder] + sorted(
+        glob.glob(os.path.join(folder, "seed-*")), key=lambda f: int(f.rsplit("-", 1)[1])
+    )
+    runs = {}
+    for seed_dir in folders:
+        for name, record in load_records(seed_dir).items():
+            if record.get("status", "ok") == "ok" and "validation_accuracy" in record:
+                runs.setdefault(name, []).append(record["validation_accuracy"])
+    return runs
+
+
+def mean_and_std(values):
+    """``(mean, sample standard deviation)``; the deviation is None for one value."""
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    return mean, (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+
+
+def accuracy_text(values):
+    """``"80.12 ± 0.30% (3 runs)"``, or ``"79.84% (1 run)"``."""
+    mean, std = mean_and_std(values)
+    if std is None:
+        return f"{mean:.2%} (1 run)"
+    return f"{100 * mean:.2f} ± {100 * std:.2f}% ({len(values)} runs)"
+
+
 def rows_of(records):
     """The benchmark's rows, less those the records' protocol does not run."""
     protocol = next((r["protocol"] for r in records.values() if "protocol" in r), "cpu")
@@ -71,7 +108,7 @@ def _millions(macs):
 NOT_DISTILLATION = ("student_alone", "student_alone_augmented")
 
 
-def best_row(records):
+def best_row(records, runs=None):
     """The recorded row of highest validation accuracy among those that
     distill the protocol's student (not its teacher's architecture: see
     `BASELINES`), or None. Chosen on the validation split, so its accuracy
@@ -79,12 +116,15 @@ def best_row(records):
 
     Args:
         records: ``{method: record}`` as `load_records` returns.
+        runs: ``{method: accuracies}`` as `seed_accuracies` returns: a row's
+            mean over its seeds decides (default: seed 0's record).
 
     Returns:
         The row's name, or None when no such row is recorded.
     """
+    runs = runs or {}
     candidates = [
-        (r["validation_accuracy"], name)
+        (mean_and_std(runs.get(name) or [r["validation_accuracy"]])[0], name)
         for name, r in records.items()
         if name not in (*BASELINES, *NOT_DISTILLATION, "teacher")
         and r.get("status", "ok") == "ok"
@@ -93,16 +133,20 @@ def best_row(records):
     return max(candidates)[1] if candidates else None
 
 
-def _row_line(folder, records, name, r, label=None):
-    """One table line: a recorded row ``r`` of ``name`` (None: not run yet)."""
+def _row_line(folder, records, name, r, runs, label=None):
+    """One table line: a recorded row ``r`` of ``name`` (None: not run yet),
+    its accuracy the mean over the seeds in ``runs`` (the rest: seed 0's)."""
     label = label or name
     if r is None:
         return f"| {label} | not run yet | | | | | | | |"
     if r.get("status") == "diverged":
         return f"| {label} | diverged (loss NaN, see {name}.json) | | | | | | {r['epochs']} | |"
     baseline = BASELINES.get(name, "student_alone")
-    alone = records.get(baseline, {}).get("validation_accuracy")
-    delta = "" if alone is None else f"{100 * (r['validation_accuracy'] - alone):+.2f}"
+    accuracies = runs.get(name) or [r["validation_accuracy"]]
+    alone = runs.get(baseline)
+    delta = ""
+    if alone:
+        delta = f"{100 * (mean_and_std(accuracies)[0] - mean_and_std(alone)[0]):+.2f}"
     if name != baseline and baseline != "student_alone":
         delta += f" (vs {baseline})"
     micro = r.get("int8_micro_accuracy")
@@ -115,17 +159,20 @@ def _row_line(folder, records, name, r, label=None):
     init = f" (+{r['init_epochs']})" if r.get("init_epochs") else ""
     macs = _millions(macs_of(folder, name, r))
     return (
-        f"| {label} | {r['validation_accuracy']:.2%} | {delta} | {r['parameters']:,} | {macs} "
+        f"| {label} | {accuracy_text(accuracies)} | {delta} | {r['parameters']:,} | {macs} "
         f"| {r['int8_bytes'] / 1024:.1f} | {int8} | {r['epochs']}{init} | {r['seconds']:.0f} |"
     )
 
 
 def markdown_table(folder):
     """A Markdown table of the recorded rows, in benchmark order, then the
-    `best_row` again as **best**."""
+    `best_row` again as **best**. Accuracy and "vs alone" are means over the
+    seeds recorded (`seed_accuracies`), with the sample standard deviation;
+    a row of one run says so. The other columns are seed 0's run."""
     records = load_records(folder)
+    runs = seed_accuracies(folder)
     lines = [
-        "| method | val. accuracy | vs alone | params | MACs | int8 KB "
+        "| method | val. accuracy (mean ± std over seeds) | vs alone | params | MACs | int8 KB "
         "| int8 acc. LiteRT / Micro (Keras, n images) | epochs (+init) | seconds |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -137,10 +184,11 @@ def markdown_table(folder):
             "| | | | |"
         )
     for name in rows_of(records):
-        lines.append(_row_line(folder, records, name, records.get(name)))
-    best = best_row(records)
+        lines.append(_row_line(folder, records, name, records.get(name), runs))
+    best = best_row(records, runs)
     if best is not None:
-        lines.append(_row_line(folder, records, best, records[best], label=f"**best**: {best}"))
+        label = f"**best**: {best}"
+        lines.append(_row_line(folder, records, best, records[best], runs, label=label))
     return "\n".join(lines + ["", *provenance_lines(records)])
 
 

@@ -11,7 +11,7 @@ from keras_kd import data
 from keras_kd.models import count_macs
 from keras_kd_cli.bench import runner
 from keras_kd_cli.bench.protocols import PROTOCOLS, Protocol
-from keras_kd_cli.bench.provenance import file_digest
+from keras_kd_cli.bench.provenance import file_digest, fingerprint
 from keras_kd_cli.bench.rows import ROWS
 from keras_kd_cli.bench.runner import assistant_chain, row_data, run_bench
 from keras_kd_cli.bench.table import markdown_table
@@ -57,6 +57,29 @@ def test_each_row_is_announced_unless_silent(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out == "[bench] row 1 of 2: kd\n[bench] row 2 of 2: fitnet\n"
     run_bench("sample", str(tmp_path), rows=["kd", "fitnet"], verbose=0)
     assert capsys.readouterr().out == ""
+
+
+def test_another_seed_records_in_its_own_folder_under_its_own_fingerprint(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_run_row(row, teacher, train_raw, val, protocol, out, command, key, verbose, seed):
+        calls.append((row, out, key, seed))
+        return {"method": row}
+
+    monkeypatch.setattr(runner, "_teacher", lambda *args: (None, PRETRAINED_TEACHER))
+    monkeypatch.setattr(runner, "run_row", fake_run_row)
+    for seed in (0, 2):
+        run_bench("sample", str(tmp_path), rows=["kd"], verbose=0, seed=seed)
+    (_, out0, key0, _), (_, out2, key2, seed2) = calls
+    assert out0 == str(tmp_path) and out2 == str(tmp_path / "seed-2") and seed2 == 2
+    assert key0 != key2
+    # Seed 0 hashes as before seeds existed: recorded rows keep their fingerprints.
+    cpu = runner.PROTOCOLS["cpu"]
+    definition = runner._row_definition("kd", cpu, str(tmp_path))
+    assert key0 == fingerprint(cpu, definition, "sample", PRETRAINED_TEACHER)
+    with pytest.raises(ValueError, match=r"`seed` must be an integer >= 0. Received: seed=-1"):
+        run_bench("sample", str(tmp_path / "new"), rows=["kd"], verbose=0, seed=-1)
+    assert not (tmp_path / "new").exists()
 
 
 def test_a_record_made_under_another_protocol_is_never_reused(tmp_path):

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from keras_kd.models import count_macs
@@ -46,12 +47,34 @@ def test_the_best_row_is_the_most_accurate_distilled_student(tmp_path):
         json.dumps({"method": "dml", "status": "diverged", "epochs": 1})
     )
     rows = _cells(tmp_path)
-    assert rows["**best**: kd"][1:3] == rows["kd"][1:3] == ["75.00%", ""]
+    assert rows["**best**: kd"][1:3] == rows["kd"][1:3] == ["75.00% (1 run)", ""]
     _record(tmp_path, "at", 0.76, 100)
     assert "**best**: at" in _cells(tmp_path)
     for name in ("kd", "at"):
         (tmp_path / f"{name}.json").unlink()
     assert "**best**" not in markdown_table(tmp_path)
+
+
+def test_rows_with_several_seeds_give_mean_and_sample_std_and_decide_the_best(tmp_path):
+    _record(tmp_path, "student_alone", 0.70, 100)
+    _record(tmp_path, "kd", 0.75, 100)
+    _record(tmp_path, "at", 0.76, 100)  # one run: best on seed 0 alone, not on means
+    for seed, (alone, kd) in {1: (0.72, 0.78), 2: (0.71, 0.81)}.items():
+        (tmp_path / f"seed-{seed}").mkdir()
+        _record(tmp_path / f"seed-{seed}", "student_alone", alone, 100)
+        _record(tmp_path / f"seed-{seed}", "kd", kd, 100)
+    (tmp_path / "seed-3").mkdir()
+    (tmp_path / "seed-3" / "kd.json").write_text(
+        json.dumps({"method": "kd", "status": "diverged", "epochs": 1})
+    )
+    rows = _cells(tmp_path)
+    kd = np.array([0.75, 0.78, 0.81])
+    alone = np.array([0.70, 0.72, 0.71])
+    expected = f"{100 * kd.mean():.2f} ± {100 * kd.std(ddof=1):.2f}% (3 runs)"
+    assert rows["kd"][1] == expected == "78.00 ± 3.00% (3 runs)"
+    assert rows["kd"][2] == f"{100 * (kd.mean() - alone.mean()):+.2f}"
+    assert rows["at"][1] == "76.00% (1 run)"
+    assert rows["**best**: kd"][1] == expected
 
 
 def _cells(folder):
