@@ -191,7 +191,16 @@ def _row_definition(row, protocol, out):
 
 
 def run_row(
-    row, teacher, train_raw, val, protocol, out, command, fingerprint=None, verbose="auto", seed=SEED
+    row,
+    teacher,
+    train_raw,
+    val,
+    protocol,
+    out,
+    command,
+    fingerprint=None,
+    verbose="auto",
+    seed=SEED,
 ):
     """Trains one row unless its JSON exists under the same ``fingerprint``
     (protocol, row definition, data, teacher, seed); returns its record.
@@ -399,7 +408,8 @@ def run_bench(
     os.makedirs(rows_out, exist_ok=True)
     records = []
     for i, row in enumerate(ordered, 1):
-        say(f"[bench] row {i} of {len(ordered)}: {row}" + (f" (seed {seed})" if seed else ""), verbose)
+        seed_note = f" (seed {seed})" if seed else ""
+        say(f"[bench] row {i} of {len(ordered)}: {row}{seed_note}", verbose)
         definition = _row_definition(row, settings, rows_out)
         key = fingerprint(settings, definition, source, teacher_path, seed)
         records.append(
