@@ -18,10 +18,12 @@ from keras_kd.distillers.fsp import FSP, FSPTerm
 from keras_kd.distillers.function_matching import FunctionMatching
 from keras_kd.distillers.gradient_attention import GradientAttentionTerm, GradientAttentionTransfer
 from keras_kd.distillers.kd import KD
+from keras_kd.distillers.mlkd import MLKD, MLKDTerm
 from keras_kd.distillers.mutual import DeepMutualLearning
 from keras_kd.distillers.nst import NST, NSTTerm
 from keras_kd.distillers.one import ONE
 from keras_kd.distillers.rkd import RKD, RKDTerm
+from keras_kd.distillers.wttm import WTTM, WTTMTerm
 
 __all__ = [
     "BYOT",
@@ -30,9 +32,11 @@ __all__ = [
     "DKD",
     "FSP",
     "KD",
+    "MLKD",
     "NST",
     "ONE",
     "RKD",
+    "WTTM",
     "ActivationBoundary",
     "ActivationBoundaryTerm",
     "AttentionTerm",
@@ -53,10 +57,12 @@ __all__ = [
     "GradientAttentionTransfer",
     "HintTerm",
     "KDTerm",
+    "MLKDTerm",
     "NSTTerm",
     "RKDTerm",
     "TaskTerm",
     "TeacherAssistantChain",
     "Term",
+    "WTTMTerm",
     "ensemble_teacher",
 ]

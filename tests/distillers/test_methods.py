@@ -68,6 +68,13 @@ METHODS = {
     ),
     "rkd": (distillers.RKD, taps("pool"), [("main", {"task", "rkd"})], False),
     "function_matching": (distillers.FunctionMatching, {}, [("main", {"kd"})], False),
+    "wttm": (distillers.WTTM, {}, [("main", {"task", "wttm"})], False),
+    "mlkd": (
+        distillers.MLKD,
+        {},
+        [("main", {"task", "task_strong", "mlkd_instance", "mlkd_class", "mlkd_batch"})],
+        False,
+    ),
     "composed": (
         distillers.Distiller,
         {"terms": composed_terms, "kd_weight": 0.9},

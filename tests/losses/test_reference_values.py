@@ -17,7 +17,9 @@ import pytest
 import tensorflow as tf
 
 from keras_kd.distillers._taps import INPUT_GRADIENT_KEY, input_gradient
+from keras_kd.distillers.mlkd import mlkd_loss
 from keras_kd.distillers.one import ONE
+from keras_kd.distillers.wttm import wttm_loss
 from keras_kd.features import OUTPUT_KEY
 from keras_kd.labels import task_loss_per_sample
 from keras_kd.losses import (
@@ -65,7 +67,7 @@ def task_ce(labels, logits):
 def test_every_case_names_its_source():
     names = ("kd_loss", "rkd_loss", "dml", "one", "byot", "gradient_attention_loss")
     names += ("dkd_loss", "dist_loss_t4", "kd_loss_standardized_t2", "dkd_loss_standardized")
-    names += ("crd_first_batch", "crd_later_batch")
+    names += ("crd_first_batch", "crd_later_batch", "wttm_loss_g02", "mlkd_t4")
     for name in names:
         source = reference_case(name)["source"]
         assert source.get("commit") or source.get("paper"), name
@@ -389,3 +391,25 @@ def test_crd_pieces_match_repdistillers_memory_and_loss(name):
     for who, embedding in (("student", e_s), ("teacher", e_t)):
         rows = memory_update(x[f"{who}_memory"][index], embedding, params["momentum"])
         np.testing.assert_allclose(rows, x[f"{who}_memory_rows"], rtol=RTOL, atol=1e-7)
+
+
+# WTTM (zkxufo/TTM) and MLKD (Jin-Ying/Multi-Level-Logit-Distillation), the authors' code.
+
+
+@pytest.mark.parametrize("name", ["wttm_loss_g02", "wttm_loss_g05"])
+def test_wttm_loss(name):
+    x = reference_inputs(name)
+    got = wttm_loss(x["teacher_logits"], x["student_logits"], **reference_params(name))
+    assert_close(got, reference_value(name))
+
+
+@pytest.mark.parametrize("name", ["mlkd_t4", "mlkd_t2_odd_batch"])
+def test_mlkd_loss_levels(name):
+    x = reference_inputs(name)
+    logits = [x[k] for k in ("teacher_weak", "student_weak", "teacher_strong", "student_strong")]
+    temperature = reference_params(name)["temperature"]
+    for level in ("instance", "class", "batch"):
+        assert_close(mlkd_loss(*logits, level, temperature), reference_value(name, level))
+    # The authors' loss_ce: the cross-entropy on both views (CE_WEIGHT 1 here).
+    both = task_ce(x["labels"], x["student_weak"]) + task_ce(x["labels"], x["student_strong"])
+    assert_close(both, reference_value(name, "task_both_views"))

@@ -119,6 +119,16 @@ SOURCES = {
         "commit": "f6e5aa5172bad618e801163c3385322eea673754",
         "files": ["mdistiller/distillers/KD.py", "mdistiller/distillers/DKD.py"],
     },
+    "wttm": {
+        "repo": "zkxufo/TTM",
+        "commit": "fe457b33a71ba27536ec04fe3d32c5b04963522f",
+        "files": ["distiller_zoo/wttm.py"],
+    },
+    "mlkd": {
+        "repo": "Jin-Ying/Multi-Level-Logit-Distillation",
+        "commit": "5ee473fcf193dfb00a0598b64d0acfe6ad58a482",
+        "files": ["mdistiller/distillers/KD_ours.py"],
+    },
 }
 
 # The CIFAR-100 settings of the last three methods (read, not used here), at the
@@ -131,6 +141,10 @@ SOURCES = {
 # - Logit standardization: tools/train.py (--base-temp 2, --kd-weight 9: KD
 #   weight and temperature for KD; DKD's ALPHA and BETA times 9, T 2) and
 #   mdistiller/engine/cfg.py (CFG.KD.LOSS.CE_WEIGHT 0.1).
+# - WTTM: README.md's WTTM example (--ttm_l 0.2 with weight -a 4, -r 1); the
+#   per-pair values are in the paper's appendix A.4.
+# - MLKD: configs/cifar100/ours/*.yaml set only the solver (batch 64, lr 0.025,
+#   240 epochs), so mdistiller/engine/cfg.py's CFG.KD applies: T 4, CE 0.1, KD 0.9.
 
 
 # ----------------------------------------------------------------------------
@@ -167,16 +181,18 @@ def extract(mirrors, refcode):
 
 
 def load_function(path, name, namespace):
-    """Compiles the top-level function ``name`` of the file at ``path`` alone.
+    """Compiles the top-level function (or class) ``name`` of the file at ``path`` alone.
 
-    Training scripts run their training when imported; only the loss function
-    is needed, so it is taken out of the parsed module and executed in
-    ``namespace`` (the names it uses: torch, F, args, ...).
+    Training scripts run their training when imported, and some files import
+    what a loss does not need (MLKD's imports turtle, which needs Tk); only the
+    loss is needed, so it is taken out of the parsed module and executed in
+    ``namespace`` (the names it uses: torch, F, args, a base class, ...).
     """
     tree = ast.parse(Path(path).read_text())
-    nodes = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+    kinds = (ast.FunctionDef, ast.ClassDef)
+    nodes = [n for n in tree.body if isinstance(n, kinds) and n.name == name]
     if len(nodes) != 1:
-        raise SystemExit(f"Expected one function {name!r} in {path}")
+        raise SystemExit(f"Expected one function or class {name!r} in {path}")
     module = ast.Module(body=nodes, type_ignores=[])
     scope = dict(namespace)
     exec(compile(module, str(path), "exec"), scope)  # noqa: S102 - pinned reference code
@@ -293,6 +309,20 @@ class Reference:
             ["normalize", "_get_gt_mask", "_get_other_mask", "cat_mask", "dkd_loss"],
             {"torch": torch, "F": F},
         )["dkd_loss"]
+        self.wttm_class = load_module(root / "wttm" / "distiller_zoo" / "wttm.py").WTTM
+        mlkd_file = root / "mlkd" / "mdistiller" / "distillers" / "KD_ours.py"
+        mlkd_scope = load_functions(
+            mlkd_file,
+            ["kd_loss", "cc_loss", "bc_loss"],
+            {
+                "torch": torch,
+                "F": F,
+                "np": np,
+                "Distiller": object,
+                "CrossEntropyLabelSmooth": None,
+            },
+        )
+        self.mlkd_class = load_function(mlkd_file, "KD_ours", mlkd_scope)
 
 
 # ----------------------------------------------------------------------------
@@ -1120,6 +1150,66 @@ class Builder:
                 ),
             )
 
+    def wttm(self):
+        for name, gamma in (("wttm_loss_g02", 0.2), ("wttm_loss_g05", 0.5)):
+            teacher, student = self.normal((6, 10), 3.0), self.normal((6, 10), 3.0)
+            value = self.ref.wttm_class(gamma)(self.t(student), self.t(teacher))
+            self.add(
+                name,
+                self.store(name, teacher_logits=teacher, student_logits=student),
+                {"gamma": gamma},
+                {"value": float(value)},
+                source(
+                    "wttm",
+                    "distiller_zoo/wttm.py",
+                    "WTTM(l=gamma)(y_s, y_t)",
+                    note="The loss weight (-b, or -a combined with another method) is not applied.",
+                ),
+            )
+
+    def mlkd(self):
+        ref = self.ref
+        for name, batch, temperature in (("mlkd_t4", 8, 4.0), ("mlkd_t2_odd_batch", 7, 2.0)):
+            logits = {
+                key: self.normal((batch, 10), 3.0)
+                for key in ("teacher_weak", "student_weak", "teacher_strong", "student_strong")
+            }
+            labels = self.labels(batch, 10)
+            weak, strong = ref.torch.zeros(1), ref.torch.ones(1)
+
+            def network(prefix, logits=logits, weak=weak):
+                def run(image):
+                    view = "weak" if image is weak else "strong"
+                    return self.t(logits[f"{prefix}_{view}"]), None
+
+                return run
+
+            distiller = object.__new__(ref.mlkd_class)
+            distiller.student, distiller.teacher = network("student"), network("teacher")
+            distiller.temperature = temperature
+            distiller.ce_loss_weight, distiller.kd_loss_weight = 1.0, 1.0
+            _, losses = distiller.forward_train(weak, strong, self.t(labels))
+            self.add(
+                name,
+                self.store(name, labels=labels, **logits),
+                {"temperature": temperature},
+                {
+                    "instance": float(losses["loss_kd"]),
+                    "class": float(losses["loss_cc"]),
+                    "batch": float(losses["loss_bc"]),
+                    "task_both_views": float(losses["loss_ce"]),
+                },
+                source(
+                    "mlkd",
+                    "mdistiller/distillers/KD_ours.py",
+                    "KD_ours.forward_train(image_weak, image_strong, target): losses_dict",
+                    note="The networks return the stored logits for each view (the images are "
+                    "placeholders); CE_WEIGHT and KD_WEIGHT set to 1, so instance = loss_kd, "
+                    "class = loss_cc, batch = loss_bc and task_both_views = loss_ce are the "
+                    "unweighted sums (the CIFAR-100 weights are 0.1 and 0.9).",
+                ),
+            )
+
     def build(self):
         self.kd()
         self.cross_entropy()
@@ -1140,6 +1230,8 @@ class Builder:
         self.dist()
         self.logit_standardization()
         self.crd()
+        self.wttm()
+        self.mlkd()
 
 
 def generate(refcode, out_dir):

@@ -1,0 +1,327 @@
+"""MLKD: multi-level logit distillation (Jin, Wang, Lin, CVPR 2023)."""
+
+import keras
+import tensorflow as tf
+
+from keras_kd._checks import temperature_value
+from keras_kd.distillers import _step_checks
+from keras_kd.distillers._terms import Term, register_term
+from keras_kd.distillers.base import Distiller
+from keras_kd.features import OUTPUT_KEY
+from keras_kd.labels import task_loss_per_sample
+from keras_kd.losses._reduce import batch_mean
+from keras_kd.losses.kd import kd_loss
+
+STRONG_KEY = "output_strong"
+LEVELS = ("instance", "class", "batch")
+# The authors' temperatures after the configured one, in their order.
+EXTRA_TEMPERATURES = (3.0, 5.0, 2.0, 6.0)
+
+
+def _softmax(logits, temperature):
+    return tf.nn.softmax(tf.cast(logits, tf.float32) / temperature, axis=-1)
+
+
+def class_correlation_loss(teacher_logits, student_logits, temperature):
+    """``sum((P_t^T P_t - P_s^T P_s)^2) / C``, ``P = softmax(z / T)`` (batch, C):
+    the classes' correlation across the batch (MLKD's class level).
+
+    Args:
+        teacher_logits: (batch, classes) teacher logits.
+        student_logits: (batch, classes) student logits.
+        temperature: T > 0.
+
+    Returns:
+        A float32 scalar.
+    """
+    p_t, p_s = _softmax(teacher_logits, temperature), _softmax(student_logits, temperature)
+    gram_t = tf.matmul(p_t, p_t, transpose_a=True)
+    gram_s = tf.matmul(p_s, p_s, transpose_a=True)
+    return tf.reduce_sum(tf.square(gram_t - gram_s)) / tf.cast(tf.shape(p_t)[1], tf.float32)
+
+
+def batch_correlation_loss(teacher_logits, student_logits, temperature):
+    """``sum((P_t P_t^T - P_s P_s^T)^2) / B``, ``P = softmax(z / T)`` (batch, C):
+    the samples' correlation over the classes (MLKD's batch level).
+
+    Args:
+        teacher_logits: (batch, classes) teacher logits.
+        student_logits: (batch, classes) student logits.
+        temperature: T > 0.
+
+    Returns:
+        A float32 scalar.
+    """
+    p_t, p_s = _softmax(teacher_logits, temperature), _softmax(student_logits, temperature)
+    gram_t = tf.matmul(p_t, p_t, transpose_b=True)
+    gram_s = tf.matmul(p_s, p_s, transpose_b=True)
+    return tf.reduce_sum(tf.square(gram_t - gram_s)) / tf.cast(tf.shape(p_t)[0], tf.float32)
+
+
+def _median(values):
+    """The median with linear interpolation (NumPy's 50th percentile)."""
+    ordered = tf.sort(values)
+    position = 0.5 * tf.cast(tf.size(values) - 1, tf.float32)
+    low = tf.cast(tf.floor(position), tf.int32)
+    high = tf.cast(tf.math.ceil(position), tf.int32)
+    fraction = position - tf.cast(low, tf.float32)
+    return ordered[low] + fraction * (ordered[high] - ordered[low])
+
+
+def _share_at_most_median(values):
+    return tf.reduce_mean(tf.cast(values <= _median(values), tf.float32))
+
+
+def mlkd_loss(teacher_weak, student_weak, teacher_strong, student_strong, level, temperature=4.0):
+    """One level of MLKD between teacher and student logits on two views.
+
+    With the temperatures ``Ts = (T, 3, 5, 2, 6)``, ``kd`` Hinton's KD (with
+    ``T^2``, `keras_kd.losses.kd_loss`), ``cc`` `class_correlation_loss` and
+    ``bc`` `batch_correlation_loss`, ``w``/``s`` the weak/strong view:
+
+    - ``"instance"``: ``m * sum_Ts kd(w) + sum_{T, 3, 5} kd(s) + sum_{2, 6} kd(w)``;
+    - ``"class"``: ``m_c * sum_Ts cc(w)``;
+    - ``"batch"``: ``m * sum_Ts bc(w)``;
+
+    where ``m`` is the share of samples whose weak-view teacher confidence
+    (top softmax probability) is at most the batch median and ``m_c`` the share
+    of classes whose summed teacher probability is at most the median over
+    classes. As in the authors' code (``KD_ours.py``): the confidence masks
+    multiply the levels after the batch mean (so they act as these shares,
+    near 1/2), the strong view's instance sum takes T = 2 and 6 on the weak
+    view, and the strong view's class and batch levels are not part of the
+    loss. Every level relates the samples of a batch: sample weights do not
+    apply.
+
+    Args:
+        teacher_weak: (batch, classes) teacher logits on the weak view.
+        student_weak: (batch, classes) student logits on the weak view.
+        teacher_strong: (batch, classes) teacher logits on the strong view.
+        student_strong: (batch, classes) student logits on the strong view.
+        level: ``"instance"``, ``"class"`` or ``"batch"``.
+        temperature: T, the first of the five temperatures.
+
+    Returns:
+        A float32 scalar.
+
+    Example:
+        ```python
+        loss = mlkd_loss(teacher(x), student(x), teacher(x_strong), student(x_strong), "class")
+        ```
+
+    Reference:
+        Jin, Wang, Lin, "Multi-Level Logit Distillation", CVPR 2023; the
+        authors' ``mdistiller/distillers/KD_ours.py``.
+    """
+    if level not in LEVELS:
+        raise ValueError(f"`level` must be one of {LEVELS}. Received: level={level!r}")
+    temperatures = (float(temperature), *EXTRA_TEMPERATURES)
+    p_teacher = tf.nn.softmax(tf.cast(teacher_weak, tf.float32), axis=-1)
+    if level == "class":
+        share = _share_at_most_median(tf.reduce_sum(p_teacher, axis=0))
+        return share * sum(
+            class_correlation_loss(teacher_weak, student_weak, t) for t in temperatures
+        )
+    share = _share_at_most_median(tf.reduce_max(p_teacher, axis=-1))
+    if level == "batch":
+        return share * sum(
+            batch_correlation_loss(teacher_weak, student_weak, t) for t in temperatures
+        )
+    weak = sum(kd_loss(teacher_weak, student_weak, t) for t in temperatures)
+    strong = sum(kd_loss(teacher_strong, student_strong, t) for t in temperatures[:3])
+    strong += sum(kd_loss(teacher_weak, student_weak, t) for t in temperatures[3:])
+    return share * weak + strong
+
+
+@register_term
+class MLKDTerm(Term):
+    """One MLKD level on the weak and strong views' logits (`mlkd_loss`).
+
+    Reads ``"output"`` (weak view) and ``"output_strong"`` (strong view) of
+    each network's dict, which `MLKD` fills; logged as ``mlkd_{level}_loss``.
+
+    Args:
+        weight: the level's weight in the total loss.
+        level: ``"instance"``, ``"class"`` or ``"batch"``.
+        temperature: T, the first of the five temperatures.
+
+    Example:
+        ```python
+        MLKDTerm(0.9, level="batch", temperature=4.0)
+        ```
+
+    Reference:
+        Jin, Wang, Lin, "Multi-Level Logit Distillation", CVPR 2023.
+    """
+
+    name = "mlkd"
+    uses_logits = True
+
+    def __init__(self, weight=0.9, level="instance", temperature=4.0):
+        super().__init__(weight)
+        if level not in LEVELS:
+            raise ValueError(f"`level` must be one of {LEVELS}. Received: level={level!r}")
+        self.level = level
+        self.temperature = temperature_value("temperature", temperature)
+        self.name = f"mlkd_{level}"
+
+    def __call__(self, teacher, student, y, sample_weight):
+        return mlkd_loss(
+            teacher[OUTPUT_KEY],
+            student[OUTPUT_KEY],
+            teacher[STRONG_KEY],
+            student[STRONG_KEY],
+            self.level,
+            self.temperature,
+        )
+
+
+@register_term
+class StrongViewTaskTerm(Term):
+    """The student's cross-entropy on the labels, on the strong view.
+
+    Args:
+        weight: its weight (`MLKD`'s ``task_weight``, as for the weak view).
+
+    Example:
+        ```python
+        StrongViewTaskTerm(0.1)  # logged as task_strong_loss
+        ```
+    """
+
+    name = "task_strong"
+    uses_logits = True
+    weight_argument = "task_weight"
+
+    def __init__(self, weight=0.1):
+        super().__init__(weight)
+
+    def __call__(self, teacher, student, y, sample_weight):
+        return batch_mean(task_loss_per_sample(y, student[STRONG_KEY]), sample_weight)
+
+
+def default_strong_augment():
+    """RandAugment (2 operations) then a random erasing of up to a quarter of
+    the image, for inputs in [0, 255]: Keras's counterpart of the authors'
+    strong view (FixMatch's RandAugment with Cutout)."""
+    return keras.Sequential(
+        [
+            keras.layers.RandAugment(value_range=(0, 255), num_ops=2),
+            keras.layers.RandomErasing(factor=1.0, scale=(0.0, 0.25), value_range=(0, 255)),
+        ],
+        name="strong_augment",
+    )
+
+
+@keras.saving.register_keras_serializable(package="keras_kd")
+class MLKD(Distiller):
+    """MLKD: ``task_weight * (CE_w + CE_s) + feature_weight * (instance + class + batch)``.
+
+    Each step shows both networks the batch as it comes (the weak view: the
+    crop and flip of your input pipeline) and a strong view of it
+    (``strong_augment``); the three levels of `mlkd_loss` align the
+    student's predictions with the teacher's per sample (KD at five
+    temperatures), per class (class correlation) and per batch (sample
+    correlation); the cross-entropy is taken on both views. Metrics and
+    `evaluate` use the weak view. The strong view is new at every step, so
+    the teacher runs at every step (`keras_kd.cache` refuses MLKD). Defaults:
+    the authors' CIFAR-100 configuration (mdistiller's ``CFG.KD``: T 4, CE
+    0.1, KD 0.9, which weighs every level).
+
+    Differences from the authors' code: their strong view is an independent
+    crop and flip of the image followed by RandAugment and Cutout (PIL);
+    here it is the weak view through ``strong_augment`` (Keras's RandAugment
+    and RandomErasing by default, for inputs in [0, 255]: pass your own layer
+    for other ranges).
+
+    Args:
+        student: the student, a functional or Sequential model returning logits.
+        teacher: the teacher, a model returning logits of the same shape (at
+            least 2 classes).
+        temperature: T, the first of the five temperatures (T, 3, 5, 2, 6).
+        feature_weight: the weight of each level (the authors' KD weight).
+        task_weight: weight of the cross-entropy on each view.
+        strong_augment: a Keras layer (called with ``training=True``) taking a
+            batch of inputs and returning a strong augmentation of the same
+            shape; None: `default_strong_augment` (needs one image input).
+        kd_weight: weight of an added Hinton KD term on the weak view (0: none).
+        **kwargs: other `Distiller` arguments (``terms``, ``teacher_input``,
+            ``check_finite``, ``name``).
+
+    Example:
+        ```python
+        mlkd = MLKD(student, teacher)
+        mlkd.compile(optimizer="adam", metrics=["accuracy"])
+        mlkd.fit(train, epochs=10)
+        ```
+
+    Reference:
+        Jin, Wang, Lin, "Multi-Level Logit Distillation", CVPR 2023.
+    """
+
+    teacher_cacheable = False
+
+    def __init__(
+        self,
+        student,
+        teacher,
+        temperature=4.0,
+        feature_weight=0.9,
+        task_weight=0.1,
+        strong_augment=None,
+        kd_weight=0.0,
+        **kwargs,
+    ):
+        super().__init__(student, teacher, **kwargs)
+        classes = self.deployable.outputs[0].shape[-1]
+        if classes < 2:
+            raise ValueError(
+                "MLKD aligns softmax distributions over classes, so it needs a model with at "
+                f"least 2 outputs. Received: a student with {classes} output"
+            )
+        if strong_augment is None:
+            shapes = [tuple(t.shape[1:]) for t in self.student.inputs]
+            if len(shapes) != 1 or len(shapes[0]) != 3:
+                raise ValueError(
+                    "`strong_augment=None` means RandAugment, which needs a student with one "
+                    "image input (height, width, channels). Received: student inputs "
+                    f"{shapes}; pass a Keras layer as `strong_augment`"
+                )
+            self.strong_augment = default_strong_augment()
+        elif not isinstance(strong_augment, keras.layers.Layer):
+            raise ValueError(
+                "`strong_augment` must be a Keras layer (saved with the distiller) mapping a "
+                f"batch of inputs to a batch of the same shape. Received: {strong_augment!r}"
+            )
+
+    def method_terms(self):
+        a = self.arguments
+        levels = [MLKDTerm(a["feature_weight"], level, a["temperature"]) for level in LEVELS]
+        return [*levels, StrongViewTaskTerm(a["task_weight"])]
+
+    def training_view(self, batch):
+        """The batch (weak view) with its strong view in ``extras["strong"]``.
+
+        Args:
+            batch: the batch read from the data.
+
+        Returns:
+            A `Batch`; its checks refuse a step whose strong view holds NaN or inf.
+        """
+        strong = self.strong_augment(batch.x, training=True)
+        checks = batch.checks
+        if self.check_finite:
+            checks = [*checks, _step_checks.view_check(strong)]
+        return batch._replace(checks=checks, extras={**batch.extras, "strong": strong})
+
+    def teacher_outputs(self, view):
+        outputs = super().teacher_outputs(view)
+        strong = self.teacher(self.teacher_batch(view.extras["strong"]), training=False)
+        outputs["teacher"] = {**outputs["teacher"], STRONG_KEY: strong}
+        return outputs
+
+    def forward(self, view, training):
+        outputs = super().forward(view, training)
+        strong = self.student(view.extras["strong"], training=training)
+        outputs["student"] = {**outputs["student"], STRONG_KEY: strong}
+        return outputs
