@@ -35,14 +35,21 @@ METHODS = {
     "dist": "DIST",
     "crd": "CRD",
     "function_matching": "FunctionMatching",
+    "wttm": "WTTM",
+    "mlkd": "MLKD",
 }
 # `Distiller` arguments every method takes through its **kwargs and a user
 # may set with --arg (they apply to the KD term).
 FROM_DISTILLER = ("logit_standardization",)
 # Constructor arguments the command sets itself: CRD's memory has one row per
 # training image (the command counts them and indexes the data), and function
-# matching's `augment` is a Keras layer, which no command-line value can be.
-SET_BY_COMMAND = {"crd": ("num_samples",), "function_matching": ("augment",)}
+# matching's `augment` and MLKD's `strong_augment` are Keras layers, which no
+# command-line value can be (their defaults apply).
+SET_BY_COMMAND = {
+    "crd": ("num_samples",),
+    "function_matching": ("augment",),
+    "mlkd": ("strong_augment",),
+}
 # Methods whose init stage runs by default; its epochs default to max(1, EPOCHS // 8)
 # (the distillers' default, RepDistiller's 30, is for 240-epoch runs).
 INIT_STAGE_METHODS = ("ft", "ab", "fsp")

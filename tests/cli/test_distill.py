@@ -250,6 +250,7 @@ def test_distill_and_export_int8_end_to_end(tmp_path):
     [
         ("crd", ["student_layers=pool", "num_negatives=64", "feat_dim=16"], "crd_loss"),
         pytest.param("function_matching", ["crop_padding=2"], "kd_loss", marks=pytest.mark.slow),
+        pytest.param("mlkd", ["temperature=2"], "mlkd_batch_loss", marks=pytest.mark.slow),
     ],
 )
 def test_methods_with_their_own_data_needs_train_from_the_command(
