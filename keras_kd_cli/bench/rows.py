@@ -275,6 +275,28 @@ ROWS = {
         False,
         {"T": 2, "ce": 0.1, "kd": 9, "logit_standardization": True},
     ),
+    # WTTM: the authors' README example (--ttm_l 0.2, weight 4, CE 1); their
+    # per-pair values are in the paper's appendix A.4.
+    "wttm": (
+        _offline(distillers.WTTM, gamma=0.2, feature_weight=4.0, task_weight=1.0),
+        None,
+        False,
+        {"ce": 1, "wttm": 4, "gamma": 0.2},
+    ),
+    # MLKD: mdistiller's CFG.KD, which the authors' CIFAR-100 configs leave as is
+    # (T 4, CE 0.1 on each view, 0.9 on each level); the strong view is drawn in
+    # the distiller (RandAugment, 2 operations, then erasing up to 1/4).
+    "mlkd": (
+        _offline(distillers.MLKD, temperature=4.0, feature_weight=0.9, task_weight=0.1),
+        None,
+        False,
+        {
+            "ce": 0.1,
+            "levels": 0.9,
+            "T": [4, 3, 5, 2, 6],
+            "strong_view": "RandAugment(num_ops=2) + RandomErasing(scale <= 0.25)",
+        },
+    ),
     # Method + KD (RepDistiller's "+KD" form: CE 0.1, KD 0.9 besides the method's term).
     "at_kd": (
         _offline(
