@@ -167,3 +167,23 @@ def test_bad_arguments_are_refused_naming_them():
     vector = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
     with pytest.raises(ValueError, match="one image input.*strong_augment"):
         MLKD(vector, keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)]))
+
+
+def test_a_tabular_pair_trains_with_its_own_strong_view():
+    keras.utils.set_random_seed(0)
+
+    def mlp(width, name):
+        inputs = keras.Input((6,))
+        hidden = keras.layers.Dense(width, activation="relu")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(3)(hidden), name=name)
+
+    student, teacher = mlp(4, "student"), mlp(16, "teacher")
+    mlkd = MLKD(student, teacher, strong_augment=keras.layers.GaussianNoise(0.3))
+    mlkd.compile(optimizer="adam")
+    x = np.random.default_rng(0).standard_normal((32, 6)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    before, teacher_before = snapshot(student), snapshot(teacher)
+    history = mlkd.fit(x, y, batch_size=8, epochs=1, verbose=0).history
+    assert all(np.isfinite(v[-1]) for v in history.values())
+    assert any(not np.array_equal(a, b) for a, b in zip(before, snapshot(student), strict=True))
+    assert_same(teacher_before, snapshot(teacher))
