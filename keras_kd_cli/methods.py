@@ -66,11 +66,12 @@ _NUMBER, _INTEGER, _BOOLEAN, _NAMES, _NUMBERS, _TEXT = (
     "a word",
 )
 _KINDS_OF_DEFAULTS = {bool: _BOOLEAN, int: _INTEGER, float: _NUMBER, str: _TEXT}
-# Arguments whose default (None, or none) does not say their type.
+# Arguments whose default (None, a tuple, or none) does not say their type.
 UNTYPED_DEFAULTS = {
     "student_layers": _NAMES,
     "teacher_layers": _NAMES,
     "layer_weights": _NUMBERS,
+    "scale_reference": _NUMBERS,
     "crop_padding": _INTEGER,
     "flip": _BOOLEAN,
 }

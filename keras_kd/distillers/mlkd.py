@@ -16,6 +16,32 @@ STRONG_KEY = "output_strong"
 LEVELS = ("instance", "class", "batch")
 # The authors' temperatures after the configured one, in their order.
 EXTRA_TEMPERATURES = (3.0, 5.0, 2.0, 6.0)
+# (batch size, classes) of the authors' CIFAR-100 setting.
+AUTHORS_SHAPE = (64, 100)
+
+
+def level_scale(level, batch, classes, reference=AUTHORS_SHAPE):
+    """The factor that keeps a level as large, next to the instance level, at
+    ``(batch, classes)`` as at ``reference``: the class level grows as
+    ``B^2 / C^3`` and the batch level as ``B / C^2`` (their Gram matrices have
+    entries of order ``B / C^2`` and ``1 / C``), the instance level not at all.
+
+    Args:
+        level: ``"instance"``, ``"class"`` or ``"batch"``.
+        batch: the batch size (a number or a scalar tensor).
+        classes: the number of classes.
+        reference: ``(batch size, classes)`` at which the factor is 1.
+
+    Returns:
+        ``1`` (instance), ``(b0/B)^2 (C/c0)^3`` (class) or ``(b0/B) (C/c0)^2`` (batch).
+    """
+    b0, c0 = (float(v) for v in reference)
+    batch_ratio, class_ratio = b0 / batch, classes / c0
+    if level == "class":
+        return batch_ratio**2 * class_ratio**3
+    if level == "batch":
+        return batch_ratio * class_ratio**2
+    return 1.0
 
 
 def _softmax(logits, temperature):
@@ -138,12 +164,15 @@ class MLKDTerm(Term):
     """One MLKD level on the weak and strong views' logits (`mlkd_loss`).
 
     Reads ``"output"`` (weak view) and ``"output_strong"`` (strong view) of
-    each network's dict, which `MLKD` fills; logged as ``mlkd_{level}_loss``.
+    each network's dict, which `MLKD` fills; logged as ``mlkd_{level}_loss``,
+    times `level_scale` of the batch's shape when ``scale_reference`` is set.
 
     Args:
         weight: the level's weight in the total loss.
         level: ``"instance"``, ``"class"`` or ``"batch"``.
         temperature: T, the first of the five temperatures.
+        scale_reference: ``(batch size, classes)`` at which the level is
+            unscaled (`level_scale`), or None: never scaled.
 
     Example:
         ```python
@@ -157,16 +186,17 @@ class MLKDTerm(Term):
     name = "mlkd"
     uses_logits = True
 
-    def __init__(self, weight=0.9, level="instance", temperature=4.0):
+    def __init__(self, weight=0.9, level="instance", temperature=4.0, scale_reference=None):
         super().__init__(weight)
         if level not in LEVELS:
             raise ValueError(f"`level` must be one of {LEVELS}. Received: level={level!r}")
         self.level = level
         self.temperature = temperature_value("temperature", temperature)
+        self.scale_reference = _scale_reference(scale_reference)
         self.name = f"mlkd_{level}"
 
     def __call__(self, teacher, student, y, sample_weight):
-        return mlkd_loss(
+        loss = mlkd_loss(
             teacher[OUTPUT_KEY],
             student[OUTPUT_KEY],
             teacher[STRONG_KEY],
@@ -174,6 +204,27 @@ class MLKDTerm(Term):
             self.level,
             self.temperature,
         )
+        if self.scale_reference is None or self.level == "instance":
+            return loss
+        shape = tf.shape(student[OUTPUT_KEY])
+        batch = tf.cast(shape[0], tf.float32)
+        classes = float(student[OUTPUT_KEY].shape[-1])
+        return level_scale(self.level, batch, classes, self.scale_reference) * loss
+
+
+def _scale_reference(value):
+    if value is None:
+        return None
+    try:
+        batch, classes = (float(v) for v in value)
+    except (TypeError, ValueError):
+        batch = classes = 0.0
+    if not (0 < batch < float("inf") and 0 < classes < float("inf")):
+        raise ValueError(
+            "`scale_reference` must be None or (batch size, classes), two numbers > 0. "
+            f"Received: scale_reference={value!r}"
+        )
+    return (batch, classes)
 
 
 @register_term
@@ -226,7 +277,16 @@ class MLKD(Distiller):
     `evaluate` use the weak view. The strong view is new at every step, so
     the teacher runs at every step (`keras_kd.cache` refuses MLKD). Defaults:
     the authors' CIFAR-100 configuration (mdistiller's ``CFG.KD``: T 4, CE
-    0.1, KD 0.9, which weighs every level).
+    0.1, KD 0.9, which weighs every level; batch 64, 100 classes).
+
+    The class level grows as ``B^2 / C^3`` and the batch level as ``B / C^2``
+    with the batch size B and the classes C (`level_scale`): at batch 128 and
+    10 classes the authors' weights make them about 4,000 and 200 times
+    larger next to the instance level than at theirs, and training at the
+    CIFAR rate 0.1 diverged on CIFAR-10. By default (``scale_reference=(64,
+    100)``) both are scaled back to their size at the authors' shape, which
+    leaves the authors' setting itself unchanged; ``scale_reference=None`` is
+    the authors' code at any shape.
 
     Differences from the authors' code: their strong view is an independent
     crop and flip of the image followed by RandAugment and Cutout (PIL);
@@ -240,6 +300,8 @@ class MLKD(Distiller):
             least 2 classes).
         temperature: T, the first of the five temperatures (T, 3, 5, 2, 6).
         feature_weight: the weight of each level (the authors' KD weight).
+        scale_reference: ``(batch size, classes)`` at which the class and
+            batch levels keep their weight (`level_scale`), or None.
         task_weight: weight of the cross-entropy on each view.
         strong_augment: a Keras layer (called with ``training=True``) taking a
             batch of inputs and returning a strong augmentation of the same
@@ -267,6 +329,7 @@ class MLKD(Distiller):
         teacher,
         temperature=4.0,
         feature_weight=0.9,
+        scale_reference=AUTHORS_SHAPE,
         task_weight=0.1,
         strong_augment=None,
         kd_weight=0.0,
@@ -296,7 +359,10 @@ class MLKD(Distiller):
 
     def method_terms(self):
         a = self.arguments
-        levels = [MLKDTerm(a["feature_weight"], level, a["temperature"]) for level in LEVELS]
+        levels = [
+            MLKDTerm(a["feature_weight"], level, a["temperature"], a["scale_reference"])
+            for level in LEVELS
+        ]
         return [*levels, StrongViewTaskTerm(a["task_weight"])]
 
     def training_view(self, batch):

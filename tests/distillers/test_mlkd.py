@@ -13,6 +13,7 @@ from keras_kd.distillers.mlkd import (
     STRONG_KEY,
     batch_correlation_loss,
     class_correlation_loss,
+    level_scale,
     mlkd_loss,
 )
 from keras_kd.features import OUTPUT_KEY
@@ -95,7 +96,11 @@ def test_the_distiller_terms_are_the_levels_and_the_cross_entropy_of_both_views(
     name = "mlkd_t4"
     x = reference_inputs(name)
     keras.utils.set_random_seed(0)
-    mlkd = MLKD(tiny_cnn("student", num_classes=10), tiny_cnn("teacher", 8, num_classes=10))
+    mlkd = MLKD(
+        tiny_cnn("student", num_classes=10),
+        tiny_cnn("teacher", 8, num_classes=10),
+        scale_reference=None,  # the authors' code at any shape
+    )
     outputs = {
         "teacher": {OUTPUT_KEY: x["teacher_weak"], STRONG_KEY: x["teacher_strong"]},
         "student": {OUTPUT_KEY: x["student_weak"], STRONG_KEY: x["student_strong"]},
@@ -118,6 +123,31 @@ def test_the_distiller_terms_are_the_levels_and_the_cross_entropy_of_both_views(
     np.testing.assert_allclose(both, reference_value(name, "task_both_views"), rtol=2e-6)
     weak_ce = tf.reduce_mean(task_loss_per_sample(x["labels"], x["student_weak"]))
     np.testing.assert_allclose(float(terms["task"]), float(weak_ce), rtol=1e-6)
+
+
+def test_levels_are_scaled_to_their_size_at_the_authors_shape():
+    assert level_scale("class", 64, 100) == level_scale("batch", 64, 100) == 1.0
+    assert level_scale("class", 128, 10) == pytest.approx(0.5**2 * 0.1**3)
+    assert level_scale("batch", 128, 10) == pytest.approx(0.5 * 0.1**2)
+    assert level_scale("instance", 128, 10) == 1.0
+    logits = views(8, 10, 4)
+    outputs = [
+        {OUTPUT_KEY: logits[0], STRONG_KEY: logits[2]},
+        {OUTPUT_KEY: logits[1], STRONG_KEY: logits[3]},
+    ]
+    for level in ("instance", "class", "batch"):
+        scaled = MLKDTerm(1.0, level, 4.0, scale_reference=(64, 100))(*outputs, None, None)
+        plain = MLKDTerm(1.0, level, 4.0)(*outputs, None, None)
+        expected = level_scale(level, 8, 10) * float(plain)
+        assert float(scaled) == pytest.approx(expected, rel=1e-6), level
+    # At the authors' shape the scaled term is theirs.
+    logits = views(64, 100, 5)
+    outputs = [
+        {OUTPUT_KEY: logits[0], STRONG_KEY: logits[2]},
+        {OUTPUT_KEY: logits[1], STRONG_KEY: logits[3]},
+    ]
+    scaled = MLKDTerm(1.0, "class", 4.0, scale_reference=(64, 100))(*outputs, None, None)
+    assert float(scaled) == pytest.approx(float(mlkd_loss(*logits, "class")), rel=1e-6)
 
 
 class Recorder(keras.layers.Layer):
@@ -164,6 +194,8 @@ def test_bad_arguments_are_refused_naming_them():
         MLKDTerm(1.0, level="pixel")
     with pytest.raises(ValueError, match="temperature"):
         MLKD(student, teacher, temperature=0.0)
+    with pytest.raises(ValueError, match=r"`scale_reference` must be None or \(batch size"):
+        MLKD(student, teacher, scale_reference=(64, 0))
     vector = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
     with pytest.raises(ValueError, match="one image input.*strong_augment"):
         MLKD(vector, keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)]))
