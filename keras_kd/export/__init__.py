@@ -33,6 +33,7 @@ from keras_kd.export.inputs import (
 from keras_kd.export.litert import (
     dequantize_output,
     file_positions,
+    litert_ends_the_process,
     op_names,
     quantization_parameters,
     quantize_input,
@@ -142,6 +143,15 @@ def _agreement(outputs, expected):
     return float(np.mean(labels.predicted_indices(outputs) == expected))
 
 
+def _largest_moving_variance(model):
+    values = [
+        float(np.max(v.numpy()))
+        for v in model.weights
+        if v.path.endswith("moving_variance") and v.numpy().size
+    ]
+    return max(values, default=0.0)
+
+
 def to_tflite(
     model,
     path,
@@ -226,8 +236,10 @@ def to_tflite(
             a model whose inputs are nested deeper than a list or a dict, ops
             without TFLite built-in kernels, non-integer values for an integer
             input, ``"int8"`` for a model with recurrent layers that are not
-            unrolled, a ``min_agreement`` outside [0, 1], or a converted
-            file that gives non-finite outputs.
+            unrolled, a ``min_agreement`` outside [0, 1], a converted
+            file that gives non-finite outputs, or an int8 file on which
+            LiteRT aborts (checked in a child process first, so that the
+            abort does not end the caller's process).
         ExportAgreementError: the file agrees with the Keras model on fewer
             than ``min_agreement`` of the check samples (a `ValueError`).
 
@@ -279,6 +291,17 @@ def to_tflite(
         ops=[op for op in ops if op != "DELEGATE"],
         micro_unsupported_ops=sorted(set(ops) & KNOWN_UNSUPPORTED_OPS),
     )
+    if quantization == "int8":
+        ended = litert_ends_the_process(model_bytes)
+        if ended is not None:
+            raise ValueError(
+                "LiteRT could not run the converted int8 file: loading it ended a child "
+                f"process with {ended}, so the check was not run here and the file was not "
+                "written. LiteRT aborts so on int8 files whose scales it cannot represent, "
+                "e.g. a model whose training diverged (BatchNorm moving variances of "
+                f"{_largest_moving_variance(model):.3g} at most here); float16 and dynamic "
+                f"range may still convert it. Received: model={model.name!r}, quantization='int8'"
+            )
     keras_x = model_inputs(specs, x)
     keras_out = np.asarray(model.predict(keras_x, batch_size=256, verbose=0), np.float32)
     if single:

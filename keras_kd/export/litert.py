@@ -1,5 +1,10 @@
 """Running a .tflite model in the LiteRT interpreter (ai_edge_litert)."""
 
+import os
+import subprocess
+import sys
+import tempfile
+
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
@@ -67,6 +72,57 @@ def file_positions(model_bytes, details):
         detail["index"] for detail in Interpreter(model_content=model_bytes).get_input_details()
     ]
     return [indices.index(detail["index"]) for detail in details]
+
+
+# Loads and allocates a .tflite file, then runs it once on zeros.
+_PROBE = """
+import sys
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+interpreter = Interpreter(model_path=sys.argv[1])
+interpreter.allocate_tensors()
+for detail in interpreter.get_input_details():
+    interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+interpreter.invoke()
+"""
+PROBE_TIMEOUT_SECONDS = 600
+
+
+def probe_command(path):
+    """The child process `litert_ends_the_process` runs on the file at ``path``."""
+    return [sys.executable, "-c", _PROBE, path]
+
+
+def litert_ends_the_process(model_bytes):
+    """Loads, allocates and runs the file once in a child process.
+
+    LiteRT's kernels abort the whole process (SIGABRT, no Python exception)
+    while preparing some int8 files, e.g. that of a student whose training
+    diverged (BatchNorm variances near 1e9): run in this process, the check
+    would take the caller's process (a benchmark, a notebook) down with it.
+
+    Args:
+        model_bytes: the ``.tflite`` bytes.
+
+    Returns:
+        None when the child ran the file, else a sentence saying how it ended
+        (its exit status or signal, and the last line it printed).
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.tflite")
+        with open(path, "wb") as f:
+            f.write(model_bytes)
+        try:
+            done = subprocess.run(
+                probe_command(path), capture_output=True, text=True, timeout=PROBE_TIMEOUT_SECONDS
+            )
+        except subprocess.TimeoutExpired:
+            return f"it did not finish in {PROBE_TIMEOUT_SECONDS} s"
+    if done.returncode == 0:
+        return None
+    how = f"signal {-done.returncode}" if done.returncode < 0 else f"exit status {done.returncode}"
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    return how + (f" ({lines[-1].strip()})" if lines else "")
 
 
 def run_litert(model_bytes, images, names=None, verbose=0):
