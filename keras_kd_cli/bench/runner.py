@@ -31,6 +31,7 @@ from keras_kd_cli.bench.rows import (
     INDEXED_ROWS,
     INIT_LEARNING_RATES,
     KD_SETTINGS,
+    MAIN_LEARNING_RATES,
     PREREQUISITES,
     ROWS,
     SPECIAL_ROWS,
@@ -55,7 +56,7 @@ def _fit_trainer(trainer, row, init_stage, train, protocol, steps, out):
 
     def optimizer(stage, epochs):
         if stage == "main":
-            return _row_optimizer(protocol, steps)
+            return _row_optimizer(protocol, steps, row)
         return protocol.optimizer(
             INIT_LEARNING_RATES.get(row, protocol.learning_rate), epochs, steps
         )
@@ -70,8 +71,15 @@ def _steps_per_epoch(train_raw, protocol):
     return math.ceil(int(train_raw.cardinality()) / protocol.batch_size)
 
 
-def _row_optimizer(protocol, steps):
-    return protocol.optimizer(protocol.learning_rate, protocol.epochs, steps)
+def row_learning_rate(protocol, row):
+    """The main stage's peak learning rate of ``row``: the protocol's, unless
+    `MAIN_LEARNING_RATES` names the row (an authors' own rate, scaled to the
+    protocol's batch size)."""
+    return MAIN_LEARNING_RATES.get(row, {}).get(protocol.name, protocol.learning_rate)
+
+
+def _row_optimizer(protocol, steps, row=None):
+    return protocol.optimizer(row_learning_rate(protocol, row), protocol.epochs, steps)
 
 
 def _fit_alone(model, train, epochs, optimizer, backup):
@@ -268,7 +276,7 @@ def run_row(
         if ROWS.get(row, (0, None))[1]
         else 0,
         "batch_size": protocol.batch_size,
-        "learning_rate": protocol.learning_rate,
+        "learning_rate": row_learning_rate(protocol, row),
         "seed": seed,
         "seconds": round(seconds, 1),
         "validation_accuracy": top1_accuracy(deployable, val),

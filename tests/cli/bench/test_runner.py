@@ -239,3 +239,12 @@ def test_every_kind_of_trainer_goes_through_the_rows_fit(row, tmp_path):
     after = deployable.get_weights()
     assert any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
     assert not [n for n in os.listdir(tmp_path) if n.endswith("-init.weights.h5")]
+
+
+def test_a_row_with_its_authors_learning_rate_records_it():
+    cpu, cifar100 = PROTOCOLS["cpu"], PROTOCOLS["cifar100"]
+    assert runner.row_learning_rate(cpu, "mlkd") == 0.05
+    assert runner.row_learning_rate(cifar100, "mlkd") == 0.025
+    assert runner.row_learning_rate(cpu, "kd") == cpu.learning_rate
+    optimizer = runner._row_optimizer(cpu, 10, "mlkd")
+    assert float(optimizer.learning_rate) == pytest.approx(0.05)
