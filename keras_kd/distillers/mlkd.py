@@ -292,7 +292,10 @@ class MLKD(Distiller):
     crop and flip of the image followed by RandAugment and Cutout (PIL);
     here it is the weak view through ``strong_augment`` (Keras's RandAugment
     and RandomErasing by default, for inputs in [0, 255]: pass your own layer
-    for other ranges).
+    for other ranges). Keras saves neither the seed nor the count of its
+    random layers' generators, so a reloaded or resumed MLKD draws other
+    strong views than an uninterrupted run would (weights, optimizer and
+    BatchNorm statistics are restored exactly).
 
     Args:
         student: the student, a functional or Sequential model returning logits.
