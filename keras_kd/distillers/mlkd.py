@@ -44,8 +44,16 @@ def level_scale(level, batch, classes, reference=AUTHORS_SHAPE):
     return 1.0
 
 
-def _softmax(logits, temperature):
-    return tf.nn.softmax(tf.cast(logits, tf.float32) / temperature, axis=-1)
+def _gram_distance(teacher_logits, student_logits, temperature, axis):
+    """``sum((G_t - G_s)^2) / n`` with ``P = softmax(z / T)`` (batch, C), ``G``
+    the Gram matrix of P's columns (``axis=1``: ``P^T P``, n = C) or of its
+    rows (``axis=0``: ``P P^T``, n = B)."""
+    p_t = tf.nn.softmax(tf.cast(teacher_logits, tf.float32) / temperature, axis=-1)
+    p_s = tf.nn.softmax(tf.cast(student_logits, tf.float32) / temperature, axis=-1)
+    over_batch = axis == 1
+    gram_t = tf.matmul(p_t, p_t, transpose_a=over_batch, transpose_b=not over_batch)
+    gram_s = tf.matmul(p_s, p_s, transpose_a=over_batch, transpose_b=not over_batch)
+    return tf.reduce_sum(tf.square(gram_t - gram_s)) / tf.cast(tf.shape(p_t)[axis], tf.float32)
 
 
 def class_correlation_loss(teacher_logits, student_logits, temperature):
@@ -60,10 +68,7 @@ def class_correlation_loss(teacher_logits, student_logits, temperature):
     Returns:
         A float32 scalar.
     """
-    p_t, p_s = _softmax(teacher_logits, temperature), _softmax(student_logits, temperature)
-    gram_t = tf.matmul(p_t, p_t, transpose_a=True)
-    gram_s = tf.matmul(p_s, p_s, transpose_a=True)
-    return tf.reduce_sum(tf.square(gram_t - gram_s)) / tf.cast(tf.shape(p_t)[1], tf.float32)
+    return _gram_distance(teacher_logits, student_logits, temperature, axis=1)
 
 
 def batch_correlation_loss(teacher_logits, student_logits, temperature):
@@ -78,10 +83,7 @@ def batch_correlation_loss(teacher_logits, student_logits, temperature):
     Returns:
         A float32 scalar.
     """
-    p_t, p_s = _softmax(teacher_logits, temperature), _softmax(student_logits, temperature)
-    gram_t = tf.matmul(p_t, p_t, transpose_b=True)
-    gram_s = tf.matmul(p_s, p_s, transpose_b=True)
-    return tf.reduce_sum(tf.square(gram_t - gram_s)) / tf.cast(tf.shape(p_t)[0], tf.float32)
+    return _gram_distance(teacher_logits, student_logits, temperature, axis=0)
 
 
 def _median(values):
