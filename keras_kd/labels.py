@@ -4,6 +4,11 @@ A model with C > 1 outputs takes class indices (shape ``(n,)`` or ``(n, 1)``,
 integer values in ``[0, C)``) or rows of C class probabilities (one-hot or
 soft, non-negative, summing to 1). A model with a single output is a binary
 classifier on a sigmoid logit and takes labels in ``[0, 1]`` (0/1, or soft).
+
+A model whose logits have positions, ``(n, *positions, C)`` (a pixel of a
+segmentation map, a token of a sequence), takes one such label per
+position: ``(n, *positions)`` or ``(n, *positions, 1)`` class indices, or
+``(n, *positions, C)`` probability rows.
 """
 
 import numpy as np
@@ -13,33 +18,37 @@ SPARSE, DENSE, BINARY = "class indices", "probability rows", "binary"
 SUM_TOLERANCE = 1e-3  # rows of probabilities sum to 1 within it
 
 
-def label_kind(label_shape, num_outputs):
+def label_kind(label_shape, num_outputs, output_rank=2):
     """``BINARY``, ``DENSE`` or ``SPARSE`` for labels of ``label_shape``.
 
     Args:
         label_shape: the labels' shape, e.g. ``(64,)``, ``(64, 1)`` or ``(64, 10)``.
         num_outputs: the model's number of outputs C.
+        output_rank: the rank of the model's logits with the batch axis: 2
+            for ``(n, C)``, 4 for a segmentation map ``(n, H, W, C)``.
 
     Returns:
-        `BINARY` when C = 1, `DENSE` (probability rows) when the last axis has
-        C entries, else `SPARSE` (class indices).
+        `BINARY` when C = 1, `DENSE` (probability rows) when the labels have
+        the logits' rank and C entries on the last axis, else `SPARSE`
+        (class indices).
 
     Example:
         ```python
         label_kind((64, 10), 10)  # "probability rows"
         label_kind((64, 1), 10)   # "class indices"
+        label_kind((8, 32, 32), 32, output_rank=4)  # "class indices", one per pixel
         ```
     """
     if num_outputs == 1:
         return BINARY
     rank = len(label_shape)
-    if rank >= 2 and label_shape[-1] == num_outputs:
+    if rank >= 2 and rank >= output_rank and label_shape[-1] == num_outputs:
         return DENSE
     return SPARSE
 
 
 def _kind(y, logits):
-    return label_kind(tuple(y.shape), logits.shape[-1])
+    return label_kind(tuple(y.shape), logits.shape[-1], logits.shape.rank)
 
 
 def task_loss_per_sample(y, logits):
@@ -47,11 +56,13 @@ def task_loss_per_sample(y, logits):
 
     Args:
         y: labels of any kind `label_kind` recognizes.
-        logits: (batch, C) logits; (batch, 1) for a binary classifier.
+        logits: (batch, C) logits; (batch, 1) for a binary classifier;
+            (batch, *positions, C) for one prediction per pixel or token.
 
     Returns:
-        A float32 (batch,) tensor: softmax cross-entropy, or the sigmoid
-        cross-entropy for a single logit.
+        A float32 (batch,) tensor (one entry per position: (batch,
+        *positions)): softmax cross-entropy, or the sigmoid cross-entropy for
+        a single logit.
 
     Example:
         ```python
@@ -77,10 +88,11 @@ def top1_correct(y, logits):
 
     Args:
         y: labels of any kind `label_kind` recognizes.
-        logits: (batch, C) logits; (batch, 1) for a binary classifier.
+        logits: (batch, C) logits; (batch, 1) for a binary classifier;
+            (batch, *positions, C) for one prediction per pixel or token.
 
     Returns:
-        A float32 (batch,) tensor of 0.0 and 1.0.
+        A float32 tensor of 0.0 and 1.0, shape (batch,) or (batch, *positions).
 
     Example:
         ```python
@@ -90,8 +102,9 @@ def top1_correct(y, logits):
     logits = tf.cast(logits, tf.float32)
     kind = _kind(y, logits)
     if kind == BINARY:
-        predicted = tf.cast(tf.reshape(logits, [-1]) > 0, tf.int32)
-        labels = tf.cast(tf.reshape(tf.cast(y, tf.float32), [-1]) > 0.5, tf.int32)
+        predicted = tf.cast(logits[..., 0] > 0, tf.int32)
+        y = tf.reshape(tf.cast(y, tf.float32), tf.shape(predicted))
+        labels = tf.cast(y > 0.5, tf.int32)
     else:
         predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
         if kind == DENSE:
@@ -101,7 +114,7 @@ def top1_correct(y, logits):
     return tf.cast(tf.equal(predicted, labels), tf.float32)
 
 
-def label_fault(y, num_outputs):
+def label_fault(y, num_outputs, output_rank=2):
     """In-graph check of a batch of labels: ``(fault, low, high)``.
 
     ``fault`` is True when a label is not of the accepted kind: a class index
@@ -129,14 +142,45 @@ def label_fault(y, num_outputs):
     return tf.logical_not(ok & finite), low, high
 
 
-def accepted(num_outputs):
-    """What labels a model with ``num_outputs`` outputs accepts, in words."""
+def accepted(num_outputs, positions=()):
+    """What labels a model with ``num_outputs`` outputs accepts, in words.
+
+    Args:
+        num_outputs: the model's number of outputs C.
+        positions: the static positions of its logits, ``(H, W)`` for
+            ``(n, H, W, C)`` logits (``()`` for one prediction per sample).
+    """
+    if positions:
+        where = ", ".join("?" if p is None else str(p) for p in positions)
+        if num_outputs == 1:
+            return f"one label in [0, 1] per position, shape (n, {where}) or (n, {where}, 1)"
+        return (
+            f"one class index in [0, {num_outputs - 1}] per position, shape (n, {where}) or "
+            f"(n, {where}, 1), or one row of {num_outputs} class probabilities per position, "
+            f"shape (n, {where}, {num_outputs})"
+        )
     if num_outputs == 1:
         return "labels in [0, 1] (0/1 for a single-logit binary classifier)"
     return (
         f"class indices in [0, {num_outputs - 1}] of shape (n,) or (n, 1), or rows of "
         f"{num_outputs} class probabilities (one-hot or soft, non-negative, summing to 1)"
     )
+
+
+def fits(shape, expected):
+    """True when ``shape`` matches ``expected`` (None in either matches any size)."""
+    return len(shape) == len(expected) and all(
+        e is None or s is None or s == e for s, e in zip(shape, expected, strict=True)
+    )
+
+
+def _check_position_shape(y, kind, num_outputs, positions, argument):
+    expected = [(*positions, num_outputs)] if kind == DENSE else [positions, (*positions, 1)]
+    if not any(fits(y.shape[1:], e) for e in expected):
+        raise ValueError(
+            f"`{argument}` must be {accepted(num_outputs, positions)}. Received: "
+            f"{argument} of shape {y.shape}"
+        )
 
 
 def non_finite_summary(values):
@@ -153,7 +197,7 @@ def non_finite_summary(values):
     return f"{' and '.join(counts)} (first at sample {first})"
 
 
-def check_label_array(y, num_outputs, argument="y"):
+def check_label_array(y, num_outputs, argument="y", positions=()):
     """Raises a ValueError unless the NumPy labels ``y`` suit the model.
 
     The message names ``argument``, what was received and what is accepted
@@ -163,6 +207,8 @@ def check_label_array(y, num_outputs, argument="y"):
         y: labels (array-like).
         num_outputs: the model's number of outputs C.
         argument: the argument name used in the message.
+        positions: the static positions of the model's logits, e.g. ``(H, W)``
+            for a segmentation map (``()``: one prediction per sample).
 
     Raises:
         ValueError: non-numeric labels, NaN/inf, indices out of ``[0, C)``,
@@ -183,39 +229,41 @@ def check_label_array(y, num_outputs, argument="y"):
     if y.size == 0:
         return
     values = y.astype("float64")
-    kind = label_kind(y.shape, num_outputs)
-    if kind == SPARSE and y.ndim >= 2 and y.shape[-1] != 1:
+    kind = label_kind(y.shape, num_outputs, len(positions) + 2)
+    if positions:
+        _check_position_shape(y, kind, num_outputs, tuple(positions), argument)
+    elif kind == SPARSE and y.ndim >= 2 and y.shape[-1] != 1:
         raise ValueError(
             f"`{argument}` must be {accepted(num_outputs)}. Received: {argument} of shape "
             f"{y.shape} for a model with {num_outputs} outputs"
         )
-    if kind == BINARY and y.ndim >= 2 and y.shape[-1] != 1:
+    if not positions and kind == BINARY and y.ndim >= 2 and y.shape[-1] != 1:
         raise ValueError(
             f"`{argument}` for a single-logit model must have shape (n,) or (n, 1) with "
             f"{accepted(1)}. Received: {argument} of shape {y.shape}"
         )
     if not np.all(np.isfinite(values)):
         raise ValueError(
-            f"`{argument}` must not contain NaN or inf: {accepted(num_outputs)}. Received: "
-            f"{argument} with {non_finite_summary(values)}"
+            f"`{argument}` must not contain NaN or inf: {accepted(num_outputs, positions)}. "
+            f"Received: {argument} with {non_finite_summary(values)}"
         )
     if kind == BINARY:
         bad = (values < 0) | (values > 1)
     elif kind == DENSE:
         row_bad = (values.min(axis=-1) < 0) | (np.abs(values.sum(axis=-1) - 1) > SUM_TOLERANCE)
         if np.any(row_bad):
-            row = values[np.argmax(row_bad)]
+            row = values.reshape(-1, num_outputs)[np.argmax(row_bad.ravel())]
             raise ValueError(
                 f"`{argument}` rows must be class probabilities (non-negative, summing to "
-                f"1): {accepted(num_outputs)}. Received: a row {np.round(row, 4).tolist()} "
-                f"summing to {row.sum():.4g}"
+                f"1): {accepted(num_outputs, positions)}. Received: a row "
+                f"{np.round(row, 4).tolist()} summing to {row.sum():.4g}"
             )
         return
     else:
         bad = (values != np.round(values)) | (values < 0) | (values > num_outputs - 1)
     if np.any(bad):
         raise ValueError(
-            f"`{argument}` must be {accepted(num_outputs)}. Received: {argument} from "
+            f"`{argument}` must be {accepted(num_outputs, positions)}. Received: {argument} from "
             f"{values.min():g} to {values.max():g}, e.g. {values[bad].ravel()[0]:g}"
         )
 

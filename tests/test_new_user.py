@@ -1096,8 +1096,9 @@ def test_teacher_input_that_makes_the_wrong_size(tmp_path):
     )
 
 
-def test_compile_with_a_keras_loss():
-    """What every Keras tutorial does: ``compile(optimizer, loss=..., metrics=...)``."""
+def test_compile_with_a_keras_loss_on_probabilities():
+    """What every Keras tutorial does: ``compile(optimizer, loss=..., metrics=...)``,
+    with the string's default ``from_logits=False``: keras_kd students output logits."""
     student, teacher = pair()
     d = distillers.KD(student=student, teacher=teacher)
     assert_refused(
@@ -1106,7 +1107,7 @@ def test_compile_with_a_keras_loss():
         ),
         ValueError,
         "loss",
-        "kd_weight",
+        "from_logits=True",
         models=[student, teacher],
     )
 

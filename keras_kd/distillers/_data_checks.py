@@ -31,19 +31,25 @@ def _require_labels(y):
         )
 
 
-def _check_label_spec(spec, num_outputs):
-    shape = _static_shape(spec)
+def _check_label_spec(spec, output_shape):
+    shape, num_outputs, positions = _static_shape(spec), output_shape[-1], output_shape[1:-1]
     if spec.dtype == tf.string:
         raise ValueError(
-            f"`y` must hold numbers: {labels.accepted(num_outputs)}. Received: a dataset "
-            "with string labels; map class names to indices first (e.g. with "
+            f"`y` must hold numbers: {labels.accepted(num_outputs, positions)}. Received: a "
+            "dataset with string labels; map class names to indices first (e.g. with "
             "tf.keras.layers.StringLookup)"
         )
-    if shape is None or len(shape) < 2 or shape[-1] in (None, 1, num_outputs):
+    if shape is None:
+        return
+    if positions:
+        accepted = [(*positions, num_outputs), positions, (*positions, 1)]
+        if any(labels.fits(shape[1:], a) for a in accepted):
+            return
+    elif len(shape) < 2 or shape[-1] in (None, 1, num_outputs):
         return
     raise ValueError(
-        f"`y` must be {labels.accepted(num_outputs)}. Received: y with batches of shape "
-        f"{shape} for a model with {num_outputs} outputs"
+        f"`y` must be {labels.accepted(num_outputs, positions)}. Received: y with batches of "
+        f"shape {shape} for a model with {num_outputs} outputs"
     )
 
 
@@ -51,10 +57,11 @@ def _lengths(x):
     return [len(a) for a in tf.nest.flatten(x)]
 
 
-def check_arrays(x, y, model):
-    """Validates in-memory inputs (one array, a list or a dict of arrays) and every label."""
+def check_arrays(x, y, model, class_labels=True):
+    """Validates in-memory inputs (one array, a list or a dict of arrays) and every label
+    (as class labels when ``class_labels``, else only their count)."""
     _require_labels(y)
-    num_outputs = model.outputs[0].shape[-1]
+    output_shape = tuple(model.outputs[0].shape)
     arrays = [np.asarray(a) for a in tf.nest.flatten(x)]
     if len(arrays) == 1 and len(model.inputs) == 1:
         _check_inputs(arrays[0].shape, tuple(model.inputs[0].shape[1:]))
@@ -75,7 +82,8 @@ def check_arrays(x, y, model):
     if len(y_arrays) != 1:
         raise ValueError(f"`y` must be one array of labels. Received: y with {len(y_arrays)} parts")
     y = np.asarray(y_arrays[0])
-    labels.check_label_array(y, num_outputs)
+    if class_labels:
+        labels.check_label_array(y, output_shape[-1], positions=output_shape[1:-1])
     if len(y) != len(arrays[0]):
         raise ValueError(
             f"`x` and `y` must have the same number of samples. Received: {len(arrays[0])} "
@@ -83,7 +91,7 @@ def check_arrays(x, y, model):
         )
 
 
-def check_dataset(ds, model):
+def check_dataset(ds, model, class_labels=True):
     """Validates a dataset statically (element spec, cardinality): no iteration."""
     if int(ds.cardinality()) == 0:
         raise ValueError("`x` must not be an empty dataset. Received: a dataset with 0 elements")
@@ -95,8 +103,8 @@ def check_dataset(ds, model):
         y_spec = y_spec[LABELS_KEY]
     if len(model.inputs) == 1 and hasattr(spec[0], "shape"):
         _check_inputs(_static_shape(spec[0]), tuple(model.inputs[0].shape[1:]))
-    if hasattr(y_spec, "shape"):
-        _check_label_spec(y_spec, model.outputs[0].shape[-1])
+    if class_labels and hasattr(y_spec, "shape"):
+        _check_label_spec(y_spec, tuple(model.outputs[0].shape))
 
 
 def check_sample_weight(sample_weight):
@@ -111,12 +119,13 @@ def check_sample_weight(sample_weight):
         )
 
 
-def check_fit_data(model, x, y, sample_weight=None):
-    """Raises a ValueError for data the deployable ``model`` cannot train on."""
+def check_fit_data(model, x, y, sample_weight=None, class_labels=True):
+    """Raises a ValueError for data the deployable ``model`` cannot train on
+    (labels are checked as class labels when ``class_labels``)."""
     check_sample_weight(sample_weight)
     if isinstance(x, tf.data.Dataset):
-        check_dataset(x, model)
+        check_dataset(x, model, class_labels)
     elif x is not None and all(
         isinstance(a, np.ndarray | list) or keras.ops.is_tensor(a) for a in tf.nest.flatten(x)
     ):
-        check_arrays(x, y, model)
+        check_arrays(x, y, model, class_labels)

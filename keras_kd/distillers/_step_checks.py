@@ -12,7 +12,8 @@ NO_DETAIL = (0.0, 0.0)
 
 
 def are_probabilities(outputs):
-    """True when every row is non-negative and sums to 1 (for C > 1 outputs)."""
+    """True when every row (the last axis, at every position) is non-negative
+    and sums to 1 (for C > 1 outputs)."""
     if outputs.shape[-1] == 1:
         return tf.constant(False)
     outputs = tf.cast(outputs, tf.float32)
@@ -22,9 +23,9 @@ def are_probabilities(outputs):
     )
 
 
-def label_check(y, num_outputs):
-    """Labels of the wrong kind or range, NaN or inf."""
-    fault, low, high = labels.label_fault(y, num_outputs)
+def label_check(y, output_shape):
+    """Labels of the wrong kind or range, NaN or inf, for logits of ``output_shape``."""
+    fault, low, high = labels.label_fault(y, output_shape[-1], len(output_shape))
     return fault, _faults.BAD_LABELS, tf.stack([low, high])
 
 

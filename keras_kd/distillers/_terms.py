@@ -13,10 +13,8 @@ import keras
 from keras_kd._checks import layer_name_list, non_negative_float, temperature_value
 from keras_kd.distillers._arguments import RecordedArguments, deserialize_arguments
 from keras_kd.features import OUTPUT_KEY
-from keras_kd.labels import task_loss_per_sample
 from keras_kd.layers.connector import build_connector
 from keras_kd.losses._align import check_alignable
-from keras_kd.losses._reduce import batch_mean
 from keras_kd.losses.kd import kd_loss
 
 INIT, MAIN = "init", "main"
@@ -32,7 +30,14 @@ class Term(RecordedArguments):
     (``(minimum, exactly)`` layer pairs) and implement
     ``__call__(teacher, student, y, sample_weight)``, where ``teacher`` and
     ``student`` map ``"output"`` and each tapped layer name to its tensor and
-    which returns a scalar. `build` checks the tapped shapes and creates
+    which returns a scalar; ``sample_weight`` is per position (padding 0)
+    when the student's logits have positions and a Keras mask
+    (`keras_kd.losses.batch_mean` reduces either). A term that reads the
+    labels as classes sets ``uses_class_labels`` (they are then checked
+    even when the user compiled a loss of their own); one that relates the
+    samples of a batch through their logits and takes no positions sets
+    ``per_sample_logits`` (the distiller then refuses logits with positions).
+    `build` checks the tapped shapes and creates
     trainable adapters (``self.adapters``) once the shapes are known; register
     the class for saving with ``keras.saving.register_keras_serializable``.
     The constructor's arguments are recorded once (``arguments``): `get_config`
@@ -73,6 +78,8 @@ class Term(RecordedArguments):
     uses_logits = False
     uses_input_gradient = False
     uses_sample_index = False
+    uses_class_labels = False
+    per_sample_logits = False
     pairs_required = (0, None)  # (minimum, exactly)
     weight_argument = "weight"
     used_by = None  # the distiller class that uses this term, named in error messages
@@ -167,7 +174,8 @@ class Term(RecordedArguments):
 
 
 class TaskTerm(Term):
-    """The student's cross-entropy on the labels (softmax, or sigmoid for a single logit).
+    """The student's task loss: the loss given to `compile` (``loss=``), or the
+    cross-entropy on class labels (softmax, or sigmoid for a single logit).
 
     `Distiller` adds it to every method with ``task_weight``; it taps no layer.
 
@@ -186,8 +194,11 @@ class TaskTerm(Term):
     uses_logits = True
     weight_argument = "task_weight"
 
+    def bind(self, distiller):
+        self.trainer = distiller
+
     def __call__(self, teacher, student, y, sample_weight):
-        return batch_mean(task_loss_per_sample(y, student[OUTPUT_KEY]), sample_weight)
+        return self.trainer.task_loss(y, student[OUTPUT_KEY], sample_weight)
 
 
 class KDTerm(Term):

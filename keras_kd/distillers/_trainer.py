@@ -25,7 +25,8 @@ from keras_kd.distillers._arguments import (
 from keras_kd.distillers._data_checks import check_fit_data
 from keras_kd.distillers._multi_worker import MultiWorkerFitMixin
 from keras_kd.distillers._stages import StagesMixin
-from keras_kd.losses._reduce import batch_mean
+from keras_kd.distillers._task_loss import compiled_task_loss
+from keras_kd.losses._reduce import batch_mean, position_weights
 
 KERAS_ARGUMENTS = ("name", "dtype", "trainable")
 RENAMED = {
@@ -83,6 +84,7 @@ class TermTrainer(StagesMixin, RecordedArguments, MultiWorkerFitMixin, keras.Mod
         self.refuse_unknown(kwargs)
         super().__init__(**kwargs)
         self._compiled_metrics = None
+        self.compiled_task_loss = None
         self.check_finite = bool(check_finite)
         self.guard = _guard.StepGuard()
         self.term_names = ()
@@ -151,18 +153,17 @@ class TermTrainer(StagesMixin, RecordedArguments, MultiWorkerFitMixin, keras.Mod
     def call(self, inputs, training=False):
         return self.deployable(inputs, training=training)
 
-    def compile(self, optimizer="rmsprop", metrics=None, **kwargs):
-        """`keras.Model.compile`; losses are built in, so `loss` is not taken."""
-        if kwargs.get("loss") is not None:
-            raise ValueError(
-                "keras_kd schemes compute their own losses; set their weights (e.g. "
-                f"`task_weight`, `kd_weight`) instead of `loss`. Received: "
-                f"loss={kwargs['loss']!r}"
-            )
-        kwargs.pop("loss", None)
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, **kwargs):
+        """`keras.Model.compile`. ``loss`` is the task term's loss on the deployable
+        model's logits and labels (the built-in cross-entropy on class labels
+        when None); ``loss_weights`` multiplies it; the distillation terms are
+        the scheme's own."""
+        self.compiled_task_loss = compiled_task_loss(loss, loss_weights, self.deployable)
         self._compiled_metrics = metrics
         metrics = _binary_accuracy_for_logits(metrics, self.deployable.outputs[0].shape[-1])
-        super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
+        super().compile(
+            optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics, **kwargs
+        )
         # Every variable any stage trains, so a stage updating a subset (e.g.
         # an init stage) does not freeze the optimizer's list.
         self.optimizer.build(self.trained_variables())
@@ -192,7 +193,7 @@ class TermTrainer(StagesMixin, RecordedArguments, MultiWorkerFitMixin, keras.Mod
         """
         x = args[0] if args else kwargs.get("x")
         y = args[1] if len(args) > 1 else kwargs.get("y")
-        check_fit_data(self.deployable, x, y, kwargs.get("sample_weight"))
+        check_fit_data(self.deployable, x, y, kwargs.get("sample_weight"), self.checks_class_labels)
         self.check_fit_data(x)
         if any(_saves_model(c) for c in kwargs.get("callbacks") or []):
             self.get_config()  # refuses what cannot be saved, before the first epoch
@@ -297,10 +298,25 @@ class TermTrainer(StagesMixin, RecordedArguments, MultiWorkerFitMixin, keras.Mod
         """The pass of a validation batch (`forward` in inference mode)."""
         return self.forward(batch, training=False)
 
+    @property
+    def checks_class_labels(self):
+        """True when the labels must be class labels: the built-in
+        cross-entropy is the task term, or a term reads class labels."""
+        return self.compiled_task_loss is None or self.reads_class_labels()
+
+    def reads_class_labels(self):
+        """True when a term of the scheme reads the labels as classes (none here)."""
+        return False
+
+    def label_checks(self, y):
+        """The in-graph check of class labels (none when the compiled loss judges them)."""
+        if not self.checks_class_labels:
+            return []
+        return [checks_of.label_check(y, tuple(self.deployable.outputs[0].shape))]
+
     def output_checks(self, outputs, batch):
         """Labels of the wrong kind, and logit outputs that are probabilities."""
-        num_outputs = self.deployable.outputs[0].shape[-1]
-        found = [checks_of.label_check(batch.y, num_outputs)]
+        found = self.label_checks(batch.y)
         for fault, logits in zip(self.output_faults, self.logit_outputs(outputs), strict=True):
             found.append((checks_of.are_probabilities(logits), fault, checks_of.NO_DETAIL))
         return found
@@ -324,16 +340,19 @@ class TermTrainer(StagesMixin, RecordedArguments, MultiWorkerFitMixin, keras.Mod
         batch = self.read_batch(data, training=False)
         outputs = self.evaluation_outputs(batch)
         terms, total = self.evaluation_terms(outputs, batch)
-        num_outputs = self.deployable.outputs[0].shape[-1]
-        found = [*batch.checks, checks_of.label_check(batch.y, num_outputs)]
+        found = [*batch.checks, *self.label_checks(batch.y)]
         if self.check_finite:
             found += checks_of.term_checks(terms, self.term_faults)
         self.guard.apply_if_clean(found)
         return self.report(terms, total, outputs, batch)
 
     def task_loss(self, y, logits, sample_weight=None):
-        """Cross-entropy of ``logits`` on the labels (sample-weighted mean)."""
-        return batch_mean(labels.task_loss_per_sample(y, logits), sample_weight)
+        """The compiled loss of ``logits`` on the labels, or the cross-entropy on
+        class labels (its mean over the real positions, `batch_mean`)."""
+        if self.compiled_task_loss is not None:
+            return self.compiled_task_loss(y, logits, sample_weight)
+        weight = position_weights(logits, sample_weight)
+        return batch_mean(labels.task_loss_per_sample(y, logits), weight)
 
     def regularization_loss(self):
         """The regularization losses of the trained models."""
@@ -385,7 +404,8 @@ class TermTrainer(StagesMixin, RecordedArguments, MultiWorkerFitMixin, keras.Mod
         order); returns their values."""
         logs = {}
         for tracker, logits in zip(self._accuracy, outputs, strict=True):
-            tracker.update_state(batch_mean(labels.top1_correct(y, logits), sample_weight))
+            weight = position_weights(logits, sample_weight)
+            tracker.update_state(batch_mean(labels.top1_correct(y, logits), weight))
             logs[tracker.name] = tracker.result()
         return logs
 

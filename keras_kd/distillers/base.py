@@ -9,11 +9,12 @@ from keras_kd.data.indexed import SAMPLE_INDEX_KEY, require_sample_index, split_
 from keras_kd.distillers import _faults, _taps
 from keras_kd.distillers._arguments import declared_arguments
 from keras_kd.distillers._cached import mismatch_fraction, split_cached
-from keras_kd.distillers._pair_checks import check_pair
+from keras_kd.distillers._pair_checks import check_logit_positions, check_pair
 from keras_kd.distillers._stages import INIT, MAIN
 from keras_kd.distillers._terms import KDTerm, TaskTerm
 from keras_kd.distillers._trainer import KERAS_ARGUMENTS, TermTrainer
 from keras_kd.features import OUTPUT_KEY, build_feature_extractor
+from keras_kd.losses._reduce import position_weights
 
 INPUT_GRADIENT_KEY = _taps.INPUT_GRADIENT_KEY
 _MODELS = ("student", "teacher", "terms", "teacher_input")
@@ -136,6 +137,7 @@ class Distiller(TermTrainer):
                 f"Received: terms named {names}"
             )
         check_pair(self.student, self.teacher, self.teacher_input)
+        check_logit_positions(self, self.all_terms)
         layers = _taps.layers_by_network(self.all_terms)
         self.student_taps = build_feature_extractor(
             self.student, layers["student"], argument="student_layers"
@@ -316,10 +318,15 @@ class Distiller(TermTrainer):
 
     def compute_terms(self, outputs, view):
         teacher, student = outputs["teacher"], outputs["student"]
-        return {
-            t.name: t(teacher, student, view.y, view.sample_weight)
-            for t in self._active_terms(self.stage)
-        }
+        weight = view.sample_weight
+        if OUTPUT_KEY in student:
+            weight = position_weights(student[OUTPUT_KEY], weight)
+        return {t.name: t(teacher, student, view.y, weight) for t in self._active_terms(self.stage)}
+
+    def reads_class_labels(self):
+        return any(
+            t.uses_class_labels or t.uses_input_gradient for t in self._active_terms(self.stage)
+        )
 
     def logit_outputs(self, outputs):
         # In a stage without logits the check is on a zero row (never probabilities).

@@ -6,6 +6,7 @@ from keras_kd._checks import non_negative_float, temperature_value
 from keras_kd.distillers._terms import Term, register_term
 from keras_kd.distillers.base import Distiller
 from keras_kd.features import OUTPUT_KEY
+from keras_kd.losses._reduce import padding_mask
 from keras_kd.losses.dist import dist_loss
 
 
@@ -14,7 +15,8 @@ class DISTTerm(Term):
     """DIST: ``dist_loss(t, s, tau, inter_weight, intra_weight)`` on the logits.
 
     Inter-class and intra-class Pearson relations of the softened predictions
-    (batch-level, so sample weights do not apply).
+    (batch-level, so sample weights do not apply; with logits per position,
+    padding positions are left out).
 
     Args:
         weight: the term's weight in the total loss.
@@ -42,12 +44,14 @@ class DISTTerm(Term):
         self.intra_weight = non_negative_float("intra_weight", intra_weight)
 
     def __call__(self, teacher, student, y, sample_weight):
+        logits = student[OUTPUT_KEY]
         return dist_loss(
             teacher[OUTPUT_KEY],
-            student[OUTPUT_KEY],
+            logits,
             self.temperature,
             self.inter_weight,
             self.intra_weight,
+            mask=padding_mask(sample_weight, logits),
         )
 
 

@@ -36,6 +36,7 @@ class DKDTerm(Term):
 
     name = "dkd"
     uses_logits = True
+    uses_class_labels = True
 
     def __init__(
         self,

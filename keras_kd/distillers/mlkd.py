@@ -8,8 +8,6 @@ from keras_kd.distillers import _step_checks
 from keras_kd.distillers._terms import Term, register_term
 from keras_kd.distillers.base import Distiller
 from keras_kd.features import OUTPUT_KEY
-from keras_kd.labels import task_loss_per_sample
-from keras_kd.losses._reduce import batch_mean
 from keras_kd.losses.kd import kd_loss
 
 STRONG_KEY = "output_strong"
@@ -187,6 +185,7 @@ class MLKDTerm(Term):
 
     name = "mlkd"
     uses_logits = True
+    per_sample_logits = True
 
     def __init__(self, weight=0.9, level="instance", temperature=4.0, scale_reference=None):
         super().__init__(weight)
@@ -249,8 +248,11 @@ class StrongViewTaskTerm(Term):
     def __init__(self, weight=0.1):
         super().__init__(weight)
 
+    def bind(self, distiller):
+        self.trainer = distiller
+
     def __call__(self, teacher, student, y, sample_weight):
-        return batch_mean(task_loss_per_sample(y, student[STRONG_KEY]), sample_weight)
+        return self.trainer.task_loss(y, student[STRONG_KEY], sample_weight)
 
 
 def default_strong_augment():

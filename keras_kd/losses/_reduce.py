@@ -86,6 +86,47 @@ def batch_mean(values, sample_weight=None, mask=None):
     return tf.math.divide_no_nan(tf.reduce_sum(values * weight), global_count(count))
 
 
+def position_weights(logits, sample_weight=None):
+    """The weights a logit term reduces ``logits``' per-position losses with.
+
+    ``logits`` of shape (batch, *positions, C) carrying a Keras mask (e.g.
+    from ``Embedding(mask_zero=True)`` through the layers that propagate it)
+    give per-position weights ``sample_weight * mask``: padding positions,
+    and the positions of a sample weighted 0, are not real (see
+    `batch_mean`). Otherwise ``sample_weight`` as it is.
+
+    Args:
+        logits: the logits the loss is computed on, straight from the model
+            (an operation on them drops the mask).
+        sample_weight: None, per-sample or per-position weights.
+
+    Returns:
+        None, ``sample_weight``, or a float32 (batch, *positions) tensor.
+    """
+    mask = getattr(logits, "_keras_mask", None)  # where Keras 3 keeps a tensor's mask
+    if mask is None or logits.shape.rank is None or logits.shape.rank <= 2:
+        return sample_weight
+    mask = tf.cast(mask, tf.float32)
+    if sample_weight is None:
+        return mask
+    weight, _ = _per_position_weights(mask, sample_weight)
+    return weight * mask
+
+
+def padding_mask(sample_weight, logits):
+    """The real positions of ``logits`` (batch, *positions, C) as a boolean
+    mask: per-position weights > 0 (see `position_weights`); None for
+    per-sample weights or none (every position is real)."""
+    if sample_weight is None:
+        return None
+    weight = tf.convert_to_tensor(sample_weight)
+    if weight.shape.rank == logits.shape.rank and weight.shape[-1] == 1:
+        weight = tf.squeeze(weight, -1)
+    if logits.shape.rank <= 2 or weight.shape.rank != logits.shape.rank - 1:
+        return None
+    return weight > 0
+
+
 def flatten_per_sample(x):
     """Reshapes ``x`` to (batch, features) in float32."""
     x = tf.cast(x, tf.float32)

@@ -14,7 +14,7 @@ def _target_mask(labels, logits):
     num_classes = logits.shape[-1]
     if labels.shape.rank == logits.shape.rank and labels.shape[-1] == num_classes:
         labels = tf.argmax(labels, axis=-1)
-    index = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+    index = tf.cast(tf.reshape(labels, tf.shape(logits)[:-1]), tf.int32)
     return tf.one_hot(index, num_classes, dtype=tf.float32)
 
 

@@ -393,10 +393,16 @@ def test_the_same_model_as_student_and_teacher_is_refused():
         distillers.KD(student=model, teacher=model)
 
 
-def test_compile_rejects_a_loss_argument():
+def test_a_compiled_cross_entropy_equals_the_built_in_task_term():
     distiller, _ = make("kd")
-    with pytest.raises(ValueError, match="Received: loss='mse'"):
-        distiller.compile(optimizer="sgd", loss="mse")
+    x, y = tiny_data(8)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.0))
+    built_in = distiller.test_on_batch(x, y, return_dict=True)["task_loss"]
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.0), loss=loss)
+    assert distiller.test_on_batch(x, y, return_dict=True)["task_loss"] == pytest.approx(
+        built_in, rel=1e-6
+    )
 
 
 def test_ab_init_term_weights_layers_by_powers_of_two():
