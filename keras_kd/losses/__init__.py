@@ -14,6 +14,7 @@ from keras_kd.losses.crd import (
     memory_update,
     normalize_embedding,
 )
+from keras_kd.losses.cwd import cwd_loss
 from keras_kd.losses.dist import dist_loss
 from keras_kd.losses.dkd import dkd_loss
 from keras_kd.losses.factor import factor_transfer_loss
@@ -31,6 +32,7 @@ __all__ = [
     "contrast_normalizer",
     "contrast_scores",
     "crd_loss",
+    "cwd_loss",
     "dist_loss",
     "dkd_loss",
     "factor_transfer_loss",
