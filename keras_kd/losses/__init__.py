@@ -23,6 +23,7 @@ from keras_kd.losses.gkd import forward_kl_loss, gkd_loss, reverse_kl_loss
 from keras_kd.losses.hint import hint_loss
 from keras_kd.losses.kd import kd_loss, standardize_logits
 from keras_kd.losses.nst import nst_loss
+from keras_kd.losses.pairwise import pairwise_loss
 from keras_kd.losses.pkd import pkd_loss
 from keras_kd.losses.rkd import rkd_loss
 
@@ -48,6 +49,7 @@ __all__ = [
     "memory_update",
     "normalize_embedding",
     "nst_loss",
+    "pairwise_loss",
     "pkd_loss",
     "reverse_kl_loss",
     "rkd_loss",
