@@ -86,8 +86,9 @@ def gkd_loss(
             shifted to predict the next token).
         student_logits: student logits of the same shape.
         beta: in [0, 1]: 0 is forward KL, 1 reverse KL, 0.5 the symmetric
-            JSD (TRL's default; the paper's experiments sweep 0.1 to 0.9).
-        temperature: T in (0, 1000] (1 in TRL and the paper).
+            JSD (TRL's ``GKDConfig`` default).
+        temperature: T in (0, 1000]. TRL's trainer calls the loss with 1
+            (``GKDConfig.temperature``, 0.9, is its sampling temperature).
         sample_weight: optional (batch,) sample weights, or per-token weights
             of shape (batch, ...) (a padding mask: weight 0 = padding).
         mask: optional boolean (batch, ...) tensor, True at the real tokens

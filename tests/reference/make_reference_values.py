@@ -168,8 +168,9 @@ SOURCES = {
 #   resize_stu True).
 # - Structured KD pair-wise term: utils/train_options.py (--pool-scale 0.5,
 #   --lambda-pa 1.0) and run_train_val.sh (--lambda-pa 0.5, --pool-scale 0.5).
-# - GKD (TRL): GKDConfig's defaults (beta 0.5, temperature 0.9, lmbda 0.5) are
-#   not read here; each case states its beta and temperature.
+# - GKD (TRL): trl/experimental/gkd/gkd_config.py (beta 0.5, lmbda 0.5; its
+#   temperature 0.9 is for sampling: gkd_trainer.py calls generalized_jsd_loss
+#   without one, i.e. 1).
 
 
 # ----------------------------------------------------------------------------
