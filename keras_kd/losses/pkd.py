@@ -78,8 +78,9 @@ def pkd_loss(teacher, student, resize_student=True, sample_weight=None):
 
     As in the authors' code (mmrazor ``PKDLoss``), the statistics are those of
     the whole batch (N, H, W) per channel, with Bessel's correction, and
-    1e-6 added to the standard deviation; the paper writes the normalization
-    per feature map without saying over which axes. When the spatial sizes
+    1e-6 added to the standard deviation (the axes and the epsilon are the
+    code's; the paper states the zero-mean, unit-variance normalization and
+    the Pearson correlation it amounts to). When the spatial sizes
     differ, the student is resized bilinearly to the teacher's size
     (``resize_student=False``: the teacher to the student's), as
     ``F.interpolate(mode="bilinear")`` does; mmrazor compares the heights
