@@ -29,17 +29,21 @@ from keras_kd.losses import (
     contrast_normalizer,
     contrast_scores,
     crd_loss,
+    cwd_loss,
     dist_loss,
     dkd_loss,
     factor_transfer_loss,
     fsp_loss,
     fsp_matrix,
+    gkd_loss,
     gradient_attention_loss,
     hint_loss,
     kd_loss,
     memory_update,
     normalize_embedding,
     nst_loss,
+    pairwise_loss,
+    pkd_loss,
     rkd_loss,
     standardize_logits,
 )
@@ -68,6 +72,7 @@ def test_every_case_names_its_source():
     names = ("kd_loss", "rkd_loss", "dml", "one", "byot", "gradient_attention_loss")
     names += ("dkd_loss", "dist_loss_t4", "kd_loss_standardized_t2", "dkd_loss_standardized")
     names += ("crd_first_batch", "crd_later_batch", "wttm_loss_g02", "mlkd_t4")
+    names += ("cwd_loss_t1", "pkd_loss", "pairwise_loss_default", "gkd_loss_b05")
     for name in names:
         source = reference_case(name)["source"]
         assert source.get("commit") or source.get("paper"), name
@@ -413,3 +418,71 @@ def test_mlkd_loss_levels(name):
     # The authors' loss_ce: the cross-entropy on both views (CE_WEIGHT 1 here).
     both = task_ce(x["labels"], x["student_weak"]) + task_ce(x["labels"], x["student_strong"])
     assert_close(both, reference_value(name, "task_both_views"))
+
+
+# Dense prediction and sequences: CWD and PKD (open-mmlab/mmrazor), the pair-wise
+# term of structured KD (irfanICMLL/structure_knowledge_distillation) and GKD's
+# generalized JSD (huggingface/trl GKDTrainer.generalized_jsd_loss).
+
+
+@pytest.mark.parametrize("name", ["cwd_loss_t1", "cwd_loss_t4", "cwd_loss_sequence"])
+def test_cwd_loss(name):
+    x = reference_inputs(name)
+    got = cwd_loss(x["teacher"], x["student"], **reference_params(name))
+    assert_close(got, reference_value(name))
+
+
+@pytest.mark.parametrize("name", ["pkd_loss", "pkd_loss_resize_student", "pkd_loss_resize_teacher"])
+def test_pkd_loss(name):
+    x = reference_inputs(name)
+    got = pkd_loss(x["teacher"], x["student"], **reference_params(name))
+    assert_close(got, reference_value(name))
+
+
+@pytest.mark.parametrize("name", ["pairwise_loss_default", "pairwise_loss_ceil"])
+def test_pairwise_loss(name):
+    x = reference_inputs(name)
+    got = pairwise_loss(x["teacher"], x["student"], **reference_params(name))
+    assert_close(got, reference_value(name))
+
+
+GKD_MASKED = ["gkd_loss_b05", "gkd_loss_b0_forward_kl", "gkd_loss_b1_reverse_kl", "gkd_loss_b02_t2"]
+
+
+@pytest.mark.parametrize("name", GKD_MASKED)
+def test_gkd_loss_with_padding_labels(name):
+    # TRL's batchmean with labels: the sum over real tokens / their count.
+    x = reference_inputs(name)
+    np.testing.assert_array_equal(x["mask"], x["labels"] != -100)
+    got = gkd_loss(
+        x["teacher_logits"], x["student_logits"], mask=x["mask"], **reference_params(name)
+    )
+    assert_close(got, reference_value(name))
+
+
+def test_gkd_loss_without_labels_is_trl_over_the_steps():
+    # Without labels TRL's batchmean divides by the batch size only (a sum
+    # over each sequence's tokens); keras_kd averages over the tokens.
+    x = reference_inputs("gkd_loss_no_labels")
+    steps = x["teacher_logits"].shape[1]
+    got = gkd_loss(
+        x["teacher_logits"], x["student_logits"], **reference_params("gkd_loss_no_labels")
+    )
+    assert_close(steps * float(got), reference_value("gkd_loss_no_labels"))
+
+
+def test_gkd_loss_is_the_global_token_mean_over_micro_batches():
+    # TRL's num_items_in_batch normalization: the step's mean over every real
+    # token; keras_kd on the whole batch gives it, the mean of per-micro-batch
+    # means does not.
+    name = "gkd_loss_two_micro_batches"
+    x = reference_inputs(name)
+    params = reference_params(name)
+    teacher = np.concatenate([x["teacher_logits0"], x["teacher_logits1"]])
+    student = np.concatenate([x["student_logits0"], x["student_logits1"]])
+    mask = np.concatenate([x["mask0"], x["mask1"]])
+    assert mask.sum() == params["num_items_in_batch"]
+    got = gkd_loss(teacher, student, params["beta"], params["temperature"], mask=mask)
+    assert_close(got, reference_value(name))
+    pitfall = reference_value(name, "mean_of_micro_batch_means")
+    assert abs(float(got) - pitfall) > 1e-3

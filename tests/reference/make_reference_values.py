@@ -38,6 +38,7 @@ import json
 import subprocess
 import sys
 import types
+import typing
 import warnings
 from pathlib import Path
 
@@ -129,6 +130,22 @@ SOURCES = {
         "commit": "5ee473fcf193dfb00a0598b64d0acfe6ad58a482",
         "files": ["mdistiller/distillers/KD_ours.py"],
     },
+    # CWD and PKD as implemented in mmrazor (ChannelWiseDivergence, PKDLoss).
+    "mmrazor": {
+        "repo": "open-mmlab/mmrazor",
+        "commit": "90c7af1fdf35a606a2fceaaeb4b6be2f0dac4eb7",
+        "files": ["mmrazor/models/losses/cwd.py", "mmrazor/models/losses/pkd_loss.py"],
+    },
+    "structured_kd": {
+        "repo": "irfanICMLL/structure_knowledge_distillation",
+        "commit": "ce208e1e5ba9177ecfc42519a2c64148d396fb71",
+        "files": ["utils/criterion.py", "utils/utils.py"],
+    },
+    "trl": {
+        "repo": "huggingface/trl",
+        "commit": "f2cd57710ae345ea6428ae95363267fcf38a3dc8",
+        "files": ["trl/experimental/gkd/gkd_trainer.py"],
+    },
 }
 
 # The CIFAR-100 settings of the last three methods (read, not used here), at the
@@ -145,6 +162,15 @@ SOURCES = {
 #   per-pair values are in the paper's appendix A.4.
 # - MLKD: configs/cifar100/ours/*.yaml set only the solver (batch 64, lr 0.025,
 #   240 epochs), so mdistiller/engine/cfg.py's CFG.KD applies: T 4, CE 0.1, KD 0.9.
+# - CWD: configs/distill/mmseg/cwd/*.py (tau 1, loss_weight 5) and mmdet/cwd
+#   (tau 1, loss_weight 10 per FPN level).
+# - PKD: configs/distill/mmdet/pkd/*.py (loss_weight 6 or 10 per FPN level,
+#   resize_stu True).
+# - Structured KD pair-wise term: utils/train_options.py (--pool-scale 0.5,
+#   --lambda-pa 1.0) and run_train_val.sh (--lambda-pa 0.5, --pool-scale 0.5).
+# - GKD (TRL): trl/experimental/gkd/gkd_config.py (beta 0.5, lmbda 0.5; its
+#   temperature 0.9 is for sampling: gkd_trainer.py calls generalized_jsd_loss
+#   without one, i.e. 1).
 
 
 # ----------------------------------------------------------------------------
@@ -214,6 +240,43 @@ def load_module(path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_method(path, class_name, name, namespace):
+    """A method of a class, compiled alone as a plain function (its decorators,
+    e.g. ``@staticmethod``, dropped): TRL's loss is a static method of a
+    trainer whose module imports transformers, accelerate and more."""
+    tree = ast.parse(Path(path).read_text())
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name]
+    if len(classes) != 1:
+        raise SystemExit(f"Expected one class {class_name!r} in {path}")
+    nodes = [n for n in classes[0].body if isinstance(n, ast.FunctionDef) and n.name == name]
+    if len(nodes) != 1:
+        raise SystemExit(f"Expected one method {class_name}.{name} in {path}")
+    nodes[0].decorator_list = []
+    scope = dict(namespace)
+    exec(compile(ast.Module(body=nodes, type_ignores=[]), str(path), "exec"), scope)  # noqa: S102
+    return scope[name]
+
+
+class _Registry:
+    """Stands in for mmrazor's ``MODELS`` registry: ``register_module()`` is the identity."""
+
+    @staticmethod
+    def register_module():
+        return lambda cls: cls
+
+
+@contextlib.contextmanager
+def float_as_noop(torch):
+    """The structured-KD authors' ``similarity`` casts with ``feat.float()``
+    (float32); during the call it is the identity, so the reference stays float64."""
+    original = torch.Tensor.float
+    torch.Tensor.float = lambda self, *args, **kwargs: self
+    try:
+        yield
+    finally:
+        torch.Tensor.float = original
 
 
 @contextlib.contextmanager
@@ -323,6 +386,28 @@ class Reference:
             },
         )
         self.mlkd_class = load_function(mlkd_file, "KD_ours", mlkd_scope)
+        mmrazor_scope = {"torch": torch, "nn": torch.nn, "F": F, "MODELS": _Registry}
+        # The typing names mmrazor's annotations use (evaluated when the class is built).
+        mmrazor_scope.update({name: getattr(typing, name) for name in ("Tuple", "Union")})
+        losses = root / "mmrazor" / "mmrazor" / "models" / "losses"
+        self.cwd_class = load_function(losses / "cwd.py", "ChannelWiseDivergence", mmrazor_scope)
+        self.pkd_class = load_function(losses / "pkd_loss.py", "PKDLoss", mmrazor_scope)
+        skd_utils = load_functions(
+            root / "structured_kd" / "utils" / "utils.py",
+            ["L2", "similarity", "sim_dis_compute"],
+            {"torch": torch},
+        )
+        self.pairwise_class = load_function(
+            root / "structured_kd" / "utils" / "criterion.py",
+            "CriterionPairWiseforWholeFeatAfterPool",
+            {"nn": torch.nn, "sim_dis_compute": skd_utils["sim_dis_compute"]},
+        )
+        self.trl_jsd = load_method(
+            root / "trl" / "trl" / "experimental" / "gkd" / "gkd_trainer.py",
+            "GKDTrainer",
+            "generalized_jsd_loss",
+            {"torch": torch, "F": F},
+        )
 
 
 # ----------------------------------------------------------------------------
@@ -1210,6 +1295,172 @@ class Builder:
                 ),
             )
 
+    def cwd(self):
+        cases = {
+            "cwd_loss_t1": ((2, 6, 5, 4), 1.0),
+            "cwd_loss_t4": ((3, 4, 4, 3), 4.0),
+            "cwd_loss_sequence": ((2, 7, 5), 2.0),  # (B, T, C): passed as NCHW (B, C, T, 1)
+        }
+        for name, (shape, tau) in cases.items():
+            teacher, student = self.normal(shape, 2.0), self.normal(shape, 2.0)
+            t4, s4 = (x if x.ndim == 4 else x[:, :, None, :] for x in (teacher, student))
+            value = self.ref.cwd_class(tau=tau)(self.nchw(s4), self.nchw(t4))
+            self.add(
+                name,
+                self.store(name, teacher=teacher, student=student),
+                {"temperature": tau},
+                {"value": float(value)},
+                source(
+                    "mmrazor",
+                    "mmrazor/models/losses/cwd.py",
+                    "ChannelWiseDivergence(tau=tau, loss_weight=1.0).forward(preds_S, preds_T)",
+                    note="A (B, T, C) sequence is passed as the NCHW map (B, C, T, 1): its "
+                    "positions are the T steps.",
+                ),
+            )
+
+    def pkd(self):
+        cases = {
+            "pkd_loss": ((2, 5, 5, 4), (2, 5, 5, 4), True),
+            "pkd_loss_resize_student": ((2, 6, 6, 3), (2, 4, 4, 3), True),
+            "pkd_loss_resize_teacher": ((2, 8, 8, 3), (2, 5, 5, 3), False),
+        }
+        for name, (t_shape, s_shape, resize_stu) in cases.items():
+            teacher = self.normal(t_shape, 3.0) + 1.0
+            student = self.normal(s_shape, 0.5) - 2.0
+            value = self.ref.pkd_class(resize_stu=resize_stu)(
+                self.nchw(student), self.nchw(teacher)
+            )
+            self.add(
+                name,
+                self.store(name, teacher=teacher, student=student),
+                {"resize_student": resize_stu},
+                {"value": float(value)},
+                source(
+                    "mmrazor",
+                    "mmrazor/models/losses/pkd_loss.py",
+                    "PKDLoss(loss_weight=1.0, resize_stu=resize_student).forward(preds_S, preds_T)",
+                    note="One map per call (mmrazor also sums over a tuple of maps).",
+                ),
+            )
+
+    def pairwise(self):
+        cases = {
+            "pairwise_loss_default": ((2, 8, 8, 6), 4, 0.5),
+            "pairwise_loss_ceil": ((2, 7, 9, 3), 5, 0.3),  # windows 2 x 2, a 4 x 5 grid
+        }
+        torch = self.ref.torch
+        for name, (t_shape, s_channels, scale) in cases.items():
+            teacher = self.relu_feature(t_shape)
+            student = self.relu_feature(t_shape[:3] + (s_channels,))
+            criterion = self.ref.pairwise_class(scale=scale, feat_ind=0)
+            with float_as_noop(torch):
+                value = criterion([self.nchw(student)], [self.nchw(teacher)])
+            self.add(
+                name,
+                self.store(name, teacher=teacher, student=student),
+                {"scale": scale},
+                {"value": float(value)},
+                source(
+                    "structured_kd",
+                    "utils/criterion.py, utils/utils.py",
+                    "CriterionPairWiseforWholeFeatAfterPool(scale, feat_ind=0).forward("
+                    "[feat_S], [feat_T]) (sim_dis_compute, similarity, L2)",
+                    note="similarity's feat.float() is kept float64 for the call "
+                    "(Tensor.float replaced by the identity).",
+                ),
+            )
+
+    def gkd(self):
+        """TRL's generalized_jsd_loss on (B, T, V) logits, labels -100 at padding."""
+        jsd = self.ref.trl_jsd
+        torch = self.ref.torch
+        batch, steps, vocab = 3, 6, 11
+        lengths = np.array([6, 2, 4])
+        mask = np.arange(steps)[None, :] < lengths[:, None]
+
+        def labels_for(mask):
+            labels = self.rng.integers(0, vocab, mask.shape)
+            return np.where(mask, labels, -100).astype(np.int32)
+
+        def trl_source(call, note):
+            return source("trl", "trl/experimental/gkd/gkd_trainer.py", call, note=note)
+
+        for name, beta, tau in (
+            ("gkd_loss_b05", 0.5, 1.0),
+            ("gkd_loss_b0_forward_kl", 0.0, 1.0),
+            ("gkd_loss_b1_reverse_kl", 1.0, 1.0),
+            ("gkd_loss_b02_t2", 0.2, 2.0),
+        ):
+            teacher = self.normal((batch, steps, vocab), 3.0)
+            student = self.normal((batch, steps, vocab), 3.0)
+            labels = labels_for(mask)
+            value = jsd(self.t(student), self.t(teacher), self.t(labels), beta, tau)
+            self.add(
+                name,
+                self.store(
+                    name, teacher_logits=teacher, student_logits=student, labels=labels, mask=mask
+                ),
+                {"beta": beta, "temperature": tau},
+                {"value": float(value)},
+                trl_source(
+                    "GKDTrainer.generalized_jsd_loss(student_logits, teacher_logits, labels, "
+                    "beta, temperature, reduction='batchmean')",
+                    "mask = labels != -100; batchmean with labels divides by the real tokens.",
+                ),
+            )
+        # No labels: TRL's batchmean divides the sum over every token by the batch size.
+        name = "gkd_loss_no_labels"
+        teacher = self.normal((2, 5, 7), 3.0)
+        student = self.normal((2, 5, 7), 3.0)
+        value = jsd(self.t(student), self.t(teacher), None, 0.5, 1.0)
+        self.add(
+            name,
+            self.store(name, teacher_logits=teacher, student_logits=student),
+            {"beta": 0.5, "temperature": 1.0},
+            {"value": float(value)},
+            trl_source(
+                "GKDTrainer.generalized_jsd_loss(student_logits, teacher_logits, labels=None, "
+                "beta=0.5, reduction='batchmean')",
+                "Without labels batchmean = sum over all tokens / batch size, i.e. "
+                "steps times keras_kd's mean over tokens.",
+            ),
+        )
+        # Two micro-batches of one step: num_items_in_batch (the step's real-token
+        # count) makes the sum of their losses the mean over the step's tokens;
+        # the mean of their per-micro-batch batchmean values is not.
+        name = "gkd_loss_two_micro_batches"
+        masks = [np.arange(5)[None, :] < np.array([[5], [1]]), np.arange(5)[None, :] < [[3], [4]]]
+        arrays, total, per_micro_batch = {}, 0.0, []
+        count = int(sum(m.sum() for m in masks))
+        for i, m in enumerate(masks):
+            teacher, student = self.normal((2, 5, 9), 3.0), self.normal((2, 5, 9), 3.0)
+            labels = labels_for(m)
+            args = (self.t(student), self.t(teacher), self.t(labels), 0.5, 1.0)
+            total += float(jsd(*args, num_items_in_batch=torch.tensor(count)))
+            per_micro_batch.append(float(jsd(*args)))
+            arrays.update(
+                {
+                    f"teacher_logits{i}": teacher,
+                    f"student_logits{i}": student,
+                    f"labels{i}": labels,
+                    f"mask{i}": m,
+                }
+            )
+        self.add(
+            name,
+            self.store(name, **arrays),
+            {"beta": 0.5, "temperature": 1.0, "num_items_in_batch": count},
+            {"value": total, "mean_of_micro_batch_means": float(np.mean(per_micro_batch))},
+            trl_source(
+                "sum over micro-batches i of GKDTrainer.generalized_jsd_loss(student_i, "
+                "teacher_i, labels_i, 0.5, 1.0, num_items_in_batch=count)",
+                "value = the global mean over the real tokens of both micro-batches; "
+                "mean_of_micro_batch_means = the per-micro-batch normalization pitfall "
+                "(the mean of the two batchmean values without num_items_in_batch).",
+            ),
+        )
+
     def build(self):
         self.kd()
         self.cross_entropy()
@@ -1232,6 +1483,10 @@ class Builder:
         self.crd()
         self.wttm()
         self.mlkd()
+        self.cwd()
+        self.pkd()
+        self.pairwise()
+        self.gkd()
 
 
 def generate(refcode, out_dir):
