@@ -91,3 +91,46 @@ def assert_same(before, after):
 
 def changed(before, after):
     return any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+# Logits with positions: a segmenter (per pixel) and a tagger (per token).
+
+CLASSES, VOCAB, LENGTH = 3, 12, 7
+
+
+def segmenter(name, width):
+    """A tiny encoder-decoder: (8, 8, 3) images -> (8, 8, CLASSES) logits."""
+    inputs = keras.Input((8, 8, 3))
+    h = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name="enc")(inputs)
+    h = keras.layers.MaxPooling2D(name="down")(h)
+    h = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name="mid")(h)
+    h = keras.layers.Conv2D(8, 1, name="neck")(h)  # same channels in every width (PKD)
+    h = keras.layers.UpSampling2D(name="up")(h)
+    outputs = keras.layers.Conv2D(CLASSES, 1, name="logits")(h)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def tagger(name, units, recurrent=keras.layers.GRU):
+    """Token ids (0 = padding, masked) -> (LENGTH, VOCAB) next-token logits."""
+    inputs = keras.Input((LENGTH,), dtype="int32")
+    h = keras.layers.Embedding(VOCAB, 8, mask_zero=True, name="embed")(inputs)
+    h = recurrent(units, return_sequences=True, name="rnn")(h)
+    outputs = keras.layers.Dense(VOCAB, name="logits")(h)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def segmentation_data(n=16, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 8, 8, 3)).astype("float32")
+    y = (x[..., 0] > 0.5).astype("int32") + (x[..., 1] > 0.6).astype("int32")
+    return x, y
+
+
+def sequence_data(n=16, seed=0):
+    """Padded token sequences of 2 to LENGTH tokens; labels: the next token."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(2, LENGTH + 1, size=n)
+    tokens = rng.integers(1, VOCAB, size=(n, LENGTH + 1))
+    real = np.arange(LENGTH + 1)[None] < lengths[:, None]
+    tokens = np.where(real, tokens, 0).astype("int32")
+    return tokens[:, :-1], tokens[:, 1:]

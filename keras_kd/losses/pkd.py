@@ -30,8 +30,9 @@ def standardize_channels(feat):
     return (feat - mean) / (std + STD_EPSILON)
 
 
-def _check_maps(teacher, student):
-    t_shape, s_shape = tuple(teacher.shape), tuple(student.shape)
+def check_maps(t_shape, s_shape):
+    """Raises unless PKD can compare maps of these shapes (with the batch axis)."""
+    t_shape, s_shape = tuple(t_shape), tuple(s_shape)
     same_channels = t_shape[-1:] == s_shape[-1:] and len(t_shape) == len(s_shape)
     resizable = len(t_shape) == 4 or t_shape[1:-1] == s_shape[1:-1]
     if len(t_shape) < 3 or not same_channels or not resizable:
@@ -120,5 +121,5 @@ def pkd_loss(teacher, student, resize_student=True, sample_weight=None):
     """
     resize_student = bool_value("resize_student", resize_student)
     teacher, student = tf.convert_to_tensor(teacher), tf.convert_to_tensor(student)
-    _check_maps(teacher, student)
+    check_maps(teacher.shape, student.shape)
     return batch_mean(pkd_per_sample(teacher, student, resize_student), sample_weight)
