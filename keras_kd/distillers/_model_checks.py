@@ -108,3 +108,16 @@ def check_trainable(model, argument):
             f"`{argument}.trainable = True` or pass another model. Received: "
             f"{argument}={model.name!r}"
         )
+
+
+def check_per_sample_logits(model, argument, scheme):
+    """Rejects logits with positions (pixels, tokens) for a scheme built on one
+    logit vector per sample (ONE's gate, BYOT's exit heads)."""
+    shape = tuple(model.outputs[0].shape)
+    if len(shape) > 2:
+        raise ValueError(
+            f"{scheme} needs `{argument}` to output one logit vector per sample, shape "
+            "(batch, classes); logits with positions (pixels, tokens) are not supported by "
+            "it: distill them with a `Distiller` method (KD, DKD, DIST, WTTM, CWD, GKD) or "
+            f"DeepMutualLearning. Received: {argument} output shape {shape}"
+        )

@@ -4,7 +4,11 @@ import keras
 import tensorflow as tf
 
 from keras_kd._checks import layer_name_list, non_negative_float, temperature_value
-from keras_kd.distillers._model_checks import check_logits_model, check_trainable
+from keras_kd.distillers._model_checks import (
+    check_logits_model,
+    check_per_sample_logits,
+    check_trainable,
+)
 from keras_kd.distillers._trainer import TermTrainer
 from keras_kd.evaluation import top1_accuracy
 from keras_kd.features import OUTPUT_KEY, build_feature_extractor, model_input, tap_layer
@@ -85,6 +89,7 @@ class BYOT(TermTrainer):
         super().__init__(**kwargs)
         build_feature_extractor(model, [], argument="model")
         check_logits_model(model, "model")
+        check_per_sample_logits(model, "model", "BYOT")
         check_trainable(model, "model")
         self.model = model
         self.deep_layer = deep_layer

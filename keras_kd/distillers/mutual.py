@@ -7,6 +7,7 @@ from keras_kd._checks import index_in, non_negative_float, temperature_value
 from keras_kd.distillers._model_checks import check_distinct, check_logits_model, check_trainable
 from keras_kd.distillers._trainer import TermTrainer
 from keras_kd.features import build_feature_extractor
+from keras_kd.losses._reduce import position_weights
 from keras_kd.losses.kd import kd_loss
 
 
@@ -113,8 +114,9 @@ class DeepMutualLearning(TermTrainer):
         for i, own in enumerate(logits):
             others = [tf.stop_gradient(z) for j, z in enumerate(logits) if j != i]
             terms[f"peer{i}_task"] = self.task_loss(view.y, own, view.sample_weight)
+            weight = position_weights(own, view.sample_weight)
             terms[f"peer{i}_kd"] = tf.add_n(
-                [kd_loss(other, own, self.temperature, view.sample_weight) for other in others]
+                [kd_loss(other, own, self.temperature, weight) for other in others]
             ) / len(others)
         return terms
 

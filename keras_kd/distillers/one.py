@@ -4,7 +4,11 @@ import keras
 import tensorflow as tf
 
 from keras_kd._checks import index_in, non_negative_float, positive_int, temperature_value
-from keras_kd.distillers._model_checks import check_logits_model, check_trainable
+from keras_kd.distillers._model_checks import (
+    check_logits_model,
+    check_per_sample_logits,
+    check_trainable,
+)
 from keras_kd.distillers._trainer import TermTrainer
 from keras_kd.features import OUTPUT_KEY, build_feature_extractor, model_input
 from keras_kd.layers.branches import branch_copy, build_gate, split_at
@@ -74,6 +78,7 @@ class ONE(TermTrainer):
         super().__init__(**kwargs)
         build_feature_extractor(model, [], argument="model")
         check_logits_model(model, "model")
+        check_per_sample_logits(model, "model", "ONE")
         check_trainable(model, "model")
         self.model = model
         self.cut_layer = cut_layer

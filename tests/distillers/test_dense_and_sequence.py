@@ -222,3 +222,29 @@ def test_a_distiller_with_a_compiled_loss_saves_and_loads(seq_pair, tmp_path):
     expected = distiller.evaluate(x, y, verbose=0, return_dict=True)["task_loss"]
     got = loaded.evaluate(x, y, verbose=0, return_dict=True)["task_loss"]
     assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_mutual_learning_on_tokens_counts_only_the_real_tokens(seq_pair):
+    from keras_kd.distillers import DeepMutualLearning
+
+    student, teacher = seq_pair
+    x, y = sequence_data(8, seed=11)
+    dml = DeepMutualLearning(peers=[student, teacher], temperature=1.0)
+    dml.compile(optimizer=keras.optimizers.SGD(0.0))
+    logs = dml.train_on_batch(x, y, return_dict=True)
+    z0, z1 = (np.asarray(m(x), "float64") for m in (student, teacher))
+    real = x > 0
+    assert logs["peer0_kd_loss"] == pytest.approx(numpy_kd(z1, z0, 1.0)[real].mean(), rel=1e-4)
+    assert logs["peer1_task_loss"] == pytest.approx(numpy_ce(y, z1)[real].mean(), rel=1e-4)
+
+
+@pytest.mark.parametrize("scheme", ["one", "byot"])
+def test_schemes_built_on_per_sample_heads_refuse_logits_with_positions(seg_pair, scheme):
+    from keras_kd.distillers import BYOT, ONE
+
+    student, _ = seg_pair
+    with pytest.raises(ValueError, match=r"one logit vector per sample.*\(None, 8, 8, 3\)"):
+        if scheme == "one":
+            ONE(student, cut_layer="mid", branches=2)
+        else:
+            BYOT(student, exit_layers=["enc"], deep_layer="mid")
