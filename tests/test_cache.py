@@ -128,3 +128,50 @@ def test_evaluate_accepts_cached_batches():
     logs = distiller.evaluate(cache.dataset.batch(8), verbose=0, return_dict=True)
     assert set(logs) == {"loss", "task_loss", "accuracy"}
     assert np.isfinite(logs["loss"])
+
+
+# Top-k logits per position (issue 28, point 4): a large vocabulary fits.
+
+
+def test_top_k_logits_rebuild_the_teachers_top_probabilities_and_the_tail_mass():
+    from keras_kd.cache import logits_from_top_k, top_k_logits
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, (2, 5, 40)).astype("float32")
+    rebuilt = np.asarray(logits_from_top_k(**top_k_logits(logits, 6), classes=40))
+    p, q = (np.exp(z - z.max(-1, keepdims=True)) for z in (logits, rebuilt))
+    p, q = p / p.sum(-1, keepdims=True), q / q.sum(-1, keepdims=True)
+    top = np.argsort(-logits, axis=-1)[..., :6]
+    np.testing.assert_allclose(
+        np.take_along_axis(q, top, -1), np.take_along_axis(p, top, -1), rtol=1e-5
+    )
+    rest = np.ones_like(p, dtype=bool)
+    np.put_along_axis(rest, top, False, -1)
+    np.testing.assert_allclose((q * rest).sum(-1), (p * rest).sum(-1), rtol=1e-4, atol=1e-7)
+    tail = q[rest].reshape(2, 5, 34)
+    np.testing.assert_allclose(tail, tail[..., :1] * np.ones_like(tail), rtol=1e-5)
+
+
+def test_a_sequence_teacher_cached_as_top_k_trains_and_stores_less():
+    from keras_kd.distillers import GKD
+    from tests.helpers import VOCAB, sequence_data, tagger
+
+    keras.utils.set_random_seed(0)
+    student, teacher = tagger("cache_student", 6), tagger("cache_teacher", 12)
+    teacher.get_layer("logits").kernel.assign(teacher.get_layer("logits").kernel * 20.0)
+    x, y = sequence_data(16)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    distiller = GKD(student, teacher, beta=0.0)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.0))
+    uncached = distiller.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False).history
+    full = cache_teacher_outputs(distiller, dataset, verbose=0)
+    # With one class outside the top k its probability is the tail: exact at T = 1.
+    almost = cache_teacher_outputs(distiller, dataset, verbose=0, top_k=VOCAB - 1)
+    logs = distiller.fit(almost.dataset.batch(16), epochs=1, verbose=0).history
+    assert logs["gkd_loss"][0] == pytest.approx(uncached["gkd_loss"][0], rel=1e-4)
+    kept = cache_teacher_outputs(distiller, dataset, verbose=0, top_k=3)
+    assert kept.bytes_per_sample < full.bytes_per_sample / 1.5
+    logs = distiller.fit(kept.dataset.batch(16), epochs=1, verbose=0).history
+    assert np.isfinite(logs["gkd_loss"][0]) and logs["gkd_loss"][0] > 0
+    with pytest.raises(ValueError, match=f"top_k={VOCAB}"):
+        cache_teacher_outputs(distiller, dataset, verbose=0, top_k=VOCAB)
