@@ -13,27 +13,10 @@ from tests.helpers import (
     assert_same,
     changed,
     segmentation_data,
-    segmenter,
     sequence_data,
     snapshot,
-    tagger,
 )
 from tests.losses.test_dkd import numpy_dkd_per_sample
-
-
-@pytest.fixture(scope="module")
-def seg_pair():
-    keras.utils.set_random_seed(0)
-    return segmenter("seg_student", 4), segmenter("seg_teacher", 8)
-
-
-@pytest.fixture(scope="module")
-def seq_pair():
-    keras.utils.set_random_seed(1)
-    student, teacher = tagger("seq_student", 6), tagger("seq_teacher", 12)
-    kernel = teacher.get_layer("logits").kernel
-    kernel.assign(kernel * 20.0)  # a confident teacher: terms far from float32 rounding
-    return student, teacher
 
 
 def softmax(z, axis=-1):

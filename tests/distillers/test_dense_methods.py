@@ -14,26 +14,10 @@ from tests.helpers import (
     assert_same,
     changed,
     segmentation_data,
-    segmenter,
     sequence_data,
     snapshot,
     tagger,
 )
-
-
-@pytest.fixture(scope="module")
-def seg_pair():
-    keras.utils.set_random_seed(2)
-    return segmenter("seg_student", 4), segmenter("seg_teacher", 8)
-
-
-@pytest.fixture(scope="module")
-def seq_pair():
-    keras.utils.set_random_seed(3)
-    student, teacher = tagger("seq_student", 6), tagger("seq_teacher", 12)
-    kernel = teacher.get_layer("logits").kernel
-    kernel.assign(kernel * 20.0)
-    return student, teacher
 
 
 def taps(model, *names):
