@@ -10,6 +10,11 @@ trains one full epoch in turn, so that a change of load on the machine touches
 all of them alike. Each figure is the median over rounds of the epoch's time
 (between ``on_epoch_begin`` and ``on_epoch_end``) divided by its steps.
 
+Logits with positions (`speed_tasks.py`): the KD step on a segmentation
+pair and on a masked sequence pair against the student's own step plus the
+teacher's inference; ``--tasks-only`` measures just these and updates them in
+the record.
+
 Peak memory: a student-only fit, a KD fit and a cached-teacher KD fit each run
 in a fresh subprocess, which reports its peak resident set size (VmHWM).
 ``--memory-only`` measures just these and updates them in the record.
@@ -36,6 +41,9 @@ from keras_kd import data, distillers, models
 from keras_kd._io import write_json_atomically
 from keras_kd.cache import cache_teacher_outputs
 from keras_kd_cli.demo import PRETRAINED_TEACHER
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from speed_tasks import task_speed  # noqa: E402
 
 TAPS = ["stage1", "stage2", "stage3"]
 CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -242,6 +250,13 @@ def peak_memory(batch_size):
     return peaks
 
 
+def machine():
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__}, "
+        f"Keras {keras.__version__}"
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=128)
@@ -253,7 +268,20 @@ def main():
         action="store_true",
         help="measure only the peak memory and update it in an existing --out record",
     )
+    parser.add_argument(
+        "--tasks-only",
+        action="store_true",
+        help="measure only the segmentation and sequence KD steps and update them in --out",
+    )
     args = parser.parse_args()
+    if args.tasks_only:
+        with open(args.out) as f:
+            record = json.load(f)
+        record["tasks"], record["task_ratios"] = task_speed(args.rounds)
+        record["tasks_machine"] = machine()
+        record["tasks_command"] = "python benchmarks/speed.py --tasks-only"
+        write_json_atomically(record, args.out)
+        return
     if args.memory_run:
         measure_memory(args.memory_run, args.batch_size)
         return
@@ -268,11 +296,9 @@ def main():
     teacher = keras.saving.load_model(PRETRAINED_TEACHER)
     results, sizes = speed(teacher, raw, args.batch_size, args.rounds)
     ratios = ratios_of(results)
+    tasks, task_ratios = task_speed(args.rounds)
     record = {
-        "machine": (
-            f"{platform.machine()}, {os.cpu_count()} cores, TF {tf.__version__}, "
-            f"Keras {keras.__version__}"
-        ),
+        "machine": machine(),
         "batch_size": args.batch_size,
         "steps_per_epoch": int(raw.cardinality()) // args.batch_size,
         "rounds": args.rounds,
@@ -280,6 +306,8 @@ def main():
         "ratios": ratios,
         "cache_bytes_per_sample": sizes,
         "peak_memory_mib": peak_memory(args.batch_size),
+        "tasks": tasks,
+        "task_ratios": task_ratios,
         "command": "python benchmarks/speed.py",
     }
     write_json_atomically(record, args.out)

@@ -1,0 +1,114 @@
+"""Speed of the KD step on logits with positions: a segmentation pair and a
+masked sequence pair, against the student's own step plus the teacher's inference.
+
+Run through ``python benchmarks/speed.py --tasks-only`` (or a full
+``python benchmarks/speed.py``). Synthetic data of the shapes the
+benchmarks use: 64 x 64 canvases with 11 classes per pixel (an
+encoder-decoder teacher, an MCU-sized student), and 64-token sequences of a
+100-character vocabulary with padding (a GRU-256 teacher, a GRU-64 student).
+Each configuration is warmed up (traced) first, then the configurations take
+turns over ``rounds`` epochs; figures are medians of seconds per step.
+"""
+
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_kd import distillers
+
+CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+CLASSES, VOCAB, LENGTH = 11, 100, 64
+
+
+def segmenter(width, name):
+    inputs = keras.Input((64, 64, 3))
+    h = keras.layers.Conv2D(width, 3, padding="same", activation="relu")(inputs)
+    h = keras.layers.MaxPooling2D()(h)
+    h = keras.layers.Conv2D(2 * width, 3, padding="same", activation="relu")(h)
+    h = keras.layers.MaxPooling2D()(h)
+    h = keras.layers.Conv2D(2 * width, 3, padding="same", activation="relu")(h)
+    h = keras.layers.UpSampling2D()(h)
+    h = keras.layers.Conv2D(width, 3, padding="same", activation="relu")(h)
+    h = keras.layers.UpSampling2D()(h)
+    return keras.Model(inputs, keras.layers.Conv2D(CLASSES, 1)(h), name=name)
+
+
+def language_model(units, name):
+    inputs = keras.Input((LENGTH,), dtype="int32")
+    h = keras.layers.Embedding(VOCAB, 32, mask_zero=True)(inputs)
+    h = keras.layers.GRU(units, return_sequences=True)(h)
+    return keras.Model(inputs, keras.layers.Dense(VOCAB)(h), name=name)
+
+
+def task_data(task, samples, batch_size):
+    rng = np.random.default_rng(0)
+    if task == "segmentation":
+        x = rng.random((samples, 64, 64, 3)).astype("float32")
+        y = rng.integers(0, CLASSES, (samples, 64, 64))
+    else:
+        lengths = rng.integers(LENGTH // 2, LENGTH + 1, samples)
+        real = np.arange(LENGTH)[None] < lengths[:, None]
+        x = np.where(real, rng.integers(1, VOCAB, (samples, LENGTH)), 0).astype("int32")
+        y = np.where(real, rng.integers(1, VOCAB, (samples, LENGTH)), 0)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    return dataset.batch(batch_size, drop_remainder=True).cache().prefetch(4)
+
+
+def pair(task):
+    keras.utils.set_random_seed(0)
+    if task == "segmentation":
+        return segmenter(8, "student"), segmenter(32, "teacher")
+    return language_model(64, "student"), language_model(256, "teacher")
+
+
+def _epoch(model, dataset):
+    def run():
+        start = time.perf_counter()
+        model.fit(dataset, epochs=1, verbose=0)
+        return time.perf_counter() - start
+
+    return run
+
+
+def _inference(teacher, dataset):
+    step = tf.function(lambda x: teacher(x, training=False))
+
+    def run():
+        start = time.perf_counter()
+        for x, _ in dataset:
+            step(x).numpy()
+        return time.perf_counter() - start
+
+    return run
+
+
+def task_speed(rounds=3, samples=512, batch_size=32):
+    """``{task: {entry: seconds per step}}`` and the KD / (student + teacher) ratios."""
+    results, ratios = {}, {}
+    for task in ("segmentation", "sequence"):
+        dataset = task_data(task, samples, batch_size)
+        student, teacher = pair(task)
+        kd = distillers.KD(student=pair(task)[0], teacher=teacher)
+        for model in (student, kd):
+            model.compile(optimizer=keras.optimizers.SGD(0.01), loss=CE)
+        epochs = {
+            "student-only step": _epoch(student, dataset),
+            "keras_kd KD step": _epoch(kd, dataset),
+            "teacher inference": _inference(teacher, dataset),
+        }
+        for run in epochs.values():
+            run()  # trace and warm up
+        times = {name: [] for name in epochs}
+        steps = samples // batch_size
+        for _ in range(rounds):
+            for name, run in epochs.items():
+                times[name].append(run() / steps)
+        r = {name: statistics.median(t) for name, t in times.items()}
+        results[task] = r
+        ratio = r["keras_kd KD step"] / (r["student-only step"] + r["teacher inference"])
+        ratios[f"{task} KD / (student + teacher inference) (target <= 1.05)"] = ratio
+        print(f"{task}: {r} ratio {ratio:.3f}", flush=True)
+    return results, ratios
