@@ -67,7 +67,7 @@ TRAIN_MODULES = (
     "textwrap",
     "threading",
     "tokenize",
-    "typing",
+    "timeit",
     "uuid",
     "wave",
     "zipfile",
