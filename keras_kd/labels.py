@@ -268,39 +268,46 @@ def check_label_array(y, num_outputs, argument="y", positions=()):
         )
 
 
-def label_indices(y, num_outputs):
+def label_indices(y, num_outputs, output_rank=2):
     """NumPy class indices (binary: 0/1) of a batch of labels, for evaluation.
 
     Args:
         y: labels of any kind `label_kind` recognizes.
         num_outputs: the model's number of outputs C.
+        output_rank: the rank of the model's logits with the batch axis: 2
+            for ``(n, C)``; 4 for a segmentation map ``(n, H, W, C)``, whose
+            labels are one per pixel.
 
     Returns:
-        An int64 (n,) array: the index, the argmax of a probability row, or
+        An int64 array of shape ``(n, *positions)`` (``(n,)`` for a
+        classifier): the index, the argmax of a probability row, or
         ``label > 0.5`` for a single logit.
 
     Example:
         ```python
         label_indices(np.eye(3)[[2, 0]], 3)  # array([2, 0])
+        label_indices(np.zeros((8, 32, 32, 1)), 11, output_rank=4).shape  # (8, 32, 32)
         ```
     """
     y = np.asarray(y)
-    kind = label_kind(y.shape, num_outputs)
+    kind = label_kind(y.shape, num_outputs, output_rank)
+    shape = (len(y), *y.shape[1 : output_rank - 1])
     if kind == BINARY:
-        return (y.reshape(len(y)) > 0.5).astype("int64")
+        return (y.reshape(shape) > 0.5).astype("int64")
     if kind == DENSE:
-        return y.reshape(len(y), -1).argmax(-1)
-    return y.reshape(len(y)).astype("int64")
+        return y.reshape(*shape, -1).argmax(-1)
+    return y.reshape(shape).astype("int64")
 
 
 def predicted_indices(logits):
     """NumPy predicted classes from logits (binary: logit > 0).
 
     Args:
-        logits: (n, C) logits, or (n, 1) for a binary classifier.
+        logits: (n, C) logits, or (n, 1) for a binary classifier; (n,
+            *positions, C) for one prediction per pixel or token.
 
     Returns:
-        An int64 (n,) array of class indices.
+        An int64 (n, *positions) array of class indices.
 
     Example:
         ```python
@@ -309,7 +316,7 @@ def predicted_indices(logits):
     """
     logits = np.asarray(logits)
     if logits.shape[-1] == 1:
-        return (logits.reshape(len(logits)) > 0).astype("int64")
+        return (logits[..., 0] > 0).astype("int64")
     return logits.argmax(-1)
 
 

@@ -88,3 +88,15 @@ def test_in_graph_label_fault():
     assert bool(labels.label_fault(tf.constant([[0.5, 0.9, 0.0]]), 3)[0])
     assert bool(labels.label_fault(tf.constant([0.0, np.nan]), 1)[0])
     assert bool(labels.label_fault(tf.constant([1.5, 0.0]), 3)[0])
+
+
+def test_label_indices_keep_positions():
+    y = np.arange(2 * 3 * 4).reshape(2, 3, 4) % 5
+    for given in (y, y[..., None], np.eye(5)[y]):
+        got = labels.label_indices(given, 5, output_rank=4)
+        np.testing.assert_array_equal(got, y)
+    logits = np.eye(5)[y] * 2.0
+    np.testing.assert_array_equal(labels.predicted_indices(logits), y)
+    binary = np.array([[[0.2], [0.9]]])
+    np.testing.assert_array_equal(labels.label_indices(binary, 1, output_rank=3), [[0, 1]])
+    np.testing.assert_array_equal(labels.predicted_indices(binary - 0.5), [[0, 1]])

@@ -14,6 +14,7 @@ from keras_kd import labels
 from keras_kd._checks import one_of
 from keras_kd._io import atomic_path
 from keras_kd._progress import resolve_verbose, say
+from keras_kd.evaluation import mean_iou
 from keras_kd.export.convert import (
     QUANTIZATIONS,
     check_int8_supported,
@@ -143,6 +144,11 @@ def _agreement(outputs, expected):
     return float(np.mean(labels.predicted_indices(outputs) == expected))
 
 
+def _mean_iou(outputs, expected):
+    """Mean IoU of the per-position predicted classes against ``expected``."""
+    return mean_iou(expected, labels.predicted_indices(outputs), outputs.shape[-1])
+
+
 def _largest_moving_variance(model):
     values = [
         float(np.max(v.numpy()))
@@ -173,6 +179,13 @@ def to_tflite(
     Arguments are checked before anything is converted, and nothing is
     written when they are refused, nor when the file predicts other classes
     than the Keras model on more check samples than ``min_agreement`` allows.
+
+    A model whose logits have positions, ``(n, H, W, C)`` (segmentation) or
+    ``(n, T, C)``, is checked per position: ``check_data`` labels are one
+    class per position (`keras_kd.labels`), accuracies and agreements are
+    fractions of positions (pixels), ``min_agreement`` applies to positions,
+    and the report adds the mean IoU (`keras_kd.evaluation.mean_iou`) of
+    Keras, LiteRT and TFLite-Micro against the labels.
 
     Integer inputs (token ids into an ``Embedding``) stay integer in every
     mode: the file's input is int32 (or int64) as the model's, fed the ids
@@ -321,10 +334,14 @@ def to_tflite(
     report.max_abs_diff = float(np.max(np.abs(litert_out - keras_out)))
     keras_classes = labels.predicted_indices(keras_out)
     report.litert_agreement = _agreement(litert_out, keras_classes)
+    per_position = keras_out.ndim > 2 and keras_out.shape[-1] > 1
     if y is not None:
-        y = labels.label_indices(y, keras_out.shape[-1])
+        y = labels.label_indices(y, keras_out.shape[-1], keras_out.ndim)
         report.keras_accuracy = _agreement(keras_out, y)
         report.litert_accuracy = _agreement(litert_out, y)
+        if per_position:
+            report.keras_mean_iou = _mean_iou(keras_out, y)
+            report.litert_mean_iou = _mean_iou(litert_out, y)
     if check_data is None:
         min_agreement = None  # one sample, to see that the file runs
     decisive = _decisive(keras_out, report.output_quantization)
@@ -351,6 +368,8 @@ def to_tflite(
             report.micro_agreement = _agreement(micro_out, keras_classes)
             if y is not None:
                 report.micro_accuracy = _agreement(micro_out, y)
+                if per_position:
+                    report.micro_mean_iou = _mean_iou(micro_out, y)
         except MicroError as err:
             report.micro_error = str(err)
         if micro_out is not None:

@@ -42,7 +42,9 @@ class ExportReport:
 
     Accuracies are top-1 on the ``check_data`` samples; agreements are the
     fraction of those samples whose top-1 class matches the Keras model's
-    (a single logit: its sign). A field that was not measured is None.
+    (a single logit: its sign). For logits with positions (segmentation
+    maps, sequences) both count positions (pixels, tokens), not samples. A
+    field that was not measured is None.
 
     Attributes:
         path: the ``.tflite`` file written.
@@ -68,6 +70,11 @@ class ExportReport:
             smallest in which it allocates, plus 16 bytes of alignment (int8
             only; measured on a 64-bit host, an upper bound for a 32-bit MCU).
         micro_error: why TFLite-Micro could not load or run the file, or None.
+        keras_mean_iou: mean IoU of the Keras model's per-position classes
+            against the labels (`keras_kd.evaluation.mean_iou`; logits with
+            positions only).
+        litert_mean_iou: the same for the file in LiteRT.
+        micro_mean_iou: the same in TFLite-Micro (int8 only).
         input_quantization: one entry per model input, in the model's order:
             ``(scale, zero_point)`` of an int8 input (the firmware feeds
             ``round(x / scale) + zero_point``), or None for a float input or
@@ -102,6 +109,9 @@ class ExportReport:
     micro_error: str | None = None
     input_quantization: list | None = None
     output_quantization: tuple | None = None
+    keras_mean_iou: float | None = None
+    litert_mean_iou: float | None = None
+    micro_mean_iou: float | None = None
 
     def as_dict(self):
         """The report as a plain dict (e.g. to save as JSON).
@@ -140,6 +150,12 @@ class ExportReport:
                 "-" if self.arena_bytes is None else f"{self.arena_bytes:,} bytes",
             ),
         ]
+        ious = [
+            ("Keras mean IoU", self.keras_mean_iou),
+            ("LiteRT mean IoU", self.litert_mean_iou),
+            ("TFLite-Micro mean IoU", self.micro_mean_iou),
+        ]
+        rows += [(name, pct(value)) for name, value in ious if value is not None]
         inputs = self.input_quantization or []
         named = [
             ("input scale, zero point" if len(inputs) == 1 else f"input {i} scale, zero point", q)
