@@ -20,10 +20,11 @@ configs); GKD the divergence alone at temperature 1 (TRL's GKDTrainer; its
 on-policy sampling is not part of keras_kd's offline GKD). The per-pixel KD
 row (T 1, CE 1 + KD 1) has no tuning behind it. Every row trains with Adam
 and a cosine decay to 0, batch `Task.batch_size`, seed 0. BatchNorm
-momentum is 0.9, not Keras's 0.99: at 0.99 the teacher's moving statistics
-lagged its weights so far after 4 epochs on 1,500 canvases that in inference
-mode it predicted background everywhere (mean IoU 0.070, 0.143 in training
-mode); at 0.9 it reached 0.129 (/tmp diagnostic run, same data and seed).
+momentum is 0.9, not Keras's 0.99: in one uncommitted diagnostic run (4
+epochs on 1,500 canvases) the teacher's moving statistics at 0.99 lagged its
+weights so far that in inference mode it predicted background everywhere,
+and at 0.9 they did not; the run's figures are not kept, as no committed
+command reproduces them.
 """
 
 import dataclasses
