@@ -13,6 +13,9 @@ import json
 import os
 import re
 
+from keras_kd_cli.bench.dense_runner import dense_table
+from keras_kd_cli.bench.dense_tasks import ROWS as DENSE_ROWS
+from keras_kd_cli.bench.dense_tasks import TASKS as DENSE_TASKS
 from keras_kd_cli.bench.table import load_records, markdown_table, rows_of, write_budget_chart
 
 README = "README.md"
@@ -53,6 +56,27 @@ def bench_section(folder):
         f"`python benchmarks/update_readme.py` (and by `keras-kd bench --table-only --out "
         f"{folder}`); the teacher (float, no int8 file) and the student alone are lines."
     )
+
+
+def dense_section(task):
+    """The segmentation or sequence table, teacher first, rows in their order."""
+    folder = f"benchmarks/results/{task}"
+    names = ["teacher", *DENSE_ROWS[task]]
+    found = {name: path for name in names if os.path.exists(path := f"{folder}/{name}.json")}
+    if not found:
+        return f"_No rows recorded yet: run `python benchmarks/dense_bench.py --task {task}`._"
+    records = []
+    for name in names:
+        if name in found:
+            with open(found[name]) as f:
+                records.append(json.load(f))
+    missing = [n for n in names if n not in found]
+    machine, command = records[-1].get("machine", "unknown"), records[-1].get("command", "")
+    text = (
+        f"Generated from `{folder}/*.json` (machine: {machine}; command: `{command}`; one "
+        "run each, seed 0).\n\n" + dense_table(records, DENSE_TASKS[task].metric)
+    )
+    return text + (f"\n\nNot recorded yet: {', '.join(missing)}." if missing else "")
 
 
 def speed_section():
@@ -186,6 +210,8 @@ def main():
     text = replace(text, "protocol-search", protocol_search_section())
     text = replace(text, "diagnostics", diagnostics_section())
     text = replace(text, "speed", speed_section())
+    for task in DENSE_TASKS:
+        text = replace(text, task, dense_section(task))
     with open(README, "w") as f:
         f.write(text)
     print("README.md updated")
