@@ -85,7 +85,7 @@ def _inference(teacher, dataset):
     return run
 
 
-def task_speed(rounds=3, samples=512, batch_size=32):
+def task_speed(rounds=3, samples=2048, batch_size=32):
     """``{task: {entry: seconds per step}}`` and the KD / (student + teacher) ratios."""
     results, ratios = {}, {}
     for task in ("segmentation", "sequence"):

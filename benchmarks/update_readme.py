@@ -103,6 +103,16 @@ def speed_section():
     lines += ["", f"Peak resident memory, 2-epoch fit in its own process (`{memory_command}`):"]
     lines += ["", "| fit | peak RSS (MiB) |", "|---|---|"]
     lines += [f"| {name} | {value:,.0f} |" for name, value in record["peak_memory_mib"].items()]
+    if "tasks" in record:
+        lines += [
+            "",
+            f"Logits with positions (`{record['tasks_command']}`, {record['tasks_machine']}):",
+        ]
+        lines += ["", "| task | step | ms/step |", "|---|---|---|"]
+        for task, steps in record["tasks"].items():
+            lines += [f"| {task} | {name} | {1000 * value:.1f} |" for name, value in steps.items()]
+        lines += ["", "| ratio | value |", "|---|---|"]
+        lines += [f"| {name} | {value:.2f} |" for name, value in record["task_ratios"].items()]
     return "\n".join(lines)
 
 
