@@ -112,12 +112,22 @@ def check_trainable(model, argument):
 
 def check_per_sample_logits(model, argument, scheme):
     """Rejects logits with positions (pixels, tokens) for a scheme built on one
-    logit vector per sample (ONE's gate, BYOT's exit heads)."""
+    logit vector per sample (ONE's gate, BYOT's exit heads, MLKD's batch and
+    class levels)."""
     shape = tuple(model.outputs[0].shape)
     if len(shape) > 2:
         raise ValueError(
             f"{scheme} needs `{argument}` to output one logit vector per sample, shape "
             "(batch, classes); logits with positions (pixels, tokens) are not supported by "
-            "it: distill them with a `Distiller` method (KD, DKD, DIST, WTTM, CWD, GKD) or "
+            "it: distill them with KD, DKD, DIST, WTTM, CWD, GKD or "
             f"DeepMutualLearning. Received: {argument} output shape {shape}"
         )
+
+
+def check_terms_take_positions(distiller, terms):
+    """`check_per_sample_logits` of the student when a weighted term needs one
+    logit vector per sample (the message names the distiller and those terms)."""
+    named = sorted({type(t).__name__ for t in terms if t.per_sample_logits and t.weight})
+    if named:
+        scheme = f"{type(distiller).__name__} ({', '.join(named)})"
+        check_per_sample_logits(distiller.student, "student", scheme)

@@ -67,17 +67,3 @@ def _check_teacher_input(student, teacher, teacher_input):
             f"shape {t_in}. Received: teacher_input={teacher_input!r}, which gives "
             f"{mapped}"
         )
-
-
-def check_logit_positions(distiller, terms):
-    """Raises a ValueError when the student's logits have positions (pixels,
-    tokens) and a weighted term needs one logit vector per sample."""
-    shape = tuple(distiller.student.outputs[0].shape)
-    refusing = sorted({type(t).__name__ for t in terms if t.per_sample_logits and t.weight})
-    if len(shape) > 2 and refusing:
-        raise ValueError(
-            f"{type(distiller).__name__} ({', '.join(refusing)}) relates the samples of a "
-            "batch through one logit vector each, shape (batch, classes); logits with "
-            "positions (pixels, tokens) are not supported by it: use KD, DKD, DIST or WTTM, "
-            f"which take (batch, ..., classes). Received: student output shape {shape}"
-        )

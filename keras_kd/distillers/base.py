@@ -9,7 +9,8 @@ from keras_kd.data.indexed import SAMPLE_INDEX_KEY, require_sample_index, split_
 from keras_kd.distillers import _faults, _taps
 from keras_kd.distillers._arguments import declared_arguments
 from keras_kd.distillers._cached import mismatch_fraction, split_cached
-from keras_kd.distillers._pair_checks import check_logit_positions, check_pair
+from keras_kd.distillers._model_checks import check_terms_take_positions
+from keras_kd.distillers._pair_checks import check_pair
 from keras_kd.distillers._stages import INIT, MAIN
 from keras_kd.distillers._terms import KDTerm, TaskTerm
 from keras_kd.distillers._trainer import KERAS_ARGUMENTS, TermTrainer
@@ -137,7 +138,7 @@ class Distiller(TermTrainer):
                 f"Received: terms named {names}"
             )
         check_pair(self.student, self.teacher, self.teacher_input)
-        check_logit_positions(self, self.all_terms)
+        check_terms_take_positions(self, self.all_terms)
         layers = _taps.layers_by_network(self.all_terms)
         self.student_taps = build_feature_extractor(
             self.student, layers["student"], argument="student_layers"

@@ -117,14 +117,10 @@ def padding_mask(sample_weight, logits):
     """The real positions of ``logits`` (batch, *positions, C) as a boolean
     mask: per-position weights > 0 (see `position_weights`); None for
     per-sample weights or none (every position is real)."""
-    if sample_weight is None:
+    if sample_weight is None or logits.shape.rank <= 2:
         return None
-    weight = tf.convert_to_tensor(sample_weight)
-    if weight.shape.rank == logits.shape.rank and weight.shape[-1] == 1:
-        weight = tf.squeeze(weight, -1)
-    if logits.shape.rank <= 2 or weight.shape.rank != logits.shape.rank - 1:
-        return None
-    return weight > 0
+    weight, masks = _per_position_weights(logits[..., 0], sample_weight)
+    return weight > 0 if masks else None
 
 
 def flatten_per_sample(x):

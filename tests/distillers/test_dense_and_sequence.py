@@ -231,3 +231,19 @@ def test_schemes_built_on_per_sample_heads_refuse_logits_with_positions(seg_pair
             ONE(student, cut_layer="mid", branches=2)
         else:
             BYOT(student, exit_layers=["enc"], deep_layer="mid")
+
+
+def test_a_refused_compile_leaves_the_trained_distiller_as_it_was(seq_pair):
+    student, teacher = seq_pair
+    x, y = sequence_data(8, seed=14)
+    distiller = KD(student, teacher, kd_weight=0.5)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.05), loss=loss)
+    distiller.fit(x, y, epochs=1, verbose=0)
+    before = snapshot(distiller)
+    task_loss, optimizer = distiller.compiled_task_loss, distiller.optimizer
+    with pytest.raises(ValueError, match="from_logits=True"):
+        distiller.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    assert_same(before, snapshot(distiller))
+    assert distiller.compiled_task_loss is task_loss and distiller.optimizer is optimizer
+    assert int(optimizer.iterations) == 1
