@@ -158,7 +158,7 @@ def cache_teacher_outputs(
         )
     one_of("dtype", dtype, ("float32", "float16"))
     positive_int("batch_size", batch_size)
-    classes = distiller.teacher.outputs[0].shape[-1]
+    classes = distiller.logits_shape[-1]
     if top_k is not None and (positive_int("top_k", top_k) >= classes):
         raise ValueError(
             f"`top_k` must be smaller than the number of classes ({classes}) to save "
@@ -186,7 +186,7 @@ def cache_teacher_outputs(
     teacher_outputs = tf.function(distiller.teacher_outputs_for_cache, reduce_retracing=True)
     for element in dataset.batch(batch_size):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(element)
-        found = teacher_outputs(x, tf.convert_to_tensor(y))
+        found = teacher_outputs(x, tf.convert_to_tensor(distiller.logit_labels(y)))
         if top_k is not None:
             logits = found.pop(OUTPUT_KEY)
             found = {**found, **top_k_logits(logits, top_k)}

@@ -8,6 +8,7 @@ so that one forward pass returns the logits and every tapped feature.
 import keras
 
 OUTPUT_KEY = "output"
+PREDICTIONS_KEY = "predictions"
 _MAX_LISTED = 80
 
 
@@ -29,7 +30,6 @@ def require_functional(model, argument):
             "`keras.Model(inputs, outputs)`. Received: "
             f"{argument}={model.name!r} of type {type(model).__name__}"
         )
-    require_single_output(model, argument)
 
 
 def _output_structure(model):
@@ -43,31 +43,84 @@ def _shape(tensor):
     return tuple(tensor.shape)
 
 
-def require_single_output(model, argument):
+def named_outputs(model):
+    """``{name: symbolic output}`` in the model's output order: a dict output's
+    keys, else each output's layer name (the names `compile` takes)."""
+    structure = _output_structure(model)
+    if isinstance(structure, dict):
+        return dict(structure)
+    return dict(zip(model.output_names, model.outputs, strict=True))
+
+
+def logits_tensor(model, logits_output=None, argument="model", takes_logits_output=True):
+    """The symbolic output that holds ``model``'s logits.
+
+    Args:
+        model: a built functional or Sequential Keras model.
+        logits_output: for a model with several outputs (a dict or a list),
+            the name of the one holding the logits (a dict key, or the output
+            layer's name for a list); None for a single-output model.
+        argument: the user-facing name of ``model`` in error messages.
+        takes_logits_output: whether the caller takes ``logits_output`` (the
+            refusal of several outputs then names it, else only the rewrap).
+
+    Returns:
+        The symbolic logits tensor.
+
+    Raises:
+        ValueError: several outputs and no (or an unknown) ``logits_output``.
+    """
+    if logits_output is None:
+        require_single_output(model, argument, takes_logits_output)
+        return model.outputs[0]
+    outputs = named_outputs(model)
+    if len(model.outputs) == 1 and not isinstance(_output_structure(model), dict):
+        return model.outputs[0]
+    if logits_output not in outputs:
+        shapes = {name: _shape(t) for name, t in outputs.items()}
+        raise ValueError(
+            f"`logits_output` must name one of `{argument}`'s outputs, the one that holds "
+            f"the logits. Outputs of {model.name!r}: {shapes}. Received: "
+            f"logits_output={logits_output!r}"
+        )
+    return outputs[logits_output]
+
+
+def require_single_output(model, argument, logits_output_accepted=False):
     """Rejects a model that does not return its logits as one tensor.
 
     A dict output (even of one entry) reaches the labels, the metrics and
     `predict` as a dict, and a list of several outputs does not say which one
-    holds the logits: both are refused with the rewrap that fixes them.
+    holds the logits. Both are refused; the message names `logits_output` when
+    the caller takes it (``logits_output_accepted``: a `Distiller`), and the
+    rewrap to one output otherwise.
     """
     structure = _output_structure(model)
+    named = (
+        "Name the output that holds them with `logits_output` (e.g. "
+        f"logits_output={next(iter(named_outputs(model)))!r}), or "
+        if logits_output_accepted
+        else ""
+    )
     if isinstance(structure, dict):
         entries = {key: _shape(value) for key, value in structure.items()}
         key = next(iter(entries))
+        rewrap = "rewrap" if named else "Rewrap"
         raise ValueError(
             f"`{argument}` must return its logits as one tensor, but it returns a dict "
             f"with entries {list(entries)}: the labels, metrics, `evaluate` and `predict` "
-            "need the logits themselves. Rewrap the entry that holds them, e.g. "
-            f'`keras.Model({argument}.inputs, {argument}.output["{key}"])`. Received: '
-            f"{argument}={model.name!r} with outputs {entries}"
+            f"need to know which entry holds the logits. {named}{rewrap} the entry that "
+            f'holds them, e.g. `keras.Model({argument}.inputs, {argument}.output["{key}"])`. '
+            f"Received: {argument}={model.name!r} with outputs {entries}"
         )
     outputs = model.outputs
     if len(outputs) != 1:
         shapes = [_shape(t) for t in outputs]
+        rewrap = "rewrap" if named else "Rewrap"
         raise ValueError(
             f"`{argument}` must have exactly one output (the logits); with {len(outputs)} "
-            "outputs, which one is the logits is not known. Rewrap the one that is, e.g. "
-            f"`keras.Model({argument}.inputs, {argument}.outputs[i])` with i in "
+            f"outputs, which one is the logits is not known. {named}{rewrap} the one that "
+            f"is, e.g. `keras.Model({argument}.inputs, {argument}.outputs[i])` with i in "
             f"[0, {len(outputs) - 1}]. Received: {argument}={model.name!r} with "
             f"{len(outputs)} outputs of shapes {shapes}"
         )
@@ -169,14 +222,21 @@ def _calls_in_graph(model, layer):
     return [node for i, node in enumerate(nodes) if f"{id(layer)}_ib-{i}" in keys]
 
 
-def build_feature_extractor(model, layer_names, name=None, argument="layer_names"):
+def build_feature_extractor(
+    model, layer_names, name=None, argument="layer_names", logits_output=None, predictions=False
+):
     """Builds a dict-output functional model returning logits and named features.
 
     Args:
-        model: a built functional (or Sequential) Keras model with one output.
+        model: a built functional (or Sequential) Keras model.
         layer_names: names of the layers whose outputs to return.
         name: name of the extractor (default ``{model.name}_taps``).
         argument: the user-facing argument name used in error messages.
+        logits_output: for a model with several outputs, the name of the one
+            holding the logits (see `logits_tensor`); None for one output.
+        predictions: also return the model's whole output, in its own
+            structure, under ``"predictions"`` (for a model with several
+            outputs: what its compiled loss and metrics take).
 
     Returns:
         A `keras.Model` sharing ``model``'s layers and weights, whose call
@@ -194,12 +254,17 @@ def build_feature_extractor(model, layer_names, name=None, argument="layer_names
             f"`{argument}` must be a list of layer names (strings). Received: "
             f"{argument}={layer_names!r}"
         )
-    if OUTPUT_KEY in layer_names:
+    reserved = [key for key in (OUTPUT_KEY, PREDICTIONS_KEY) if key in layer_names]
+    if reserved:
         raise ValueError(
-            f"`{argument}` must not contain {OUTPUT_KEY!r}: the model's output is "
-            f"always returned under that key. Received: {argument}={layer_names!r}"
+            f"`{argument}` must not contain {reserved[0]!r}: the extractor returns the "
+            f"model's outputs under {OUTPUT_KEY!r} and {PREDICTIONS_KEY!r}. Received: "
+            f"{argument}={layer_names!r}"
         )
-    outputs = {OUTPUT_KEY: model.outputs[0]}
+    model_argument = "model" if argument == "layer_names" else argument
+    outputs = {OUTPUT_KEY: logits_tensor(model, logits_output, model_argument, False)}
+    if predictions:
+        outputs[PREDICTIONS_KEY] = _output_structure(model)
     for layer_name in layer_names:
         outputs[layer_name] = tap_layer(model, layer_name, argument)
     return keras.Model(model_input(model), outputs, name=name or f"{model.name}_taps")
@@ -240,4 +305,12 @@ def tappable_layers(model):
     return rows
 
 
-__all__ = ["OUTPUT_KEY", "build_feature_extractor", "tap_layer", "tappable_layers"]
+__all__ = [
+    "OUTPUT_KEY",
+    "PREDICTIONS_KEY",
+    "build_feature_extractor",
+    "logits_tensor",
+    "named_outputs",
+    "tap_layer",
+    "tappable_layers",
+]

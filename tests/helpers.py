@@ -134,3 +134,31 @@ def sequence_data(n=16, seed=0):
     real = np.arange(LENGTH + 1)[None] < lengths[:, None]
     tokens = np.where(real, tokens, 0).astype("int32")
     return tokens[:, :-1], tokens[:, 1:]
+
+
+ANCHORS = 16  # a 4 x 4 grid of one anchor each
+
+
+def detector(name, width, outputs="dict"):
+    """A one-stage detector head pair on (8, 8, 3) images: per-anchor class
+    logits (ANCHORS, CLASSES) and box offsets (ANCHORS, 4), as a dict
+    (``{"classes", "boxes"}``) or a list (output layers ``cls`` and ``box``)."""
+    inputs = keras.Input((8, 8, 3))
+    h = keras.layers.Conv2D(width, 3, strides=2, padding="same", activation="relu", name="neck")(
+        inputs
+    )
+    classes = keras.layers.Reshape((ANCHORS, CLASSES), name="cls")(
+        keras.layers.Conv2D(CLASSES, 1, name="cls_head")(h)
+    )
+    boxes = keras.layers.Reshape((ANCHORS, 4), name="box")(keras.layers.Conv2D(4, 1)(h))
+    heads = {"classes": classes, "boxes": boxes} if outputs == "dict" else [classes, boxes]
+    return keras.Model(inputs, heads, name=name)
+
+
+def detection_data(n=16, seed=0):
+    """Images, per-anchor class labels and box offsets."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 8, 8, 3)).astype("float32")
+    classes = rng.integers(0, CLASSES, size=(n, ANCHORS))
+    boxes = rng.normal(size=(n, ANCHORS, 4)).astype("float32")
+    return x, classes, boxes

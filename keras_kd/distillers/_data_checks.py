@@ -57,11 +57,11 @@ def _lengths(x):
     return [len(a) for a in tf.nest.flatten(x)]
 
 
-def check_arrays(x, y, model, class_labels=True):
+def check_arrays(x, y, trainer, class_labels=True):
     """Validates in-memory inputs (one array, a list or a dict of arrays) and every label
-    (as class labels when ``class_labels``, else only their count)."""
+    (the logits' as class labels when ``class_labels``, else only their count)."""
     _require_labels(y)
-    output_shape = tuple(model.outputs[0].shape)
+    model, output_shape = trainer.deployable, trainer.logits_shape
     arrays = [np.asarray(a) for a in tf.nest.flatten(x)]
     if len(arrays) == 1 and len(model.inputs) == 1:
         _check_inputs(arrays[0].shape, tuple(model.inputs[0].shape[1:]))
@@ -79,19 +79,20 @@ def check_arrays(x, y, model, class_labels=True):
             f"`x` must not be empty and its arrays must have one length. Received: x with "
             f"lengths {[len(a) for a in arrays]}"
         )
-    if len(y_arrays) != 1:
+    if len(y_arrays) != 1 and trainer.logits_output is None:
         raise ValueError(f"`y` must be one array of labels. Received: y with {len(y_arrays)} parts")
-    y = np.asarray(y_arrays[0])
     if class_labels:
-        labels.check_label_array(y, output_shape[-1], positions=output_shape[1:-1])
-    if len(y) != len(arrays[0]):
+        y_logits = np.asarray(trainer.logit_labels(y))
+        labels.check_label_array(y_logits, output_shape[-1], positions=output_shape[1:-1])
+    counts = sorted({len(np.asarray(part)) for part in y_arrays})
+    if counts != [len(arrays[0])]:
         raise ValueError(
             f"`x` and `y` must have the same number of samples. Received: {len(arrays[0])} "
-            f"inputs, {len(y)} labels"
+            f"inputs, {' and '.join(map(str, counts))} labels"
         )
 
 
-def check_dataset(ds, model, class_labels=True):
+def check_dataset(ds, trainer, class_labels=True):
     """Validates a dataset statically (element spec, cardinality): no iteration."""
     if int(ds.cardinality()) == 0:
         raise ValueError("`x` must not be an empty dataset. Received: a dataset with 0 elements")
@@ -101,17 +102,21 @@ def check_dataset(ds, model, class_labels=True):
     y_spec = spec[1]
     if isinstance(y_spec, dict) and LABELS_KEY in y_spec:
         y_spec = y_spec[LABELS_KEY]
-    if len(model.inputs) == 1 and hasattr(spec[0], "shape"):
-        _check_inputs(_static_shape(spec[0]), tuple(model.inputs[0].shape[1:]))
+    inputs = trainer.deployable.inputs
+    if len(inputs) == 1 and hasattr(spec[0], "shape"):
+        _check_inputs(_static_shape(spec[0]), tuple(inputs[0].shape[1:]))
+    y_spec = trainer.logit_labels(y_spec)
     if class_labels and hasattr(y_spec, "shape"):
-        _check_label_spec(y_spec, tuple(model.outputs[0].shape))
+        _check_label_spec(y_spec, trainer.logits_shape)
 
 
 def check_sample_weight(sample_weight):
-    """Raises unless in-memory sample weights are finite and non-negative."""
+    """Raises unless in-memory sample weights (one array, or one per output) are
+    finite and non-negative."""
     if sample_weight is None or isinstance(sample_weight, tf.data.Dataset):
         return
-    w = np.asarray(sample_weight, dtype="float64")
+    parts = [np.asarray(p, dtype="float64").ravel() for p in tf.nest.flatten(sample_weight)]
+    w = np.concatenate(parts) if parts else np.zeros(0)
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise ValueError(
             "`sample_weight` must hold finite, non-negative numbers. Received: values from "
@@ -119,13 +124,15 @@ def check_sample_weight(sample_weight):
         )
 
 
-def check_fit_data(model, x, y, sample_weight=None, class_labels=True):
-    """Raises a ValueError for data the deployable ``model`` cannot train on
-    (labels are checked as class labels when ``class_labels``)."""
+def check_fit_data(trainer, x, y, sample_weight=None):
+    """Raises a ValueError for data the ``trainer``'s deployable model cannot
+    train on (the logits' labels are checked as class labels when the trainer
+    `checks_class_labels`)."""
     check_sample_weight(sample_weight)
+    class_labels = trainer.checks_class_labels
     if isinstance(x, tf.data.Dataset):
-        check_dataset(x, model, class_labels)
+        check_dataset(x, trainer, class_labels)
     elif x is not None and all(
         isinstance(a, np.ndarray | list) or keras.ops.is_tensor(a) for a in tf.nest.flatten(x)
     ):
-        check_arrays(x, y, model, class_labels)
+        check_arrays(x, y, trainer, class_labels)

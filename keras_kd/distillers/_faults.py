@@ -55,7 +55,7 @@ def _non_finite_data(argument):
 
 
 def _labels(c):
-    shape = c.trainer.deployable.outputs[0].shape
+    shape = c.trainer.logits_shape
     what = labels.accepted(shape[-1], tuple(shape[1:-1]))
     if c.high < c.low:  # low: NaN count, high: -(inf count) - 1 (see labels.label_fault)
         nan, inf = c.low, -c.high - 1.0

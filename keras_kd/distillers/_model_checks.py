@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_kd.features import require_single_output
+from keras_kd.features import logits_tensor
 
 _PASS_THROUGH = (
     keras.layers.Identity,
@@ -36,9 +36,10 @@ def _producer(operation):
     return _operation_of(nodes[0].input_tensors[0])
 
 
-def output_squashing(model):
-    """The softmax/sigmoid that ends ``model`` (behind identity-like layers), or None."""
-    operation = _operation_of(model.outputs[0])
+def output_squashing(output):
+    """The softmax/sigmoid that ends the symbolic ``output`` (behind identity-like
+    layers), or None."""
+    operation = _operation_of(output)
     for _ in range(8):
         if operation is None:
             return None
@@ -51,17 +52,18 @@ def output_squashing(model):
     return None
 
 
-def check_logits_model(model, argument):
+def check_logits_model(model, argument, logits_output=None, takes_logits_output=False):
     """Rejects a model whose output is a softmax or sigmoid: distillation needs logits.
 
     The graph is followed back through identity-like layers (Identity,
     Dropout, Reshape, Flatten, linear Activation), and softmax written as a
     layer, an activation or `keras.ops.softmax` is recognized. Outputs are
-    checked again on every batch (`_guard.are_probabilities`). A dict output,
-    or several outputs, is refused first (`features.require_single_output`).
+    checked again on every batch (`_guard.are_probabilities`). A model with
+    several outputs names the one holding the logits with ``logits_output``
+    (`features.logits_tensor`); without it, a dict output or several outputs
+    are refused first.
     """
-    require_single_output(model, argument)
-    found = output_squashing(model)
+    found = output_squashing(logits_tensor(model, logits_output, argument, takes_logits_output))
     if found:
         squash, where = found
         raise ValueError(
@@ -110,11 +112,11 @@ def check_trainable(model, argument):
         )
 
 
-def check_per_sample_logits(model, argument, scheme):
+def check_per_sample_logits(model, argument, scheme, logits_output=None):
     """Rejects logits with positions (pixels, tokens) for a scheme built on one
     logit vector per sample (ONE's gate, BYOT's exit heads, MLKD's batch and
     class levels)."""
-    shape = tuple(model.outputs[0].shape)
+    shape = tuple(logits_tensor(model, logits_output, argument, False).shape)
     if len(shape) > 2:
         raise ValueError(
             f"{scheme} needs `{argument}` to output one logit vector per sample, shape "
@@ -130,4 +132,4 @@ def check_terms_take_positions(distiller, terms):
     named = sorted({type(t).__name__ for t in terms if t.per_sample_logits and t.weight})
     if named:
         scheme = f"{type(distiller).__name__} ({', '.join(named)})"
-        check_per_sample_logits(distiller.student, "student", scheme)
+        check_per_sample_logits(distiller.student, "student", scheme, distiller.logits_output)

@@ -3,25 +3,28 @@
 import tensorflow as tf
 
 from keras_kd.distillers._model_checks import check_distinct, check_logits_model, check_trainable
-from keras_kd.features import require_functional
+from keras_kd.features import logits_tensor, require_functional
 
 
-def check_pair(student, teacher, teacher_input):
+def check_pair(student, teacher, teacher_input, logits_output=None):
     """Raises a ValueError unless the teacher can teach the student: both
-    functional logit models, distinct, same output shape, and inputs of the
-    same shape (or a `teacher_input` that maps the student's to the teacher's)."""
+    functional logit models, distinct, logits of the same shape (the
+    ``logits_output`` of a model with several outputs), and inputs of the same
+    shape (or a `teacher_input` that maps the student's to the teacher's)."""
     require_functional(student, "student")
     require_functional(teacher, "teacher")
-    check_logits_model(student, "student")
-    check_logits_model(teacher, "teacher")
+    check_logits_model(student, "student", logits_output, takes_logits_output=True)
+    check_logits_model(teacher, "teacher", logits_output, takes_logits_output=True)
     check_distinct([student, teacher], ["student", "teacher"])
     check_trainable(student, "student")
-    s_out = tuple(student.outputs[0].shape[1:])
-    t_out = tuple(teacher.outputs[0].shape[1:])
+    s_out = tuple(logits_tensor(student, logits_output, "student").shape[1:])
+    t_out = tuple(logits_tensor(teacher, logits_output, "teacher").shape[1:])
     if s_out != t_out:
+        where = f" (output {logits_output!r})" if logits_output is not None else ""
         raise ValueError(
-            "`student` and `teacher` must output the same number of classes. "
-            f"Received: student output {s_out}, teacher output {t_out}"
+            f"`student` and `teacher` must output logits of the same shape (the same number of "
+            f"classes){where}. "
+            f"Received: student logits {s_out}, teacher logits {t_out}"
         )
     if teacher_input is not None:
         _check_teacher_input(student, teacher, teacher_input)

@@ -12,7 +12,7 @@ import keras
 
 from keras_kd._checks import layer_name_list, non_negative_float, temperature_value
 from keras_kd.distillers._arguments import RecordedArguments, deserialize_arguments
-from keras_kd.features import OUTPUT_KEY
+from keras_kd.features import OUTPUT_KEY, PREDICTIONS_KEY
 from keras_kd.layers.connector import build_connector
 from keras_kd.losses._align import check_alignable
 from keras_kd.losses.kd import kd_loss
@@ -37,6 +37,9 @@ class Term(RecordedArguments):
     even when the user compiled a loss of their own); one that relates the
     samples of a batch through their logits and takes no positions sets
     ``per_sample_logits`` (the distiller then refuses logits with positions).
+    Terms get the labels and weights of the logits; one that sets
+    ``uses_all_outputs`` (the task term) gets them for every output of a
+    student with several, and ``student["predictions"]`` holds its outputs.
     `build` checks the tapped shapes and creates
     trainable adapters (``self.adapters``) once the shapes are known; register
     the class for saving with ``keras.saving.register_keras_serializable``.
@@ -80,6 +83,7 @@ class Term(RecordedArguments):
     uses_sample_index = False
     uses_class_labels = False
     per_sample_logits = False
+    uses_all_outputs = False
     pairs_required = (0, None)  # (minimum, exactly)
     weight_argument = "weight"
     used_by = None  # the distiller class that uses this term, named in error messages
@@ -192,13 +196,15 @@ class TaskTerm(Term):
 
     name = "task"
     uses_logits = True
+    uses_all_outputs = True
     weight_argument = "task_weight"
 
     def bind(self, distiller):
         self.trainer = distiller
 
     def __call__(self, teacher, student, y, sample_weight):
-        return self.trainer.task_loss(y, student[OUTPUT_KEY], sample_weight)
+        predictions = student.get(PREDICTIONS_KEY, student[OUTPUT_KEY])
+        return self.trainer.task_loss(y, predictions, sample_weight)
 
 
 class KDTerm(Term):

@@ -24,8 +24,10 @@ from keras_kd.distillers._arguments import (
 )
 from keras_kd.distillers._data_checks import check_fit_data
 from keras_kd.distillers._multi_worker import MultiWorkerFitMixin
+from keras_kd.distillers._outputs import entry
 from keras_kd.distillers._stages import StagesMixin
 from keras_kd.distillers._task_loss import compiled_task_loss
+from keras_kd.features import logits_tensor, named_outputs
 from keras_kd.losses._reduce import batch_mean, position_weights
 
 KERAS_ARGUMENTS = ("name", "dtype", "trainable")
@@ -50,7 +52,7 @@ class Batch(NamedTuple):
 
 def _binary_accuracy_for_logits(metrics, num_outputs):
     """``"accuracy"`` on a single logit means logit > 0, not probability > 0.5."""
-    if num_outputs != 1 or metrics is None:
+    if num_outputs != 1 or not isinstance(metrics, list | tuple):
         return metrics
     return [
         keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)
@@ -79,6 +81,7 @@ class TermTrainer(StagesMixin, RecordedArguments, MultiWorkerFitMixin, keras.Mod
 
     inherit_arguments = True
     RENAMED_ARGUMENTS = {}
+    logits_output = None  # the deployable's output holding the logits, when it has several
 
     def __init__(self, check_finite=True, **kwargs):
         self.refuse_unknown(kwargs)
@@ -140,6 +143,26 @@ class TermTrainer(StagesMixin, RecordedArguments, MultiWorkerFitMixin, keras.Mod
         """The models this scheme trains (their regularization losses join the total)."""
         return []
 
+    @property
+    def output_names(self):
+        """The deployable model's output names when it has several (`logits_output`
+        set), else None: `compile`'s per-output losses and metrics are keyed by them."""
+        if self.logits_output is None:
+            return None
+        return list(named_outputs(self.deployable))
+
+    @property
+    def logits_shape(self):
+        """The static shape of the deployable model's logits, batch axis first."""
+        return tuple(logits_tensor(self.deployable, self.logits_output, "student").shape)
+
+    def logit_labels(self, y):
+        """The labels of the logits: ``y`` itself, or its `logits_output` entry
+        when the deployable model has several outputs."""
+        if self.logits_output is None:
+            return y
+        return entry(y, self.logits_output, self.output_names, "y")
+
     def trained_variables(self):
         """Trainable variables of `trained_models`, each once, in a fixed order."""
         seen, variables = set(), []
@@ -158,9 +181,11 @@ class TermTrainer(StagesMixin, RecordedArguments, MultiWorkerFitMixin, keras.Mod
         model's logits and labels (the built-in cross-entropy on class labels
         when None); ``loss_weights`` multiplies it; the distillation terms are
         the scheme's own."""
-        self.compiled_task_loss = compiled_task_loss(loss, loss_weights, self.deployable)
+        self.compiled_task_loss = compiled_task_loss(
+            loss, loss_weights, self.deployable, self.output_names
+        )
         self._compiled_metrics = metrics
-        metrics = _binary_accuracy_for_logits(metrics, self.deployable.outputs[0].shape[-1])
+        metrics = _binary_accuracy_for_logits(metrics, self.logits_shape[-1])
         super().compile(
             optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics, **kwargs
         )
@@ -193,7 +218,7 @@ class TermTrainer(StagesMixin, RecordedArguments, MultiWorkerFitMixin, keras.Mod
         """
         x = args[0] if args else kwargs.get("x")
         y = args[1] if len(args) > 1 else kwargs.get("y")
-        check_fit_data(self.deployable, x, y, kwargs.get("sample_weight"), self.checks_class_labels)
+        check_fit_data(self, x, y, kwargs.get("sample_weight"))
         self.check_fit_data(x)
         if any(_saves_model(c) for c in kwargs.get("callbacks") or []):
             self.get_config()  # refuses what cannot be saved, before the first epoch
@@ -312,7 +337,7 @@ class TermTrainer(StagesMixin, RecordedArguments, MultiWorkerFitMixin, keras.Mod
         """The in-graph check of class labels (none when the compiled loss judges them)."""
         if not self.checks_class_labels:
             return []
-        return [checks_of.label_check(y, tuple(self.deployable.outputs[0].shape))]
+        return [checks_of.label_check(self.logit_labels(y), self.logits_shape)]
 
     def output_checks(self, outputs, batch):
         """Labels of the wrong kind, and logit outputs that are probabilities."""
@@ -347,7 +372,8 @@ class TermTrainer(StagesMixin, RecordedArguments, MultiWorkerFitMixin, keras.Mod
         return self.report(terms, total, outputs, batch)
 
     def task_loss(self, y, logits, sample_weight=None):
-        """The compiled loss of ``logits`` on the labels, or the cross-entropy on
+        """The compiled loss of the predictions on the labels (``logits``: the
+        whole output of a model with several outputs), or the cross-entropy on
         class labels (its mean over the real positions, `batch_mean`)."""
         if self.compiled_task_loss is not None:
             return self.compiled_task_loss(y, logits, sample_weight)

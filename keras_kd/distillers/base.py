@@ -14,7 +14,7 @@ from keras_kd.distillers._pair_checks import check_pair
 from keras_kd.distillers._stages import INIT, MAIN
 from keras_kd.distillers._terms import KDTerm, TaskTerm
 from keras_kd.distillers._trainer import KERAS_ARGUMENTS, TermTrainer
-from keras_kd.features import OUTPUT_KEY, build_feature_extractor
+from keras_kd.features import OUTPUT_KEY, PREDICTIONS_KEY, build_feature_extractor
 from keras_kd.losses._reduce import position_weights
 
 INPUT_GRADIENT_KEY = _taps.INPUT_GRADIENT_KEY
@@ -57,6 +57,12 @@ class Distiller(TermTrainer):
         teacher_input: optional layer or function applied to each batch
             before the teacher (e.g. ``keras.layers.Resizing(224, 224)`` for a
             teacher trained at another resolution).
+        logits_output: for a student with several outputs (a detector's
+            class and box heads), the name of the one holding the logits: a
+            dict output's key, or the output layer's name for a list. The
+            logit terms read it (and the teacher's output of that name, or the
+            teacher's only one); `compile`'s ``loss``, ``loss_weights`` and
+            ``metrics`` are per output, keyed by these names. None for one output.
         check_finite: skip and report a step whose term or gradient is NaN/inf.
         **kwargs: Keras's ``name``; a subclass's own arguments reach the
             template through the record (``arguments``), not through here.
@@ -111,6 +117,7 @@ class Distiller(TermTrainer):
         logit_standardization=False,
         init_epochs=0,
         teacher_input=None,
+        logits_output=None,
         check_finite=True,
         **kwargs,
     ):
@@ -137,14 +144,26 @@ class Distiller(TermTrainer):
                 f"Each term must have its own name; {duplicated} appear more than once. "
                 f"Received: terms named {names}"
             )
-        check_pair(self.student, self.teacher, self.teacher_input)
+        if a["logits_output"] is not None and not isinstance(a["logits_output"], str):
+            raise ValueError(
+                "`logits_output` must be the name (a string) of the student's output that "
+                f"holds the logits, or None. Received: logits_output={a['logits_output']!r}"
+            )
+        check_pair(self.student, self.teacher, self.teacher_input, self.logits_output)
         check_terms_take_positions(self, self.all_terms)
         layers = _taps.layers_by_network(self.all_terms)
         self.student_taps = build_feature_extractor(
-            self.student, layers["student"], argument="student_layers"
+            self.student,
+            layers["student"],
+            argument="student_layers",
+            logits_output=self.logits_output,
+            predictions=self.logits_output is not None,
         )
         self.teacher_taps = build_feature_extractor(
-            self.teacher, layers["teacher"], argument="teacher_layers"
+            self.teacher,
+            layers["teacher"],
+            argument="teacher_layers",
+            logits_output=self.logits_output,
         )
         for term in self.all_terms:
             term.build(self.feature_shape)
@@ -319,10 +338,16 @@ class Distiller(TermTrainer):
 
     def compute_terms(self, outputs, view):
         teacher, student = outputs["teacher"], outputs["student"]
-        weight = view.sample_weight
+        y, weight = self.logit_labels(view.y), self.logit_labels(view.sample_weight)
         if OUTPUT_KEY in student:
             weight = position_weights(student[OUTPUT_KEY], weight)
-        return {t.name: t(teacher, student, view.y, weight) for t in self._active_terms(self.stage)}
+        terms = {}
+        for t in self._active_terms(self.stage):
+            if t.uses_all_outputs:
+                terms[t.name] = t(teacher, student, view.y, view.sample_weight)
+            else:
+                terms[t.name] = t(teacher, student, y, weight)
+        return terms
 
     def reads_class_labels(self):
         return any(
@@ -334,7 +359,8 @@ class Distiller(TermTrainer):
         return [outputs[n].get(OUTPUT_KEY, tf.zeros([1, 1])) for n in ("teacher", "student")]
 
     def metric_logits(self, outputs):
-        return outputs["student"].get(OUTPUT_KEY)
+        student = outputs["student"]
+        return student.get(PREDICTIONS_KEY, student.get(OUTPUT_KEY))
 
     def step_checks(self, outputs, batch):
         checks = []
@@ -350,8 +376,12 @@ class Distiller(TermTrainer):
             t.update_state(applied)
 
     def evaluation_outputs(self, batch):
-        return {"student": {OUTPUT_KEY: self.deployable(batch.x, training=False)}}
+        if self.logits_output is None:
+            return {"student": {OUTPUT_KEY: self.deployable(batch.x, training=False)}}
+        student = self.student_taps(batch.x, training=False)
+        return {"student": {k: student[k] for k in (OUTPUT_KEY, PREDICTIONS_KEY)}}
 
     def evaluation_terms(self, outputs, batch):
-        task = self.task_loss(batch.y, outputs["student"][OUTPUT_KEY], batch.sample_weight)
+        predictions = self.metric_logits(outputs)
+        task = self.task_loss(batch.y, predictions, batch.sample_weight)
         return {"task": task}, task

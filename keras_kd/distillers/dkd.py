@@ -64,11 +64,11 @@ class DKDTerm(Term):
         Raises:
             ValueError: the student has a single output (use KD for it).
         """
-        if distiller.deployable.outputs[0].shape[-1] < 2:
+        if distiller.logits_shape[-1] < 2:
             raise ValueError(
                 "DKD splits the classes into the target and the others, so it needs a model "
                 "with at least 2 outputs; use KD for a single-logit binary classifier. "
-                f"Received: a student with {distiller.deployable.outputs[0].shape[-1]} output"
+                f"Received: a student with {distiller.logits_shape[-1]} output"
             )
         self.epochs_done = distiller.main_epochs_done
 

@@ -239,7 +239,7 @@ class FunctionMatching(Distiller):
         )
         y, sample_weight = batch.y, batch.sample_weight
         if self.mixup_alpha:
-            num_outputs = self.deployable.outputs[0].shape[-1]
+            num_outputs = self.logits_shape[-1]
             y = None if y is None else mixed_labels(y, partner, weight, num_outputs)
             if sample_weight is not None:
                 sample_weight = mix(sample_weight, partner, weight)

@@ -343,7 +343,7 @@ class MLKD(Distiller):
         **kwargs,
     ):
         super().__init__(student, teacher, **kwargs)
-        classes = self.deployable.outputs[0].shape[-1]
+        classes = self.logits_shape[-1]
         if classes < 2:
             raise ValueError(
                 "MLKD aligns softmax distributions over classes, so it needs a model with at "

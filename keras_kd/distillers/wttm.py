@@ -86,7 +86,7 @@ class WTTMTerm(Term):
         Raises:
             ValueError: the student has a single output (use KD for it).
         """
-        classes = distiller.deployable.outputs[0].shape[-1]
+        classes = distiller.logits_shape[-1]
         if classes < 2:
             raise ValueError(
                 "WTTM matches a softmax distribution over classes, so it needs a model with "

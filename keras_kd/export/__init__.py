@@ -36,12 +36,14 @@ from keras_kd.export.litert import (
     file_positions,
     litert_ends_the_process,
     op_names,
+    output_position,
     quantization_parameters,
     quantize_input,
     run_litert,
 )
 from keras_kd.export.micro import KNOWN_UNSUPPORTED_OPS, MicroError, run_micro
 from keras_kd.export.report import ExportAgreementError, ExportReport
+from keras_kd.features import logits_tensor, named_outputs
 
 CHECK_SAMPLES = 1000
 # The least top-1 agreement with Keras a file may have on the check samples.
@@ -158,6 +160,30 @@ def _largest_moving_variance(model):
     return max(values, default=0.0)
 
 
+def _file_output_names(model):
+    """``{output name: the file's signature name}`` for a model with several
+    outputs (a dict output keeps its keys, a list's are ``output_0``, ...)."""
+    names = list(named_outputs(model))
+    if isinstance(model.output, dict):
+        return {name: name for name in names}
+    return {name: f"output_{i}" for i, name in enumerate(names)}
+
+
+def _logits_output(model, logits_output):
+    """The name of the output holding the logits (None for one output), checked."""
+    if logits_output is None and not isinstance(model.output, dict) and len(model.outputs) == 1:
+        return None
+    logits_tensor(model, logits_output, "model")  # raises, naming the outputs
+    return logits_output
+
+
+def _in_order(outputs, names):
+    """A model's outputs (a dict, or a list in output order) in the order of ``names``."""
+    if isinstance(outputs, dict):
+        return [outputs[name] for name in names]
+    return list(outputs)
+
+
 def to_tflite(
     model,
     path,
@@ -167,6 +193,7 @@ def to_tflite(
     check_data=None,
     check_samples=CHECK_SAMPLES,
     min_agreement=MIN_AGREEMENT,
+    logits_output=None,
     verbose="auto",
 ):
     """Converts a Keras model (or a distiller's student) to a checked ``.tflite`` file.
@@ -194,6 +221,12 @@ def to_tflite(
     unrolled are refused for ``"int8"`` before anything runs: TensorFlow's
     int8 calibrator crashes the process on them; float16 and dynamic range
     convert them, and so does int8 with ``unroll=True``.
+
+    A model with several outputs (a detector's class and box heads) is
+    exported whole; ``logits_output`` names the one whose classes are
+    checked (a distiller's own is taken by default), ``check_data`` labels
+    are that output's, and the report adds every output's largest LiteRT
+    difference from Keras (``output_max_abs_diff``).
 
     A model with several inputs takes x as a dict of arrays keyed by input
     name (a dict-input model's keys, else the inputs' names) or, when built
@@ -232,6 +265,9 @@ def to_tflite(
             the file whatever it agrees on. Without ``check_data`` one
             sample is run (to see that the file runs), and no agreement is
             required of it.
+        logits_output: for a model with several outputs, the name of the one
+            holding the logits (a dict output's key, or the output layer's
+            name); a distiller's ``logits_output`` by default.
         verbose: progress of the conversion, the ``int8 calibration`` and the
             ``LiteRT check`` and ``TFLite-Micro check`` stages: 0 (silent), 1
             (a progress bar per stage), 2 (one line per stage, e.g.
@@ -266,7 +302,10 @@ def to_tflite(
                   check_data=({"image": images, "meta": metadata}, y))
         ```
     """
+    if logits_output is None:
+        logits_output = getattr(model, "logits_output", None)
     model = deployable_model(model)
+    logits_output = _logits_output(model, logits_output)
     one_of("quantization", quantization, QUANTIZATIONS)
     min_agreement = _check_min_agreement(min_agreement)
     if quantization == "int8":
@@ -316,13 +355,30 @@ def to_tflite(
                 f"range may still convert it. Received: model={model.name!r}, quantization='int8'"
             )
     keras_x = model_inputs(specs, x)
-    keras_out = np.asarray(model.predict(keras_x, batch_size=256, verbose=0), np.float32)
+    keras_out = model.predict(keras_x, batch_size=256, verbose=0)
+    file_names = None if logits_output is None else _file_output_names(model)
+    litert_out, input_details, output_detail = run_litert(
+        model_bytes,
+        x[0] if single else x,
+        None if single else [spec.name for spec in specs],
+        verbose,
+        None if file_names is None else list(file_names.values()),
+    )
     if single:
-        litert_out, input_detail, output_detail = run_litert(model_bytes, x[0], verbose=verbose)
-        input_details = [input_detail]
-    else:
-        names = [spec.name for spec in specs]
-        litert_out, input_details, output_detail = run_litert(model_bytes, x, names, verbose)
+        input_details = [input_details]
+    if file_names is not None:  # several outputs: the logits are checked, all are compared
+        keras_out = dict(zip(file_names, _in_order(keras_out, file_names), strict=True))
+        report.output_max_abs_diff = {
+            name: float(np.max(np.abs(litert_out[key] - keras_out[name])))
+            for name, key in file_names.items()
+        }
+        key = file_names[logits_output]
+        keras_out, litert_out, output_detail = (
+            keras_out[logits_output],
+            litert_out[key],
+            output_detail[key],
+        )
+    keras_out = np.asarray(keras_out, np.float32)
     report.input_quantization = [quantization_parameters(detail) for detail in input_details]
     report.output_quantization = quantization_parameters(output_detail)
     if not np.all(np.isfinite(litert_out)):
@@ -362,7 +418,8 @@ def to_tflite(
                 micro_inputs[position] = array
         micro_out = None
         try:
-            raw, report.arena_bytes = run_micro(model_bytes, micro_inputs, verbose)
+            position = output_position(model_bytes, output_detail)
+            raw, report.arena_bytes = run_micro(model_bytes, micro_inputs, verbose, position)
             # dequantized: a single logit's sign is not the raw int8's (zero point)
             micro_out = dequantize_output(raw, output_detail).reshape(litert_out.shape)
             report.micro_agreement = _agreement(micro_out, keras_classes)

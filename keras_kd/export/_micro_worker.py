@@ -84,7 +84,7 @@ def smallest_arena(model_bytes, start):
     return high
 
 
-def main(model_path, inputs_path, out_path, start_arena, margin, progress_path=None):
+def main(model_path, inputs_path, out_path, start_arena, margin, progress_path=None, output="0"):
     with open(model_path, "rb") as f:
         model_bytes = f.read()
     arena = smallest_arena(model_bytes, int(start_arena)) + int(margin)
@@ -96,7 +96,7 @@ def main(model_path, inputs_path, out_path, start_arena, margin, progress_path=N
         for position, x in enumerate(inputs):
             interpreter.set_input(x[sample : sample + 1], position)
         interpreter.invoke()
-        outputs.append(np.array(interpreter.get_output(0)))
+        outputs.append(np.array(interpreter.get_output(int(output))))
         if progress_path and time.monotonic() - reported >= PROGRESS_INTERVAL_SECONDS:
             _report(progress_path, sample + 1)
             reported = time.monotonic()

@@ -37,32 +37,45 @@ def op_names(model_bytes):
     return [op["op_name"] for op in interpreter._get_ops_details()]
 
 
-def _input_details(interpreter, names):
-    """The file's input details for ``names``, in that order, found by signature name.
+def _details(interpreter, names, kind="input"):
+    """The file's input (or output) details for ``names``, in that order, found by
+    signature name.
 
-    The converter may order a model's inputs otherwise than the model does
-    (in an order of its own, neither the model's nor by name), so inputs are
-    matched by the names the file's signature gives them, never by position.
-    ``names=None`` takes the file's inputs in order.
+    The converter may order a model's inputs and outputs otherwise than the
+    model does (in an order of its own, neither the model's nor by name), so
+    they are matched by the names the file's signature gives them, never by
+    position. ``names=None`` takes the file's in order.
     """
-    details = interpreter.get_input_details()
+    details = getattr(interpreter, f"get_{kind}_details")()
     if names is None:
         return details
     signatures = interpreter.get_signature_list()
     if len(signatures) != 1:
         raise ValueError(
-            "The converted model must have one signature to match its inputs by name. "
+            f"The converted model must have one signature to match its {kind}s by name. "
             f"Received: a model with signatures {sorted(signatures)}"
         )
-    by_name = interpreter.get_signature_runner(next(iter(signatures))).get_input_details()
+    runner = interpreter.get_signature_runner(next(iter(signatures)))
+    by_name = getattr(runner, f"get_{kind}_details")()
     missing = [name for name in names if name not in by_name]
     if missing:
         raise ValueError(
-            f"The converted model has no input named {missing}; its inputs are "
+            f"The converted model has no {kind} named {missing}; its {kind}s are "
             f"{sorted(by_name)}. Received: names={list(names)}"
         )
     by_index = {detail["index"]: detail for detail in details}
     return [by_index[by_name[name]["index"]] for name in names]
+
+
+def _input_details(interpreter, names):
+    return _details(interpreter, names, "input")
+
+
+def output_position(model_bytes, detail):
+    """The position of the output ``detail`` among the file's outputs (the index
+    TFLite-Micro reads it by)."""
+    interpreter = Interpreter(model_content=model_bytes)
+    return [d["index"] for d in interpreter.get_output_details()].index(detail["index"])
 
 
 def file_positions(model_bytes, details):
@@ -120,20 +133,24 @@ def litert_ends_the_process(model_bytes):
     return how + (f" ({lines[-1].strip()})" if lines else "")
 
 
-def run_litert(model_bytes, images, names=None, verbose=0):
+def run_litert(model_bytes, images, names=None, verbose=0, output_names=None):
     """Runs each sample (batch 1) through LiteRT; returns float32 outputs (N, ...).
 
     Args:
-        model_bytes: the ``.tflite`` bytes (one output).
+        model_bytes: the ``.tflite`` bytes.
         images: an array of samples for a one-input model, or a list of arrays,
             one per model input.
         names: with a list, the signature name of each input, to match the
             arrays to the file's inputs; None takes the file's inputs in order.
         verbose: progress of the ``LiteRT check`` stage: ``"auto"``, 0, 1 or 2.
+        output_names: the signature names of the outputs to return, for a
+            file with several; None returns the file's first output.
 
     Returns:
         ``(outputs, input_detail, output_detail)``; with a list of arrays,
-        ``input_detail`` is the list of the matched inputs' details, in order.
+        ``input_detail`` is the list of the matched inputs' details, in order;
+        with ``output_names``, ``outputs`` and ``output_detail`` are dicts
+        keyed by those names.
     """
     interpreter = Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=False)
     interpreter.allocate_tensors()
@@ -147,19 +164,23 @@ def run_litert(model_bytes, images, names=None, verbose=0):
             f"`images` must give one array per model input ({len(input_details)}). "
             f"Received: images with {len(arrays)} arrays"
         )
-    output_detail = interpreter.get_output_details()[0]
-    outputs = []
+    keys = output_names or [None]
+    output_details = _details(interpreter, output_names, "output")[: len(keys)]
+    outputs = {key: [] for key in keys}
     progress = Progress("LiteRT check", len(arrays[0]), verbose, "image")
     for i in range(len(arrays[0])):
         for array, detail in zip(arrays, input_details, strict=True):
             interpreter.set_tensor(detail["index"], quantize_input(array[i : i + 1], detail))
         interpreter.invoke()
-        outputs.append(
-            dequantize_output(interpreter.get_tensor(output_detail["index"]), output_detail)
-        )
+        for key, detail in zip(keys, output_details, strict=True):
+            outputs[key].append(dequantize_output(interpreter.get_tensor(detail["index"]), detail))
         progress.update(i + 1)
     progress.close()
-    return np.concatenate(outputs), (input_details if several else input_details[0]), output_detail
+    outputs = {key: np.concatenate(parts) for key, parts in outputs.items()}
+    inputs = input_details if several else input_details[0]
+    if output_names is None:
+        return outputs[None], inputs, output_details[0]
+    return outputs, inputs, dict(zip(keys, output_details, strict=True))
 
 
 def quantization_parameters(detail):

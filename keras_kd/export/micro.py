@@ -36,7 +36,7 @@ def _count(progress_path):
         return 0
 
 
-def _run_worker(model_path, inputs_path, out_path, start_arena, progress):
+def _run_worker(model_path, inputs_path, out_path, start_arena, progress, output=0):
     """Runs the worker, polling the count it writes into ``progress``."""
     folder = os.path.dirname(out_path)
     progress_path = os.path.join(folder, "progress")
@@ -52,6 +52,7 @@ def _run_worker(model_path, inputs_path, out_path, start_arena, progress):
         str(start_arena),
         str(ARENA_ALIGNMENT_MARGIN),
         progress_path,
+        str(output),
     ]
     log_path = os.path.join(folder, "log.txt")
     with open(log_path, "w") as log:
@@ -86,7 +87,7 @@ def _run_worker(model_path, inputs_path, out_path, start_arena, progress):
         return outputs, int(out["arena"])
 
 
-def run_micro(model_bytes, quantized_inputs, verbose=0):
+def run_micro(model_bytes, quantized_inputs, verbose=0, output=0):
     """Runs int8 inputs through TFLite-Micro.
 
     ``quantized_inputs`` is an array of samples for a one-input model, or a
@@ -99,6 +100,9 @@ def run_micro(model_bytes, quantized_inputs, verbose=0):
     start on the 16-byte boundary TFLite-Micro aligns to). Measured on this
     64-bit host, it is an upper bound for a 32-bit microcontroller, whose
     interpreter structs are smaller.
+
+    ``output`` is the position of the output returned among the file's
+    (`keras_kd.export.litert.output_position`; the first by default).
 
     ``verbose`` (``"auto"``, 0, 1 or 2) shows the ``TFLite-Micro check``
     stage's progress, which the worker process writes to a file this one polls.
@@ -114,4 +118,4 @@ def run_micro(model_bytes, quantized_inputs, verbose=0):
         samples = len(quantized_inputs[0] if several else quantized_inputs)
         progress = Progress("TFLite-Micro check", samples, verbose, "image")
         out_path = os.path.join(folder, "out.npz")
-        return _run_worker(model_path, inputs_path, out_path, start, progress)
+        return _run_worker(model_path, inputs_path, out_path, start, progress, output)

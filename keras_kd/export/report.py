@@ -82,6 +82,9 @@ class ExportReport:
             included, and are fed as they are).
         output_quantization: ``(scale, zero_point)`` of an int8 output:
             ``(q - zero_point) * scale`` are the logits; None for float.
+        output_max_abs_diff: for a model with several outputs, ``{output
+            name: largest |LiteRT - Keras|}`` of each (the logits' is also
+            ``max_abs_diff``); None for one output.
 
     Example:
         ```python
@@ -112,6 +115,7 @@ class ExportReport:
     keras_mean_iou: float | None = None
     litert_mean_iou: float | None = None
     micro_mean_iou: float | None = None
+    output_max_abs_diff: dict | None = None
 
     def as_dict(self):
         """The report as a plain dict (e.g. to save as JSON).
@@ -156,6 +160,8 @@ class ExportReport:
             ("TFLite-Micro mean IoU", self.micro_mean_iou),
         ]
         rows += [(name, pct(value)) for name, value in ious if value is not None]
+        for name, diff in (self.output_max_abs_diff or {}).items():
+            rows.append((f"LiteRT max |diff| of {name!r}", f"{diff:.3g}"))
         inputs = self.input_quantization or []
         named = [
             ("input scale, zero point" if len(inputs) == 1 else f"input {i} scale, zero point", q)

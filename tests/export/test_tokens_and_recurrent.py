@@ -132,8 +132,8 @@ def test_a_file_that_disagrees_with_keras_is_an_error_and_not_written(tmp_path):
 def test_a_micro_file_that_disagrees_is_an_error(tmp_path, monkeypatch):
     import keras_kd.export as export
 
-    def shuffled(model_bytes, inputs, verbose=0):
-        outputs, arena = run_micro(model_bytes, inputs, verbose)
+    def shuffled(model_bytes, inputs, verbose=0, output=0):
+        outputs, arena = run_micro(model_bytes, inputs, verbose, output)
         return np.roll(outputs, 1, axis=-1), arena  # every sample's top class moves
 
     run_micro = export.run_micro
