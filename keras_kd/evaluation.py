@@ -11,20 +11,36 @@ def predict_labels(model, ds):
     """Returns ``(predicted, true)`` class indices over a batched dataset.
 
     Labels may be class indices of shape ``(batch,)`` or ``(batch, 1)``,
-    probability rows, or 0/1 for a single-logit model (`keras_kd.labels`).
+    probability rows, or 0/1 for a single-logit model (`keras_kd.labels`);
+    for logits with positions ``(batch, *positions, C)``, one per position,
+    and both arrays are ``(n, *positions)``.
     """
     predicted, true = [], []
-    for x, y in ds:
+    for element in ds:
+        x, y, _ = _unpack(element)
         logits = model(x, training=False)
         predicted.append(labels.predicted_indices(logits))
-        true.append(labels.label_indices(y, logits.shape[-1]))
+        true.append(labels.label_indices(y, logits.shape[-1], len(logits.shape)))
     return np.concatenate(predicted), np.concatenate(true)
 
 
+def _unpack(element):
+    return (*element, None) if len(element) == 2 else tuple(element)
+
+
 def top1_accuracy(model, ds):
-    """Fraction of samples whose prediction is the label (batched dataset)."""
+    """Fraction of samples whose prediction is the label (batched dataset).
+
+    For logits with positions, the fraction of positions; a dataset of
+    ``(x, y, sample_weight)`` counts only the positions (or samples) of
+    nonzero weight, so padding (weight 0) is left out.
+    """
+    if len(ds.element_spec) != 3:
+        predicted, true = predict_labels(model, ds)
+        return float(np.mean(predicted == true))
+    weights = np.concatenate([np.asarray(w) for _, _, w in ds]) > 0
     predicted, true = predict_labels(model, ds)
-    return float(np.mean(predicted == true))
+    return float(np.mean((predicted == true)[np.broadcast_to(weights, true.shape)]))
 
 
 def mean_iou(y_true, y_pred, num_classes):

@@ -32,7 +32,7 @@ def require_functional(model, argument):
         )
 
 
-def _output_structure(model):
+def output_structure(model):
     try:
         return model.output
     except (AttributeError, ValueError):  # a Sequential model built but never called
@@ -46,10 +46,13 @@ def _shape(tensor):
 def named_outputs(model):
     """``{name: symbolic output}`` in the model's output order: a dict output's
     keys, else each output's layer name (the names `compile` takes)."""
-    structure = _output_structure(model)
+    structure = output_structure(model)
     if isinstance(structure, dict):
         return dict(structure)
-    return dict(zip(model.output_names, model.outputs, strict=True))
+    names = getattr(model, "output_names", None) or [
+        t._keras_history.operation.name for t in model.outputs
+    ]
+    return dict(zip(names, model.outputs, strict=True))
 
 
 def logits_tensor(model, logits_output=None, argument="model", takes_logits_output=True):
@@ -74,7 +77,7 @@ def logits_tensor(model, logits_output=None, argument="model", takes_logits_outp
         require_single_output(model, argument, takes_logits_output)
         return model.outputs[0]
     outputs = named_outputs(model)
-    if len(model.outputs) == 1 and not isinstance(_output_structure(model), dict):
+    if len(model.outputs) == 1 and not isinstance(output_structure(model), dict):
         return model.outputs[0]
     if logits_output not in outputs:
         shapes = {name: _shape(t) for name, t in outputs.items()}
@@ -95,7 +98,9 @@ def require_single_output(model, argument, logits_output_accepted=False):
     the caller takes it (``logits_output_accepted``: a `Distiller`), and the
     rewrap to one output otherwise.
     """
-    structure = _output_structure(model)
+    structure = output_structure(model)
+    if not isinstance(structure, dict) and len(model.outputs) == 1:
+        return
     named = (
         "Name the output that holds them with `logits_output` (e.g. "
         f"logits_output={next(iter(named_outputs(model)))!r}), or "
@@ -264,7 +269,7 @@ def build_feature_extractor(
     model_argument = "model" if argument == "layer_names" else argument
     outputs = {OUTPUT_KEY: logits_tensor(model, logits_output, model_argument, False)}
     if predictions:
-        outputs[PREDICTIONS_KEY] = _output_structure(model)
+        outputs[PREDICTIONS_KEY] = output_structure(model)
     for layer_name in layer_names:
         outputs[layer_name] = tap_layer(model, layer_name, argument)
     return keras.Model(model_input(model), outputs, name=name or f"{model.name}_taps")
@@ -311,6 +316,7 @@ __all__ = [
     "build_feature_extractor",
     "logits_tensor",
     "named_outputs",
+    "output_structure",
     "tap_layer",
     "tappable_layers",
 ]

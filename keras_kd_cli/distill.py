@@ -61,6 +61,13 @@ def _datasets(source, limit):
     return train, validation
 
 
+def _pairs(dataset):
+    """``(x, y)`` of a dataset that may carry sample weights (an .npz file's)."""
+    if len(dataset.element_spec) == 2:
+        return dataset
+    return dataset.map(lambda x, y, *_: (x, y))
+
+
 def _count(dataset):
     count = int(dataset.cardinality())
     if count < 0:  # unknown: count the records once
@@ -71,6 +78,13 @@ def _count(dataset):
 def _student(args, teacher, train):
     if args.student_builder is None:
         return export_cli.load_model(args.student, "STUDENT")
+    if len(teacher.outputs[0].shape) != 2:
+        raise UsageError(
+            f"STUDENT {args.student!r} builds an image classifier, but the teacher outputs "
+            f"logits with positions, shape {tuple(teacher.outputs[0].shape)} (pixels or "
+            "tokens); give the student as a .keras file of the same task. Received: "
+            f"STUDENT={args.student!r}"
+        )
     classes = teacher.outputs[0].shape[-1]
     shape = export_cli.image_shape(train)
     return models.BUILDERS[args.student_builder](num_classes=classes, input_shape=shape)
@@ -134,7 +148,9 @@ def run(args):
     if args.export is not None:
         path = os.path.join(args.out, f"student-{args.export}.tflite")
         quantize = "none" if args.export == "float32" else args.export
-        representative, check = export_cli.calibration_and_check(train_raw, validation_raw)
+        representative, check = export_cli.calibration_and_check(
+            _pairs(train_raw), _pairs(validation_raw)
+        )
         print(f"\nExporting to {path}\n")
         export_cli.export_and_report(
             distiller.student, path, quantize, representative, check, progress_verbosity(args.quiet)

@@ -91,7 +91,7 @@ def check_images_fit(dataset, model, name, source):
     shape, expected = image_shape(dataset), input_shape(model)
     if not fits(shape, expected):
         raise UsageError(
-            f"--data images do not fit {name}'s input: they have shape {shape}, "
+            f"--data inputs do not fit {name}'s input: they have shape {shape}, "
             f"{name} {model.name!r} takes {expected}. Received: --data={source!r}"
         )
 

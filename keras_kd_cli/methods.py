@@ -37,6 +37,10 @@ METHODS = {
     "function_matching": "FunctionMatching",
     "wttm": "WTTM",
     "mlkd": "MLKD",
+    "cwd": "CWD",
+    "pkd": "PKD",
+    "pairwise": "PairwiseDistillation",
+    "gkd": "GKD",
 }
 # `Distiller` arguments every method takes through its **kwargs and a user
 # may set with --arg (they apply to the KD term).
@@ -258,15 +262,17 @@ def method_arguments(method, pairs, epochs):
             raise ValueError(f"--arg {name} takes {kind}. Received: --arg {pair}") from None
     if "student_layers" in accepted:
         layers = arguments.get("student_layers", arguments.get("teacher_layers"))
-        if layers is None:
+        optional = accepted["student_layers"].default is None  # e.g. CWD: the logits
+        if layers is None and not optional:
             raise ValueError(
                 f"--method {method} taps layers: give them with --arg "
                 "student_layers=NAME[,NAME...] (teacher_layers defaults to the same names), "
                 "e.g. --arg student_layers=stage2. "
                 "Received: no student_layers"
             )
-        arguments.setdefault("student_layers", layers)
-        arguments.setdefault("teacher_layers", layers)
+        if layers is not None:
+            arguments.setdefault("student_layers", layers)
+            arguments.setdefault("teacher_layers", layers)
     if method in INIT_STAGE_METHODS:
         arguments.setdefault("init_epochs", max(1, epochs // 8))
     return arguments

@@ -166,8 +166,9 @@ def _add_distill(commands):
         choices=list(METHODS),
         default="kd",
         help="kd (Hinton), fitnet, at (attention), gradient_at, nst, ft (factor transfer), "
-        "ab (activation boundaries), fsp, rkd, dkd, dist: the keras_kd.distillers class of "
-        "that name; default: %(default)s",
+        "ab (activation boundaries), fsp, rkd, dkd, dist, crd, function_matching, wttm, mlkd; "
+        "for logits per pixel or token also cwd, pkd, pairwise (structured KD) and gkd: the "
+        "keras_kd.distillers class of that name; default: %(default)s",
     )
     distill.add_argument(
         "--arg",
@@ -187,7 +188,9 @@ def _add_distill(commands):
         metavar="SOURCE",
         help="labelled images: 'sample' (the embedded CIFAR-10 sample), 'tfds:NAME' (its "
         "'train' split; accuracy on 'test'), a .tfrecord.gz split file or an image folder "
-        "ROOT/CLASS/IMAGE (the last 10%% are the validation images); default: %(default)s",
+        "ROOT/CLASS/IMAGE; or, for any task (masks per pixel, tokens per position), an .npz "
+        "file of arrays x, y and optionally sample_weight (0 on padding) (for files and "
+        "folders the last 10%% are the validation samples); default: %(default)s",
     )
     distill.add_argument(
         "--epochs",

@@ -35,3 +35,11 @@ def test_the_sequence_steps_run_and_measure_bits_per_character(guide):
     bpc = bits_per_character(guide["logits"], guide["y_seq"], mask=guide["y_seq"] != 0)
     assert 0 < bpc < 2 * np.log2(guide["VOCAB"])
     assert guide["gkd"].beta == 1.0
+
+
+def test_the_detector_steps_train_both_heads_and_export_them(guide):
+    logged = set(guide["det_history"].history)
+    assert logged == {"boxes_mae", "classes_accuracy", "kd_loss", "loss", "task_loss"}
+    report = guide["det_report"]
+    assert set(report.output_max_abs_diff) == {"classes", "boxes"}
+    assert report.micro_error is None and report.litert_agreement > 0.9

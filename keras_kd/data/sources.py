@@ -3,12 +3,13 @@
 import os
 
 from keras_kd.data._images import check_image_size, resize
+from keras_kd.data.arrays import load_npz
 from keras_kd.data.cifar10 import load_sample
 from keras_kd.data.folder import load_image_folder
 from keras_kd.data.tfds import tfds_dataset
 from keras_kd.data.tfrecord import load_tfrecord_split
 
-_SOURCES = "'sample', 'tfds:NAME', a .tfrecord.gz file or an image folder"
+_SOURCES = "'sample', 'tfds:NAME', a .tfrecord.gz file, an image folder or an .npz file"
 
 
 def load(
@@ -31,7 +32,10 @@ def load(
               records with ``image`` (encoded JPEG/PNG bytes) and ``label``
               (int64) features, records in a shuffled order;
             - an image folder ``root/<class>/<image>`` (labels are the
-              sorted class-folder indices).
+              sorted class-folder indices);
+            - a NumPy ``.npz`` file of arrays ``x``, ``y`` and optionally
+              ``sample_weight`` (`keras_kd.data.arrays.load_npz`): any task,
+              e.g. masks per pixel or tokens per position as labels.
         split: for a file or folder, ``"train"``, ``"validation"`` (the last
             ``validation_split`` of it) or ``"all"``; for the sample,
             ``"train"`` or ``"validation"``; for TFDS, a split expression
@@ -47,7 +51,8 @@ def load(
             training and 5,000 validation records.
 
     Returns:
-        An unbatched `tf.data.Dataset` of ``(float32 image in 0..255, int32 label)``.
+        An unbatched `tf.data.Dataset` of ``(float32 image in 0..255, int32 label)``;
+        for an ``.npz`` file, of ``(x, y[, sample_weight])`` as stored.
 
     Example:
         ```python
@@ -73,6 +78,14 @@ def load(
         ds = tfds_dataset(name, split, data_dir, download, received=f"source={source!r}")
     elif os.path.isdir(source):
         return load_image_folder(source, image_size, split, validation_split)[0]
+    elif os.path.isfile(source) and source.endswith(".npz"):
+        if image_size is not None:
+            raise ValueError(
+                "`image_size` applies to image files and folders, not to .npz arrays "
+                f"(resize them before saving). Received: source={source!r}, "
+                f"image_size={image_size!r}"
+            )
+        return load_npz(source, split, validation_split)
     elif os.path.isfile(source):
         return load_tfrecord_split(source, split, validation_split, image_size)
     else:

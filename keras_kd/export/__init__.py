@@ -43,7 +43,7 @@ from keras_kd.export.litert import (
 )
 from keras_kd.export.micro import KNOWN_UNSUPPORTED_OPS, MicroError, run_micro
 from keras_kd.export.report import ExportAgreementError, ExportReport
-from keras_kd.features import logits_tensor, named_outputs
+from keras_kd.features import logits_tensor, named_outputs, output_structure
 
 CHECK_SAMPLES = 1000
 # The least top-1 agreement with Keras a file may have on the check samples.
@@ -164,14 +164,15 @@ def _file_output_names(model):
     """``{output name: the file's signature name}`` for a model with several
     outputs (a dict output keeps its keys, a list's are ``output_0``, ...)."""
     names = list(named_outputs(model))
-    if isinstance(model.output, dict):
+    if isinstance(output_structure(model), dict):
         return {name: name for name in names}
     return {name: f"output_{i}" for i, name in enumerate(names)}
 
 
 def _logits_output(model, logits_output):
     """The name of the output holding the logits (None for one output), checked."""
-    if logits_output is None and not isinstance(model.output, dict) and len(model.outputs) == 1:
+    several = isinstance(output_structure(model), dict) or len(model.outputs) > 1
+    if logits_output is None and not several:
         return None
     logits_tensor(model, logits_output, "model")  # raises, naming the outputs
     return logits_output

@@ -225,7 +225,7 @@ def labelled(check_data, shape, limit=None, dtype="float32"):
                 x, y = x[None], y[None]
             x, y = _pair(x, y, " in one batch", dtype)
             xs.append(x)
-            ys.append(y.reshape(len(y), -1))
+            ys.append(y)
             if limit is not None and sum(len(b) for b in xs) >= limit:
                 break
         if not xs:
@@ -394,7 +394,7 @@ def labelled_inputs(check_data, specs, limit=None):
                 f"{'a scalar' if y.ndim == 0 else len(y)} labels"
             )
         batches.append(arrays)
-        ys.append(y.reshape(len(y), -1))
+        ys.append(y)
         count += len(y)
         if limit is not None and count >= limit:
             break

@@ -238,7 +238,7 @@ def test_export_says_data_that_do_not_fit_the_model(tmp_path, capsys):
     model = _saved_cnn(tmp_path / "m8.keras", 8)  # the sample's images are 32x32x3
     out = tmp_path / "m.tflite"
     error = _usage_error(["export", str(model), str(out), "--data", "sample"], capsys)
-    assert "--data images do not fit MODEL's input" in error
+    assert "--data inputs do not fit MODEL's input" in error
     assert "(32, 32, 3)" in error and "(8, 8, 3)" in error
     assert not out.exists()
 

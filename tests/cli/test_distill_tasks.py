@@ -1,0 +1,96 @@
+"""`keras-kd distill` beyond image classification (issue 28): a segmenter and a
+masked sequence model from .npz files, with the dense and sequence methods,
+then exported with per-position checks."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_kd_cli import main
+from keras_kd_cli import parser as cli_parser
+from tests.helpers import (
+    assert_same,
+    segmentation_data,
+    segmenter,
+    sequence_data,
+    snapshot_without_random_state,
+    tagger,
+)
+
+CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Teacher and student files and .npz data of a segmentation and a sequence task."""
+    folder = tmp_path_factory.mktemp("tasks")
+    keras.utils.set_random_seed(0)
+    x, y = segmentation_data(64)
+    teacher = segmenter("seg_teacher", 8)
+    teacher.compile("adam", CE)
+    teacher.fit(x, y, epochs=3, verbose=0)
+    teacher.save(folder / "seg_teacher.keras")
+    segmenter("seg_student", 4).save(folder / "seg_student.keras")
+    np.savez(folder / "seg.npz", x=x, y=y)
+    tokens, following = sequence_data(64)
+    tagger("seq_teacher", 8).save(folder / "seq_teacher.keras")
+    tagger("seq_student", 4).save(folder / "seq_student.keras")
+    weights = (tokens > 0).astype("float32")
+    np.savez(folder / "seq.npz", x=tokens, y=following, sample_weight=weights)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "task,method,arguments,logged",
+    [
+        ("seg", "cwd", [], "cwd_loss"),
+        ("seg", "pkd", ["--arg", "student_layers=neck"], "pkd_loss"),
+        ("seq", "gkd", ["--arg", "beta=0.9"], "gkd_loss"),
+        ("seq", "kd", [], "kd_loss"),
+    ],
+)
+def test_a_task_of_its_own_distills_from_an_npz_file(
+    files, task, method, arguments, logged, tmp_path, capsys
+):
+    out = tmp_path / "run"
+    teacher_file = files / f"{task}_teacher.keras"
+    teacher = keras.saving.load_model(teacher_file)
+    argv = ["distill", str(teacher_file), str(files / f"{task}_student.keras")]
+    argv += ["--data", str(files / f"{task}.npz"), "--method", method, *arguments]
+    argv += ["--epochs", "1", "--batch-size", "16", "--out", str(out)]
+    assert main(argv) == cli_parser.EXIT_OK
+    printed = capsys.readouterr().out
+    assert f"student {task}_student" in printed and "val acc" in printed
+    assert logged in printed  # the method's term, in the epoch's line
+    student = keras.saving.load_model(out / "student.keras")
+    assert student.name == f"{task}_student"
+    saved = keras.saving.load_model(teacher_file)
+    assert_same(snapshot_without_random_state(teacher), snapshot_without_random_state(saved))
+    assert sorted(os.listdir(out)) == ["student.keras"]
+
+
+def test_a_segmenter_goes_to_int8_with_mean_iou_in_the_report(files, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["distill", str(files / "seg_teacher.keras"), str(files / "seg_student.keras")]
+    argv += ["--data", str(files / "seg.npz"), "--method", "kd", "--epochs", "1"]
+    argv += ["--batch-size", "16", "--export", "int8", "--out", str(out)]
+    assert main(argv) == cli_parser.EXIT_OK
+    printed = capsys.readouterr().out
+    assert "kd_loss" in printed
+    for row in ("Keras mean IoU", "LiteRT mean IoU", "LiteRT top-1 agreement"):
+        assert row in printed
+    assert (out / "student-int8.tflite").stat().st_size > 0
+
+
+def test_a_model_zoo_student_for_logits_with_positions_is_a_usage_error(files, capsys, tmp_path):
+    argv = ["distill", str(files / "seg_teacher.keras"), "mlperf_tiny_resnet8"]
+    argv += ["--data", str(files / "seg.npz"), "--out", str(tmp_path / "unused")]
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == cli_parser.EXIT_USAGE
+    error = capsys.readouterr().err
+    assert "builds an image classifier" in error and "(None, 8, 8, 3)" in error
+    assert "Received: STUDENT='mlperf_tiny_resnet8'" in error
+    assert not (tmp_path / "unused").exists()
