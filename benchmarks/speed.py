@@ -271,7 +271,8 @@ def main():
     parser.add_argument(
         "--tasks-only",
         action="store_true",
-        help="measure only the segmentation and sequence KD steps and update them in --out",
+        help="measure only the segmentation, sequence and detection KD steps and update them "
+        "in --out",
     )
     args = parser.parse_args()
     if args.tasks_only:

@@ -1,11 +1,14 @@
-"""Speed of the KD step on logits with positions: a segmentation pair and a
-masked sequence pair, against the student's own step plus the teacher's inference.
+"""Speed of the KD step on logits with positions: a segmentation pair, a
+masked sequence pair and a two-head detector pair, against the student's own
+step plus the teacher's inference.
 
 Run through ``python benchmarks/speed.py --tasks-only`` (or a full
 ``python benchmarks/speed.py``). Synthetic data of the shapes the
 benchmarks use: 64 x 64 canvases with 11 classes per pixel (an
-encoder-decoder teacher, an MCU-sized student), and 64-token sequences of a
-100-character vocabulary with padding (a GRU-256 teacher, a GRU-64 student).
+encoder-decoder teacher, an MCU-sized student), 64-token sequences of a
+100-character vocabulary with padding (a GRU-256 teacher, a GRU-64 student),
+and 64 x 64 images to a detector's 8 x 8 grid of class logits (11 classes)
+and box offsets (a loss per head; KD on the class head, ``logits_output``).
 Each configuration is warmed up (traced) first, then the configurations take
 turns over ``rounds`` epochs; figures are medians of seconds per step.
 """
@@ -21,6 +24,8 @@ from keras_kd import distillers
 
 CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 CLASSES, VOCAB, LENGTH = 11, 100, 64
+TASKS = ("segmentation", "sequence", "detection")
+DETECTION_LOSS = {"classes": CE, "boxes": keras.losses.Huber()}
 
 
 def segmenter(width, name):
@@ -43,9 +48,25 @@ def language_model(units, name):
     return keras.Model(inputs, keras.layers.Dense(VOCAB)(h), name=name)
 
 
+def detector(width, name):
+    inputs = keras.Input((64, 64, 3))
+    h = keras.layers.Conv2D(width, 3, strides=2, padding="same", activation="relu")(inputs)
+    h = keras.layers.Conv2D(2 * width, 3, strides=2, padding="same", activation="relu")(h)
+    h = keras.layers.Conv2D(2 * width, 3, strides=2, padding="same", activation="relu")(h)
+    classes = keras.layers.Reshape((64, CLASSES))(keras.layers.Conv2D(CLASSES, 1)(h))
+    boxes = keras.layers.Reshape((64, 4))(keras.layers.Conv2D(4, 1)(h))
+    return keras.Model(inputs, {"classes": classes, "boxes": boxes}, name=name)
+
+
 def task_data(task, samples, batch_size):
     rng = np.random.default_rng(0)
-    if task == "segmentation":
+    if task == "detection":
+        x = rng.random((samples, 64, 64, 3)).astype("float32")
+        y = {
+            "classes": rng.integers(0, CLASSES, (samples, 64)),
+            "boxes": rng.normal(size=(samples, 64, 4)).astype("float32"),
+        }
+    elif task == "segmentation":
         x = rng.random((samples, 64, 64, 3)).astype("float32")
         y = rng.integers(0, CLASSES, (samples, 64, 64))
     else:
@@ -61,6 +82,8 @@ def pair(task):
     keras.utils.set_random_seed(0)
     if task == "segmentation":
         return segmenter(8, "student"), segmenter(32, "teacher")
+    if task == "detection":
+        return detector(8, "student"), detector(32, "teacher")
     return language_model(64, "student"), language_model(256, "teacher")
 
 
@@ -79,7 +102,7 @@ def _inference(teacher, dataset):
     def run():
         start = time.perf_counter()
         for x, _ in dataset:
-            step(x).numpy()
+            tf.nest.map_structure(lambda v: v.numpy(), step(x))
         return time.perf_counter() - start
 
     return run
@@ -88,12 +111,14 @@ def _inference(teacher, dataset):
 def task_speed(rounds=3, samples=2048, batch_size=32):
     """``{task: {entry: seconds per step}}`` and the KD / (student + teacher) ratios."""
     results, ratios = {}, {}
-    for task in ("segmentation", "sequence"):
+    for task in TASKS:
         dataset = task_data(task, samples, batch_size)
         student, teacher = pair(task)
-        kd = distillers.KD(student=pair(task)[0], teacher=teacher)
+        named = {"logits_output": "classes"} if task == "detection" else {}
+        kd = distillers.KD(student=pair(task)[0], teacher=teacher, **named)
+        loss = DETECTION_LOSS if task == "detection" else CE
         for model in (student, kd):
-            model.compile(optimizer=keras.optimizers.SGD(0.01), loss=CE)
+            model.compile(optimizer=keras.optimizers.SGD(0.01), loss=loss)
         epochs = {
             "student-only step": _epoch(student, dataset),
             "keras_kd KD step": _epoch(kd, dataset),

@@ -33,6 +33,20 @@ def require_functional(model, argument):
 
 
 def output_structure(model):
+    """The model's output as it was built: one tensor, a list or a dict.
+
+    Args:
+        model: a built functional or Sequential Keras model.
+
+    Returns:
+        ``model.output`` (a Sequential model built but never called: its
+        ``outputs``, or the only one).
+
+    Example:
+        ```python
+        isinstance(output_structure(detector), dict)  # True for {"classes": ..., "boxes": ...}
+        ```
+    """
     try:
         return model.output
     except (AttributeError, ValueError):  # a Sequential model built but never called
@@ -44,8 +58,20 @@ def _shape(tensor):
 
 
 def named_outputs(model):
-    """``{name: symbolic output}`` in the model's output order: a dict output's
-    keys, else each output's layer name (the names `compile` takes)."""
+    """The model's outputs by name, in its output order.
+
+    Args:
+        model: a built functional or Sequential Keras model.
+
+    Returns:
+        ``{name: symbolic output}``: a dict output's keys, else each output's
+        layer name (the names `compile` takes ``loss`` and ``metrics`` by).
+
+    Example:
+        ```python
+        list(named_outputs(detector))  # ["classes", "boxes"]
+        ```
+    """
     structure = output_structure(model)
     if isinstance(structure, dict):
         return dict(structure)
@@ -72,6 +98,11 @@ def logits_tensor(model, logits_output=None, argument="model", takes_logits_outp
 
     Raises:
         ValueError: several outputs and no (or an unknown) ``logits_output``.
+
+    Example:
+        ```python
+        logits_tensor(detector, "classes").shape  # (None, anchors, classes)
+        ```
     """
     if logits_output is None:
         require_single_output(model, argument, takes_logits_output)

@@ -24,6 +24,7 @@ from keras_kd import data, distillers, models, recipes
 from keras_kd._io import save_model_atomically, write_json_atomically
 from keras_kd._progress import resolve_verbose
 from keras_kd.evaluation import top1_accuracy
+from keras_kd.export.convert import check_int8_supported
 from keras_kd_cli import export as export_cli
 from keras_kd_cli.checks import DISTILL_BACKUP, DISTILL_SETTINGS, distill_settings
 from keras_kd_cli.methods import METHODS, SET_BY_COMMAND
@@ -109,6 +110,11 @@ def run(args):
     keras.utils.set_random_seed(SEED)
     student = _student(args, teacher, train_raw)
     export_cli.check_images_fit(train_raw, student, "STUDENT", args.data)
+    if args.export == "int8":
+        try:
+            check_int8_supported(student)
+        except ValueError as err:
+            raise UsageError(f"--export int8: {err}") from None
     num_samples = _count(train_raw)
     distiller = _distiller(args, student, teacher, num_samples)
     train_examples = train_raw

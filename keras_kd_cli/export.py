@@ -14,6 +14,7 @@ from keras_kd.export import to_tflite
 from keras_kd.export.convert import deployable_model
 from keras_kd.export.firmware import check_firmware_paths, write_firmware_files
 from keras_kd.export.inputs import fits, input_shape
+from keras_kd.features import logits_tensor
 from keras_kd_cli.parser import (
     DEFAULT_FLASH_KB,
     DEFAULT_RAM_KB,
@@ -101,7 +102,9 @@ def calibration_and_check(train, validation):
     return train.batch(CALIBRATION_BATCH).take(2), validation.batch(CHECK_BATCH)
 
 
-def export_and_report(model, out, quantize, representative=None, check=None, verbose="auto"):
+def export_and_report(
+    model, out, quantize, representative=None, check=None, verbose="auto", logits_output=None
+):
     """Converts ``model`` to ``out``, checks the file and prints the export report.
 
     Args:
@@ -110,6 +113,7 @@ def export_and_report(model, out, quantize, representative=None, check=None, ver
         quantize: ``"none"`` (float32), ``"float16"``, ``"dynamic"`` or ``"int8"``.
         representative, check: calibration and check datasets, or None.
         verbose: the progress of the conversion and checks, as `to_tflite` takes it.
+        logits_output: the output holding the logits, for a model with several.
 
     Returns:
         The `ExportReport`.
@@ -120,6 +124,7 @@ def export_and_report(model, out, quantize, representative=None, check=None, ver
         quantization=None if quantize == "none" else quantize,
         representative_data=representative,
         check_data=check,
+        logits_output=logits_output,
         verbose=verbose,
     )
     print(report.as_table())
@@ -134,11 +139,17 @@ def run(args):
         except ValueError as err:
             raise UsageError(f"OUT: {err}") from None
     model = load_model(args.model)
+    try:
+        logits_tensor(model, args.logits_output, "MODEL")
+    except ValueError as err:
+        raise UsageError(f"--logits-output: {err}") from None
     representative = check = None
     if args.data is not None:
         representative, check = _load_data(args.data, model)
     verbose = 0 if args.quiet else "auto"
-    report = export_and_report(model, args.out, args.quantize, representative, check, verbose)
+    report = export_and_report(
+        model, args.out, args.quantize, representative, check, verbose, args.logits_output
+    )
     if args.target == "mcu":
         files = write_firmware_files(args.out)
         print("\nFirmware files (TFLite-Micro):")

@@ -274,8 +274,17 @@ def _add_export(commands):
         metavar="SOURCE",
         help="labelled images: 'sample' (the embedded CIFAR-10 sample), 'tfds:NAME', a "
         ".tfrecord.gz split file or an image folder ROOT/CLASS/IMAGE, with the model's input "
-        "shape. The first 200 training images calibrate int8; the first 1,000 validation "
-        "images measure accuracy. default: none (one random image checks that the file runs)",
+        "shape; or an .npz file of arrays x and y (any task: y one class per pixel or token). "
+        "The first 200 training samples calibrate int8; the first 1,000 validation samples "
+        "measure accuracy. default: none (one random input checks that the file runs)",
+    )
+    export.add_argument(
+        "--logits-output",
+        default=None,
+        metavar="NAME",
+        help="for a model with several outputs (e.g. a detector's class and box heads), the "
+        "one holding the logits, whose classes are checked (--data labels are its labels); "
+        "every output is exported and compared with Keras; default: the model's only output",
     )
     export.add_argument(
         "--target",

@@ -64,8 +64,30 @@ def load_npz(path, split="all", validation_split=None):
             f"Received: source={path!r} with lengths "
             f"{dict(zip([k for k in (*ARRAYS, WEIGHTS) if k in keys], lengths, strict=True))}"
         )
+    if len(arrays) == 3:
+        _check_weights(arrays[2], arrays[1].shape, path)
     start, count = split_range(lengths[0], split, validation_split, path)
     parts = tuple(
         (a.astype("float32") if a.dtype.kind == "f" else a)[start : start + count] for a in arrays
     )
     return tf.data.Dataset.from_tensor_slices(parts)
+
+
+def _check_weights(weights, label_shape, path):
+    """Sample weights: one per sample or per position (the labels' leading shape),
+    finite and non-negative."""
+    if weights.shape != tuple(label_shape[: weights.ndim]) or weights.dtype.kind not in "fiub":
+        raise ValueError(
+            "`source` array 'sample_weight' must be numbers of the labels' leading shape: "
+            f"one per sample {label_shape[:1]} or one per position, e.g. {label_shape[:2]}. "
+            f"Received: source={path!r} with y {label_shape} and sample_weight "
+            f"{weights.shape} ({weights.dtype})"
+        )
+    values = weights.astype("float64")
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise ValueError(
+            "`source` array 'sample_weight' must hold finite, non-negative numbers (0 leaves "
+            f"a sample or position out). Received: source={path!r} with "
+            f"{int(np.sum(values < 0))} negative and {int(np.sum(~np.isfinite(values)))} NaN "
+            "or inf weights"
+        )

@@ -57,10 +57,35 @@ def _lengths(x):
     return [len(a) for a in tf.nest.flatten(x)]
 
 
+def check_label_structure(y, trainer):
+    """Labels of a model with several outputs: a dict with an entry for every
+    output the compiled loss reads, or a list or tuple with one per output."""
+    names = trainer.output_names
+    if names is None or trainer.compiled_task_loss is None:
+        return
+    needed = trainer.compiled_task_loss.outputs
+    if isinstance(y, dict):
+        missing = [name for name in needed if name not in y]
+        if not missing:
+            return
+        received = f"y with keys {sorted(y)}"
+    elif isinstance(y, list | tuple) and len(y) == len(names):
+        return
+    else:
+        missing = needed
+        received = f"y with {len(y)} parts" if isinstance(y, list | tuple) else "one array"
+    raise ValueError(
+        f"`y` must give the labels of every output with a loss, {missing} missing: a dict "
+        f"keyed by the student's output names {names}, or a list with one entry per output "
+        f"in that order. Received: {received}"
+    )
+
+
 def check_arrays(x, y, trainer, class_labels=True):
     """Validates in-memory inputs (one array, a list or a dict of arrays) and every label
     (the logits' as class labels when ``class_labels``, else only their count)."""
     _require_labels(y)
+    check_label_structure(y, trainer)
     model, output_shape = trainer.deployable, trainer.logits_shape
     arrays = [np.asarray(a) for a in tf.nest.flatten(x)]
     if len(arrays) == 1 and len(model.inputs) == 1:
@@ -102,6 +127,7 @@ def check_dataset(ds, trainer, class_labels=True):
     y_spec = spec[1]
     if isinstance(y_spec, dict) and LABELS_KEY in y_spec:
         y_spec = y_spec[LABELS_KEY]
+    check_label_structure(y_spec, trainer)
     inputs = trainer.deployable.inputs
     if len(inputs) == 1 and hasattr(spec[0], "shape"):
         _check_inputs(_static_shape(spec[0]), tuple(inputs[0].shape[1:]))
@@ -118,9 +144,12 @@ def check_sample_weight(sample_weight):
     parts = [np.asarray(p, dtype="float64").ravel() for p in tf.nest.flatten(sample_weight)]
     w = np.concatenate(parts) if parts else np.zeros(0)
     if not np.all(np.isfinite(w)) or np.any(w < 0):
+        finite = w[np.isfinite(w)]
+        low, high = (finite.min() + 0.0, finite.max() + 0.0) if finite.size else (0.0, 0.0)
         raise ValueError(
-            "`sample_weight` must hold finite, non-negative numbers. Received: values from "
-            f"{np.nanmin(w):g} to {np.nanmax(w):g}, {int(np.sum(~np.isfinite(w)))} NaN or inf"
+            "`sample_weight` must hold finite, non-negative numbers. Received: finite values "
+            f"from {low:g} to {high:g} ({int(np.sum(w < 0))} negative), "
+            f"{int(np.sum(~np.isfinite(w)))} NaN or inf"
         )
 
 

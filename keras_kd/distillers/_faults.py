@@ -121,6 +121,15 @@ def _gradient_name(c):
     return f"the gradient of {variables[index].path if index < len(variables) else index}"
 
 
+def _negative_weights(c):
+    name = "validation_data" if c.phase == "validation" and c.trainer.guard.in_fit else "x"
+    return (
+        f"`sample_weight` must hold non-negative numbers (0 leaves a sample or position "
+        f"out). Received: at {c.where}, {c.low:g} negative weight(s) in `{name}`'s sample "
+        f"weights, the smallest {c.high:g}. {c.untouched}"
+    )
+
+
 BAD_INPUTS = _non_finite_data("x")
 BAD_SAMPLE_WEIGHTS = _non_finite_data("sample_weight")
 BAD_LABELS = Fault(LabelError, _labels)
@@ -129,6 +138,7 @@ BAD_SAMPLE_INDEX = Fault(ValueError, _sample_index)
 CACHE_MISMATCH = Fault(TeacherCacheMismatchError, _cache)
 BAD_VIEW = Fault(NonFiniteLossError, _view)
 BAD_GRADIENT = Fault(NonFiniteLossError, _non_finite(_gradient_name))
+NEGATIVE_SAMPLE_WEIGHTS = Fault(ValueError, _negative_weights)
 STATIC = (
     BAD_INPUTS,
     BAD_SAMPLE_WEIGHTS,
@@ -138,6 +148,7 @@ STATIC = (
     CACHE_MISMATCH,
     BAD_VIEW,
     BAD_GRADIENT,
+    NEGATIVE_SAMPLE_WEIGHTS,
 )
 
 

@@ -23,7 +23,7 @@ def check_pair(student, teacher, teacher_input, logits_output=None):
         where = f" (output {logits_output!r})" if logits_output is not None else ""
         raise ValueError(
             f"`student` and `teacher` must output logits of the same shape (the same number of "
-            f"classes){where}. "
+            f"classes, and of positions when there are some){where}. "
             f"Received: student logits {s_out}, teacher logits {t_out}"
         )
     if teacher_input is not None:

@@ -37,13 +37,22 @@ def _non_finite(values):
     return count > 0, tf.stack([count, 0.0])
 
 
+def _negative(values):
+    floats = [tf.cast(v, tf.float32) for v in tf.nest.flatten(values)]
+    count = tf.add_n([tf.reduce_sum(tf.cast(v < 0.0, tf.float32)) for v in floats])
+    smallest = tf.reduce_min(tf.concat([tf.reshape(v, [-1]) for v in floats] + [[0.0]], 0))
+    return count > 0, tf.stack([count, smallest])
+
+
 def data_checks(x, sample_weight):
-    """NaN or inf in the inputs or the sample weights."""
+    """NaN or inf in the inputs or the sample weights, and negative sample weights."""
     fault, detail = _non_finite(x)
     checks = [(fault, _faults.BAD_INPUTS, detail)]
     if sample_weight is not None:
         fault, detail = _non_finite(sample_weight)
         checks.append((fault, _faults.BAD_SAMPLE_WEIGHTS, detail))
+        fault, detail = _negative(sample_weight)
+        checks.append((fault, _faults.NEGATIVE_SAMPLE_WEIGHTS, detail))
     return checks
 
 

@@ -1,5 +1,7 @@
 """The task term's loss: the user's `compile(loss=...)`, or the built-in cross-entropy."""
 
+import warnings
+
 import keras
 
 from keras_kd.distillers._outputs import entry
@@ -93,6 +95,14 @@ def _per_output(loss, loss_weights, names):
             parts.append((name, _keras_loss(part), weight))
     if not parts:
         raise ValueError(f"`loss` must give at least one output a loss. Received: loss={loss!r}")
+    without = [name for name in names if name not in [p[0] for p in parts]]
+    if without:
+        warnings.warn(
+            f"Outputs {without} have no loss: the task term gives their heads no gradient "
+            "(a distillation term may still train them). Give them a loss in `compile` if "
+            "they should learn from the labels.",
+            stacklevel=4,
+        )
     return parts
 
 
@@ -156,4 +166,5 @@ def compiled_task_loss(loss, loss_weights, model, output_names=None):
             total += weight * keras.ops.cast(part(y_part, pred, w), "float32")
         return total
 
+    task_loss.outputs = [name for name, _, _ in parts]  # the outputs whose labels it reads
     return task_loss

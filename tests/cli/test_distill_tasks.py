@@ -1,6 +1,7 @@
-"""`keras-kd distill` beyond image classification (issue 28): a segmenter and a
-masked sequence model from .npz files, with the dense and sequence methods,
-then exported with per-position checks."""
+"""`keras-kd distill` and `export` beyond image classification (issue 28): a
+segmenter and a masked sequence model from .npz files, with the dense and
+sequence methods, exported with per-position checks; a two-head detector
+exported with `--logits-output`."""
 
 import os
 
@@ -12,6 +13,8 @@ from keras_kd_cli import main
 from keras_kd_cli import parser as cli_parser
 from tests.helpers import (
     assert_same,
+    detection_data,
+    detector,
     segmentation_data,
     segmenter,
     sequence_data,
@@ -94,3 +97,20 @@ def test_a_model_zoo_student_for_logits_with_positions_is_a_usage_error(files, c
     assert "builds an image classifier" in error and "(None, 8, 8, 3)" in error
     assert "Received: STUDENT='mlperf_tiny_resnet8'" in error
     assert not (tmp_path / "unused").exists()
+
+
+def test_export_names_the_class_head_of_a_two_head_model(tmp_path, capsys):
+    keras.utils.set_random_seed(0)
+    detector("two_heads", 8, "list").save(tmp_path / "det.keras")
+    x, classes, _ = detection_data(40)
+    np.savez(tmp_path / "det.npz", x=x, y=classes)
+    argv = ["export", str(tmp_path / "det.keras"), str(tmp_path / "det.tflite")]
+    argv += ["--data", str(tmp_path / "det.npz"), "--quantize", "int8"]
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == cli_parser.EXIT_USAGE
+    assert "--logits-output:" in capsys.readouterr().err
+    assert not (tmp_path / "det.tflite").exists()
+    assert main([*argv, "--logits-output", "cls"]) == cli_parser.EXIT_OK
+    printed = capsys.readouterr().out
+    assert "LiteRT max |diff| of 'box'" in printed and "TFLite-Micro mean IoU" in printed

@@ -39,6 +39,14 @@ def test_tokens_keep_their_integer_type_and_weights_come_third(tmp_path):
             r"optionally 'sample_weight'.*\['w', 'x', 'y'\]",
         ),
         ({"x": np.zeros((4, 2)), "y": np.zeros(3)}, r"same number.*'x': 4, 'y': 3"),
+        (
+            {"x": np.zeros((4, 6)), "y": np.zeros((4, 6)), "sample_weight": np.ones((4, 5))},
+            r"labels' leading shape.*y \(4, 6\) and sample_weight \(4, 5\)",
+        ),
+        (
+            {"x": np.zeros((4, 6)), "y": np.zeros((4, 6)), "sample_weight": -np.ones(4)},
+            r"non-negative.*4 negative and 0 NaN",
+        ),
     ],
 )
 def test_a_file_of_other_arrays_is_refused_naming_them(tmp_path, arrays, match):

@@ -198,3 +198,47 @@ def test_the_student_saved_alone_keeps_both_heads(heads, tmp_path):
     loaded = keras.saving.load_model(path)
     x, _, _ = detection_data(4)
     assert loaded.predict(x, verbose=0)["classes"].shape == (4, ANCHORS, CLASSES)
+
+
+@pytest.mark.parametrize(
+    "labels,match",
+    [
+        (lambda c, b: {"classes": c}, r"\['boxes'\] missing.*Received: y with keys \['classes'\]"),
+        (lambda c, b: c, r"\['classes', 'boxes'\] missing.*Received: one array"),
+    ],
+)
+def test_labels_without_an_entry_for_a_head_with_a_loss_are_refused_before_training(
+    heads, labels, match
+):
+    student, teacher = heads
+    x, classes, boxes = detection_data(16)
+    distiller = KD(student, teacher, logits_output="classes")
+    distiller.compile("adam", loss=LOSSES)
+    before = snapshot(student)
+    with pytest.raises(ValueError, match=match):
+        distiller.fit(x, labels(classes, boxes), verbose=0)
+    dataset = tf.data.Dataset.from_tensor_slices((x, labels(classes, boxes))).batch(8)
+    with pytest.raises(ValueError, match=match):
+        distiller.fit(dataset, verbose=0)
+    assert_same(before, snapshot(student))
+
+
+def test_a_head_without_a_loss_is_warned_about_at_compile(heads):
+    distiller = KD(*heads, logits_output="classes")
+    with pytest.warns(UserWarning, match=r"Outputs \['boxes'\] have no loss"):
+        distiller.compile("adam", loss={"classes": CE})
+
+
+def test_negative_sample_weights_in_a_dataset_are_refused_with_nothing_updated(heads):
+    student, teacher = heads
+    x, classes, boxes = detection_data(16)
+    distiller = KD(student, teacher, logits_output="classes")
+    distiller.compile("adam", loss=LOSSES)
+    weights = {"classes": np.ones((16, ANCHORS)), "boxes": -np.ones((16, ANCHORS))}
+    y = {"classes": classes, "boxes": boxes}
+    dataset = tf.data.Dataset.from_tensor_slices((x, y, weights)).batch(8)
+    before, iterations = snapshot(student), int(distiller.optimizer.iterations)
+    with pytest.raises(ValueError, match=r"non-negative.*128 negative weight\(s\).*smallest -1"):
+        distiller.fit(dataset, verbose=0)
+    assert_same(before, snapshot(student))
+    assert int(distiller.optimizer.iterations) == iterations
