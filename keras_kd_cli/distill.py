@@ -154,9 +154,7 @@ def run(args):
     if args.export is not None:
         path = os.path.join(args.out, f"student-{args.export}.tflite")
         quantize = "none" if args.export == "float32" else args.export
-        representative, check = export_cli.calibration_and_check(
-            _pairs(train_raw), _pairs(validation_raw)
-        )
+        representative, check = export_cli.calibration_and_check(_pairs(train_raw), validation_raw)
         print(f"\nExporting to {path}\n")
         export_cli.export_and_report(
             distiller.student, path, quantize, representative, check, progress_verbosity(args.quiet)

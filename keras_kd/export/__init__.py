@@ -107,6 +107,15 @@ def _upper_bound(agreement, count):
     return float((centre + spread) / (1 + z2 / count))
 
 
+def _counted(weights, shape):
+    """The samples or positions of nonzero weight, as a mask of ``shape`` (None: all)."""
+    if weights is None:
+        return None
+    return np.broadcast_to(
+        weights.reshape(weights.shape + (1,) * (len(shape) - weights.ndim)) > 0, shape
+    )
+
+
 def _refuse_disagreement(report, where, file_out, keras_classes, decisive, min_agreement, model):
     """Raises `ExportAgreementError` when the file keeps the Keras class on fewer
     than ``min_agreement`` of the ``decisive`` samples (none decisive: no verdict)."""
@@ -141,14 +150,19 @@ def _refuse_disagreement(report, where, file_out, keras_classes, decisive, min_a
     )
 
 
-def _agreement(outputs, expected):
-    """Fraction of samples whose predicted class (binary: logit > 0) is ``expected``."""
-    return float(np.mean(labels.predicted_indices(outputs) == expected))
+def _agreement(outputs, expected, counted=None):
+    """Fraction of samples (positions) whose predicted class (binary: logit > 0) is
+    ``expected``, over the ``counted`` ones (all when None)."""
+    kept = labels.predicted_indices(outputs) == expected
+    return float(np.mean(kept if counted is None else kept[counted]))
 
 
-def _mean_iou(outputs, expected):
+def _mean_iou(outputs, expected, counted=None):
     """Mean IoU of the per-position predicted classes against ``expected``."""
-    return mean_iou(expected, labels.predicted_indices(outputs), outputs.shape[-1])
+    predicted = labels.predicted_indices(outputs)
+    if counted is not None:
+        predicted, expected = predicted[counted], expected[counted]
+    return mean_iou(expected, predicted, outputs.shape[-1])
 
 
 def _largest_moving_variance(model):
@@ -247,7 +261,9 @@ def to_tflite(
             first 200 samples calibrate the activation ranges.
         check_data: labelled data (``(x, y)`` or a dataset of pairs) to
             measure accuracies on; for several inputs, x is a list/tuple or a
-            dict of arrays.
+            dict of arrays. For one input, ``(x, y, sample_weight)`` (or a
+            dataset of triples) leaves the samples or positions of weight 0
+            out of every accuracy, agreement and mean IoU (a sequence's padding).
         check_samples: how many samples of ``check_data`` to use (the first
             ones; default 1,000; None for all). Keras, LiteRT and TFLite-Micro
             accuracies are all measured on the same samples.
@@ -329,9 +345,9 @@ def to_tflite(
                 for spec, shape in zip(specs, shapes, strict=True)
             ]
         x = [array.astype(spec.dtype) for array, spec in zip(x, specs, strict=True)]
-        y = None
+        y = weights = None
     else:
-        x, y = labelled_inputs(check_data, specs, check_samples_count(check_samples))
+        x, y, weights = labelled_inputs(check_data, specs, check_samples_count(check_samples))
     if calibration is not None:
         calibration = model_inputs(specs, calibration)  # as the model takes it
     say(f"TFLite conversion of {model.name!r} ({quantization or 'float32'})", verbose)
@@ -390,18 +406,21 @@ def to_tflite(
     report.samples = len(x[0])
     report.max_abs_diff = float(np.max(np.abs(litert_out - keras_out)))
     keras_classes = labels.predicted_indices(keras_out)
-    report.litert_agreement = _agreement(litert_out, keras_classes)
+    counted = _counted(weights, keras_classes.shape)
+    report.litert_agreement = _agreement(litert_out, keras_classes, counted)
     per_position = keras_out.ndim > 2 and keras_out.shape[-1] > 1
     if y is not None:
         y = labels.label_indices(y, keras_out.shape[-1], keras_out.ndim)
-        report.keras_accuracy = _agreement(keras_out, y)
-        report.litert_accuracy = _agreement(litert_out, y)
+        report.keras_accuracy = _agreement(keras_out, y, counted)
+        report.litert_accuracy = _agreement(litert_out, y, counted)
         if per_position:
-            report.keras_mean_iou = _mean_iou(keras_out, y)
-            report.litert_mean_iou = _mean_iou(litert_out, y)
+            report.keras_mean_iou = _mean_iou(keras_out, y, counted)
+            report.litert_mean_iou = _mean_iou(litert_out, y, counted)
     if check_data is None:
         min_agreement = None  # one sample, to see that the file runs
     decisive = _decisive(keras_out, report.output_quantization)
+    if counted is not None:
+        decisive = decisive & counted
     _refuse_disagreement(
         report, "LiteRT", litert_out, keras_classes, decisive, min_agreement, model
     )
@@ -423,11 +442,11 @@ def to_tflite(
             raw, report.arena_bytes = run_micro(model_bytes, micro_inputs, verbose, position)
             # dequantized: a single logit's sign is not the raw int8's (zero point)
             micro_out = dequantize_output(raw, output_detail).reshape(litert_out.shape)
-            report.micro_agreement = _agreement(micro_out, keras_classes)
+            report.micro_agreement = _agreement(micro_out, keras_classes, counted)
             if y is not None:
-                report.micro_accuracy = _agreement(micro_out, y)
+                report.micro_accuracy = _agreement(micro_out, y, counted)
                 if per_position:
-                    report.micro_mean_iou = _mean_iou(micro_out, y)
+                    report.micro_mean_iou = _mean_iou(micro_out, y, counted)
         except MicroError as err:
             report.micro_error = str(err)
         if micro_out is not None:

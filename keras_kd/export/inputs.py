@@ -202,44 +202,60 @@ def _pair(x, y, what, dtype="float32"):
 
 
 def labelled(check_data, shape, limit=None, dtype="float32"):
-    """``(images, labels)`` arrays from (x, y) arrays or a dataset of pairs
-    (`keras_kd.labels.label_indices` reads the labels).
+    """``(images, labels, weights)`` arrays from (x, y) or (x, y, sample_weight)
+    arrays or a dataset of them (`keras_kd.labels.label_indices` reads the labels).
 
     Args:
         check_data: an (x, y) pair of arrays or a dataset of (x, y) pairs,
-            batched or not; labels are class indices or one-hot rows.
+            batched or not; labels are class indices or one-hot rows. A third
+            entry, sample weights per sample or per position, leaves the
+            samples or positions of weight 0 (padding) out of the check.
         shape: the model's input shape; images of another shape are refused.
         limit: keep the first ``limit`` samples (None: all).
         dtype: the model input's dtype (float32, or an integer dtype for token ids).
+
+    Returns:
+        ``(x, y, weights)``; ``weights`` is None without sample weights.
     """
     if isinstance(check_data, tf.data.Dataset):
-        xs, ys = [], []
+        xs, ys, ws = [], [], []
         for element in check_data:
-            if not isinstance(element, tuple | list) or len(element) < 2:
+            if not isinstance(element, tuple | list) or len(element) not in (2, 3):
                 raise ValueError(
-                    "`check_data` must be a dataset of (images, labels) pairs. Received: "
-                    f"check_data with elements of type {type(element).__name__}"
+                    "`check_data` must be a dataset of (images, labels) pairs or (images, "
+                    "labels, sample weights) triples. Received: check_data with elements of "
+                    f"type {type(element).__name__}"
                 )
             x, y = as_input_array(element[0], dtype, "check_data"), np.asarray(element[1])
+            w = np.asarray(element[2], "float32") if len(element) == 3 else None
             if x.ndim == len(shape):  # an unbatched element
-                x, y = x[None], y[None]
+                x, y, w = x[None], y[None], None if w is None else w[None]
             x, y = _pair(x, y, " in one batch", dtype)
             xs.append(x)
             ys.append(y)
+            ws.append(w)
             if limit is not None and sum(len(b) for b in xs) >= limit:
                 break
         if not xs:
             raise ValueError("`check_data` must not be empty. Received: an empty dataset")
         x, y = np.concatenate(xs), np.concatenate(ys)
-    elif isinstance(check_data, tuple | list) and len(check_data) == 2:
-        x, y = _pair(*check_data, "", dtype)
+        w = None if ws[0] is None else np.concatenate(ws)
+    elif isinstance(check_data, tuple | list) and len(check_data) in (2, 3):
+        x, y = _pair(*check_data[:2], "", dtype)
+        w = np.asarray(check_data[2], "float32") if len(check_data) == 3 else None
     else:
         raise ValueError(
-            "`check_data` must be an (images, labels) pair or a dataset of pairs. "
-            f"Received: check_data of type {type(check_data).__name__}"
+            "`check_data` must be an (images, labels) pair, an (images, labels, sample "
+            "weights) triple or a dataset of them. Received: check_data of type "
+            f"{type(check_data).__name__}"
         )
     _check_shape("check_data", x.shape[1:], shape)
-    return x[:limit], y[:limit]
+    if w is not None and (w.shape != y.shape[: w.ndim] or not np.all(w >= 0)):
+        raise ValueError(
+            "`check_data`'s sample weights must be non-negative, one per sample or per "
+            f"position of the labels {y.shape}. Received: sample weights of shape {w.shape}"
+        )
+    return x[:limit], y[:limit], None if w is None else w[:limit]
 
 
 def _names(specs):
@@ -374,11 +390,12 @@ def labelled_inputs(check_data, specs, limit=None):
         limit: keep the first ``limit`` samples (None: all).
 
     Returns:
-        ``(list of arrays in specs order, labels array)``.
+        ``(list of arrays in specs order, labels array, weights)``: ``weights``
+        are the one-input case's sample weights (`labelled`), else None.
     """
     if len(specs) == 1:
-        x, y = labelled(check_data, specs[0].shape, limit, specs[0].dtype)
-        return [x], y
+        x, y, weights = labelled(check_data, specs[0].shape, limit, specs[0].dtype)
+        return [x], y, weights
     if not isinstance(check_data, tf.data.Dataset | tuple | list):
         raise ValueError(
             "`check_data` must be an (x, y) pair or a dataset of pairs. "
@@ -401,4 +418,4 @@ def labelled_inputs(check_data, specs, limit=None):
     if count == 0:
         raise ValueError("`check_data` must not be empty. Received: an empty dataset")
     inputs = [np.concatenate(parts)[:limit] for parts in zip(*batches, strict=True)]
-    return inputs, np.concatenate(ys)[:limit]
+    return inputs, np.concatenate(ys)[:limit], None

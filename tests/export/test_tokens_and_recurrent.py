@@ -15,9 +15,11 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 from keras_kd.export import ExportAgreementError, to_tflite
+from tests.helpers import sequence_data, tagger
 
 VOCAB, STEPS = 50, 12
 
@@ -262,3 +264,23 @@ def test_int8_lstm_export_leaves_the_process_alive(tmp_path):
     assert child.returncode == 0, child.stderr[-2000:]
     assert "REFUSED quantization='int8' cannot convert recurrent layers" in child.stdout
     assert not path.exists()
+
+
+def test_sample_weights_leave_a_sequences_padding_out_of_the_check(tmp_path):
+    """Padded tokens used to count in the accuracy and agreement (issue 28)."""
+    keras.utils.set_random_seed(0)
+    model = tagger("padded", 6)
+    tokens, following = sequence_data(24)
+    weights = (tokens > 0).astype("float32")
+    predicted = model.predict(tokens, verbose=0).argmax(-1)
+    real = weights > 0
+    report = to_tflite(model, tmp_path / "t.tflite", check_data=(tokens, following, weights))
+    assert report.keras_accuracy == pytest.approx(np.mean((predicted == following)[real]))
+    everywhere = to_tflite(model, tmp_path / "u.tflite", check_data=(tokens, following))
+    assert everywhere.keras_accuracy == pytest.approx(np.mean(predicted == following))
+    assert report.keras_accuracy != everywhere.keras_accuracy
+    dataset = tf.data.Dataset.from_tensor_slices((tokens, following, weights)).batch(8)
+    again = to_tflite(model, tmp_path / "v.tflite", check_data=dataset)
+    assert again.keras_accuracy == report.keras_accuracy
+    with pytest.raises(ValueError, match=r"sample weights must be non-negative.*\(24, 5\)"):
+        to_tflite(model, tmp_path / "w.tflite", check_data=(tokens, following, weights[:, :5]))
