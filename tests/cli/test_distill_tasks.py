@@ -23,6 +23,7 @@ from tests.helpers import (
 )
 
 CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+SLOW = pytest.mark.slow  # the default run keeps one method per task
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +50,9 @@ def files(tmp_path_factory):
     "task,method,arguments,logged",
     [
         ("seg", "cwd", [], "cwd_loss"),
-        ("seg", "pkd", ["--arg", "student_layers=neck"], "pkd_loss"),
+        pytest.param("seg", "pkd", ["--arg", "student_layers=neck"], "pkd_loss", marks=SLOW),
         ("seq", "gkd", ["--arg", "beta=0.9"], "gkd_loss"),
-        ("seq", "kd", [], "kd_loss"),
+        pytest.param("seq", "kd", [], "kd_loss", marks=SLOW),
     ],
 )
 def test_a_task_of_its_own_distills_from_an_npz_file(
@@ -74,6 +75,7 @@ def test_a_task_of_its_own_distills_from_an_npz_file(
     assert sorted(os.listdir(out)) == ["student.keras"]
 
 
+@pytest.mark.slow
 def test_a_segmenter_goes_to_int8_with_mean_iou_in_the_report(files, tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["distill", str(files / "seg_teacher.keras"), str(files / "seg_student.keras")]
