@@ -121,7 +121,7 @@ def check_per_sample_logits(model, argument, scheme, logits_output=None):
         raise ValueError(
             f"{scheme} needs `{argument}` to output one logit vector per sample, shape "
             "(batch, classes); logits with positions (pixels, tokens) are not supported by "
-            "it: distill them with KD, DKD, DIST, WTTM, CWD, GKD or "
+            "it: distill them with KD, DKD, DIST, WTTM, CWD, PKD, PairwiseDistillation, GKD or "
             f"DeepMutualLearning. Received: {argument} output shape {shape}"
         )
 
