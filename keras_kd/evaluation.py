@@ -7,6 +7,15 @@ import numpy as np
 from keras_kd import labels
 
 
+def _passes(model, ds):
+    """``(predicted, true, weights or None)`` of each batch, in one pass over ``ds``."""
+    for element in ds:
+        x, y, weight = (*element, None) if len(element) == 2 else tuple(element)
+        logits = model(x, training=False)
+        true = labels.label_indices(y, logits.shape[-1], len(logits.shape))
+        yield labels.predicted_indices(logits), true, None if weight is None else np.asarray(weight)
+
+
 def predict_labels(model, ds):
     """Returns ``(predicted, true)`` class indices over a batched dataset.
 
@@ -15,17 +24,8 @@ def predict_labels(model, ds):
     for logits with positions ``(batch, *positions, C)``, one per position,
     and both arrays are ``(n, *positions)``.
     """
-    predicted, true = [], []
-    for element in ds:
-        x, y, _ = _unpack(element)
-        logits = model(x, training=False)
-        predicted.append(labels.predicted_indices(logits))
-        true.append(labels.label_indices(y, logits.shape[-1], len(logits.shape)))
+    predicted, true, _ = zip(*_passes(model, ds), strict=True)
     return np.concatenate(predicted), np.concatenate(true)
-
-
-def _unpack(element):
-    return (*element, None) if len(element) == 2 else tuple(element)
 
 
 def top1_accuracy(model, ds):
@@ -35,12 +35,13 @@ def top1_accuracy(model, ds):
     ``(x, y, sample_weight)`` counts only the positions (or samples) of
     nonzero weight, so padding (weight 0) is left out.
     """
-    if len(ds.element_spec) != 3:
-        predicted, true = predict_labels(model, ds)
-        return float(np.mean(predicted == true))
-    weights = np.concatenate([np.asarray(w) for _, _, w in ds]) > 0
-    predicted, true = predict_labels(model, ds)
-    return float(np.mean((predicted == true)[np.broadcast_to(weights, true.shape)]))
+    predicted, true, weights = zip(*_passes(model, ds), strict=True)
+    correct = np.concatenate(predicted) == np.concatenate(true)
+    if weights[0] is None:
+        return float(np.mean(correct))
+    counted = np.concatenate(weights) > 0
+    counted = counted.reshape(counted.shape + (1,) * (correct.ndim - counted.ndim))
+    return float(np.mean(correct[np.broadcast_to(counted, correct.shape)]))
 
 
 def mean_iou(y_true, y_pred, num_classes):

@@ -50,3 +50,19 @@ def test_bits_per_character_refusals():
         bits_per_character(np.zeros((2, 4, 8)), np.zeros((2, 3), int))
     with pytest.raises(ValueError, match="real positions=0"):
         bits_per_character(np.zeros((2, 4, 8)), np.zeros((2, 4), int), np.zeros((2, 4)))
+
+
+def test_top1_accuracy_leaves_out_positions_of_weight_zero():
+    import tensorflow as tf
+
+    from keras_kd.evaluation import top1_accuracy
+    from tests.helpers import sequence_data, tagger
+
+    model = tagger("evaluated", 4)
+    tokens, following = sequence_data(20)
+    weights = (tokens > 0).astype("float32")
+    correct = model.predict(tokens, verbose=0).argmax(-1) == following
+    weighted = tf.data.Dataset.from_tensor_slices((tokens, following, weights)).batch(8)
+    plain = tf.data.Dataset.from_tensor_slices((tokens, following)).batch(8)
+    assert top1_accuracy(model, weighted) == pytest.approx(np.mean(correct[weights > 0]))
+    assert top1_accuracy(model, plain) == pytest.approx(np.mean(correct))

@@ -116,3 +116,15 @@ def test_export_names_the_class_head_of_a_two_head_model(tmp_path, capsys):
     assert main([*argv, "--logits-output", "cls"]) == cli_parser.EXIT_OK
     printed = capsys.readouterr().out
     assert "LiteRT max |diff| of 'box'" in printed and "TFLite-Micro mean IoU" in printed
+
+
+def test_int8_for_a_recurrent_student_is_a_usage_error_before_training(files, capsys, tmp_path):
+    out = tmp_path / "run"
+    argv = ["distill", str(files / "seq_teacher.keras"), str(files / "seq_student.keras")]
+    argv += ["--data", str(files / "seq.npz"), "--export", "int8", "--out", str(out)]
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == cli_parser.EXIT_USAGE
+    error = capsys.readouterr().err
+    assert "--export int8:" in error and "gru" in error.lower()
+    assert not out.exists()  # nothing trained, nothing written

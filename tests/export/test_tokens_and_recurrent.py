@@ -284,3 +284,4 @@ def test_sample_weights_leave_a_sequences_padding_out_of_the_check(tmp_path):
     assert again.keras_accuracy == report.keras_accuracy
     with pytest.raises(ValueError, match=r"sample weights must be non-negative.*\(24, 5\)"):
         to_tflite(model, tmp_path / "w.tflite", check_data=(tokens, following, weights[:, :5]))
+    assert not (tmp_path / "w.tflite").exists()
