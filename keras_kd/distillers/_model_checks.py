@@ -58,7 +58,7 @@ def check_logits_model(model, argument, logits_output=None, takes_logits_output=
     The graph is followed back through identity-like layers (Identity,
     Dropout, Reshape, Flatten, linear Activation), and softmax written as a
     layer, an activation or `keras.ops.softmax` is recognized. Outputs are
-    checked again on every batch (`_guard.are_probabilities`). A model with
+    checked again on every batch (`_step_checks.are_probabilities`). A model with
     several outputs names the one holding the logits with ``logits_output``
     (`features.logits_tensor`); without it, a dict output or several outputs
     are refused first.

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_kd import distillers
+from keras_kd.distillers._step_checks import are_probabilities
 from keras_kd.errors import LabelError, NonFiniteLossError, ProbabilityOutputError
 from tests.helpers import assert_same, snapshot, tiny_cnn, tiny_data, tiny_pair
 
@@ -174,6 +175,34 @@ def test_probabilities_are_refused_at_the_first_batch_whatever_computes_them():
     before = _state(d, [student])
     with pytest.raises(ProbabilityOutputError, match="`teacher` must output logits.*sums to 1"):
         d.fit(x, y, epochs=1, verbose=0)
+    assert_same(before, _state(d, [student]))
+
+
+def test_a_probability_map_is_judged_on_the_first_samples_positions():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(4, 3, 3, 5)).astype("float32")
+    probabilities = tf.nn.softmax(logits).numpy()
+    assert bool(are_probabilities(tf.constant(probabilities)))
+    assert not bool(are_probabilities(tf.constant(logits)))
+    first_logits = probabilities.copy()
+    first_logits[0, 2, 1] = logits[0, 2, 1]
+    assert not bool(are_probabilities(tf.constant(first_logits)))
+    assert bool(are_probabilities(tf.fill((4, 3, 3, 5), 0.2)))
+    assert not bool(are_probabilities(tf.constant(probabilities[..., :1])))
+
+
+def test_a_segmenter_teacher_outputting_probabilities_is_refused_at_the_first_batch():
+    inputs = keras.Input((6, 6, 3))
+    student = keras.Model(inputs, keras.layers.Conv2D(4, 1)(inputs))
+    hidden = keras.Input((6, 6, 3))
+    teacher = keras.Model(hidden, HandMadeSoftmax()(keras.layers.Conv2D(4, 1)(hidden)))
+    d = distillers.KD(student, teacher)
+    d.compile(optimizer="sgd")
+    x = np.random.default_rng(0).random((8, 6, 6, 3)).astype("float32")
+    y = np.random.default_rng(1).integers(0, 4, (8, 6, 6))
+    before = _state(d, [student])
+    with pytest.raises(ProbabilityOutputError, match="`teacher` must output logits"):
+        d.fit(x, y, epochs=1, batch_size=4, verbose=0)
     assert_same(before, _state(d, [student]))
 
 
