@@ -31,7 +31,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
@@ -43,21 +42,12 @@ from keras_kd.cache import cache_teacher_outputs
 from keras_kd_cli.demo import PRETRAINED_TEACHER
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timers import fit_epoch, inference_epoch  # noqa: E402
 from speed_tasks import task_speed  # noqa: E402
 
 TAPS = ["stage1", "stage2", "stage3"]
 CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 MEMORY_RUNS = ("student-only fit", "KD fit", "KD fit, cached teacher")
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Seconds of the last epoch, without `fit`'s setup and teardown."""
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds = time.perf_counter() - self.start
 
 
 def in_memory_sample():
@@ -131,29 +121,6 @@ def configurations(teacher, raw, batch_size, caches):
     }
 
 
-def teacher_inference(teacher, raw, batch_size, jit):
-    """A callable that runs the teacher over one epoch of batches."""
-    step = tf.function(lambda x: teacher(x, training=False), jit_compile=jit)
-    batches = [x for x, _ in batched(raw, batch_size)]
-
-    def epoch():
-        start = time.perf_counter()
-        for x in batches:
-            step(x).numpy()
-        return time.perf_counter() - start, len(batches)
-
-    return epoch
-
-
-def fit_epoch(model, dataset, steps):
-    def epoch():
-        timer = EpochTimer()
-        model.fit(dataset, epochs=1, verbose=0, callbacks=[timer])
-        return timer.seconds, steps
-
-    return epoch
-
-
 def speed(teacher, raw, batch_size, rounds):
     """Median seconds per step of every entry, and the cache sizes."""
     steps = int(raw.cardinality()) // batch_size
@@ -172,7 +139,8 @@ def speed(teacher, raw, batch_size, rounds):
                 optimizer=keras.optimizers.SGD(0.01, momentum=0.9), jit_compile=jit, **kwargs
             )
             epochs[f"{name} [{tag}]"] = fit_epoch(model, dataset, steps)
-        epochs[f"teacher inference [{tag}]"] = teacher_inference(teacher, raw, batch_size, jit)
+        batches = [x for x, _ in batched(raw, batch_size)]
+        epochs[f"teacher inference [{tag}]"] = inference_epoch(teacher, batches, jit)
     for name, epoch in epochs.items():
         epoch()  # trace, compile, warm up
         print(f"warmed up: {name}", flush=True)
@@ -261,6 +229,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--task-rounds",
+        type=int,
+        default=7,
+        help="rounds of the segmentation, sequence and "
+        "detection entries (their ratios are taken per round)",
+    )
     parser.add_argument("--out", default="benchmarks/results/speed.json")
     parser.add_argument("--memory-run", choices=MEMORY_RUNS, help=argparse.SUPPRESS)
     parser.add_argument(
@@ -278,7 +253,8 @@ def main():
     if args.tasks_only:
         with open(args.out) as f:
             record = json.load(f)
-        record["tasks"], record["task_ratios"] = task_speed(args.rounds)
+        record["tasks"], record["task_ratios"] = task_speed(args.task_rounds)
+        record["task_rounds"] = args.task_rounds
         record["tasks_machine"] = machine()
         record["tasks_command"] = "python benchmarks/speed.py --tasks-only"
         write_json_atomically(record, args.out)
@@ -297,7 +273,7 @@ def main():
     teacher = keras.saving.load_model(PRETRAINED_TEACHER)
     results, sizes = speed(teacher, raw, args.batch_size, args.rounds)
     ratios = ratios_of(results)
-    tasks, task_ratios = task_speed(args.rounds)
+    tasks, task_ratios = task_speed(args.task_rounds)
     record = {
         "machine": machine(),
         "batch_size": args.batch_size,
@@ -308,6 +284,7 @@ def main():
         "cache_bytes_per_sample": sizes,
         "peak_memory_mib": peak_memory(args.batch_size),
         "tasks": tasks,
+        "task_rounds": args.task_rounds,
         "task_ratios": task_ratios,
         "command": "python benchmarks/speed.py",
     }

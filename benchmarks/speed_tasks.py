@@ -10,15 +10,15 @@ encoder-decoder teacher, an MCU-sized student), 64-token sequences of a
 and 64 x 64 images to a detector's 8 x 8 grid of class logits (11 classes)
 and box offsets (a loss per head; KD on the class head, ``logits_output``).
 Each configuration is warmed up (traced) first, then the configurations take
-turns over ``rounds`` epochs; figures are medians of seconds per step.
+turns over ``rounds`` epochs (`task_speed`).
 """
 
 import statistics
-import time
 
 import keras
 import numpy as np
 import tensorflow as tf
+from _timers import fit_epoch, inference_epoch
 
 from keras_kd import distillers
 
@@ -87,30 +87,17 @@ def pair(task):
     return language_model(64, "student"), language_model(256, "teacher")
 
 
-def _epoch(model, dataset):
-    def run():
-        start = time.perf_counter()
-        model.fit(dataset, epochs=1, verbose=0)
-        return time.perf_counter() - start
+def task_speed(rounds=7, samples=2048, batch_size=32):
+    """``{task: {entry: seconds per step}}`` and ``{ratio name: {median, low, high}}``.
 
-    return run
-
-
-def _inference(teacher, dataset):
-    step = tf.function(lambda x: teacher(x, training=False))
-
-    def run():
-        start = time.perf_counter()
-        for x, _ in dataset:
-            tf.nest.map_structure(lambda v: v.numpy(), step(x))
-        return time.perf_counter() - start
-
-    return run
-
-
-def task_speed(rounds=3, samples=2048, batch_size=32):
-    """``{task: {entry: seconds per step}}`` and the KD / (student + teacher) ratios."""
+    In each round the three entries run one epoch each, in an order that
+    rotates from round to round; the round's ratio KD / (student + teacher
+    inference) is taken from its own three epochs, so a change of load on
+    the machine between rounds cancels out. Step figures are medians over
+    rounds; a ratio is the median of the rounds' ratios, with their range.
+    """
     results, ratios = {}, {}
+    steps = samples // batch_size
     for task in TASKS:
         dataset = task_data(task, samples, batch_size)
         student, teacher = pair(task)
@@ -120,20 +107,30 @@ def task_speed(rounds=3, samples=2048, batch_size=32):
         for model in (student, kd):
             model.compile(optimizer=keras.optimizers.SGD(0.01), loss=loss)
         epochs = {
-            "student-only step": _epoch(student, dataset),
-            "keras_kd KD step": _epoch(kd, dataset),
-            "teacher inference": _inference(teacher, dataset),
+            "student-only step": fit_epoch(student, dataset, steps),
+            "keras_kd KD step": fit_epoch(kd, dataset, steps),
+            "teacher inference": inference_epoch(teacher, [x for x, _ in dataset]),
         }
         for run in epochs.values():
             run()  # trace and warm up
-        times = {name: [] for name in epochs}
-        steps = samples // batch_size
-        for _ in range(rounds):
-            for name, run in epochs.items():
-                times[name].append(run() / steps)
-        r = {name: statistics.median(t) for name, t in times.items()}
-        results[task] = r
-        ratio = r["keras_kd KD step"] / (r["student-only step"] + r["teacher inference"])
+        times, round_ratios = {name: [] for name in epochs}, []
+        names = list(epochs)
+        for r in range(rounds):
+            seconds = {}
+            for name in names[r % 3 :] + names[: r % 3]:
+                elapsed, n = epochs[name]()
+                seconds[name] = elapsed / n
+                times[name].append(seconds[name])
+            round_ratios.append(
+                seconds["keras_kd KD step"]
+                / (seconds["student-only step"] + seconds["teacher inference"])
+            )
+        results[task] = {name: statistics.median(t) for name, t in times.items()}
+        ratio = {
+            "median": statistics.median(round_ratios),
+            "low": min(round_ratios),
+            "high": max(round_ratios),
+        }
         ratios[f"{task} KD / (student + teacher inference) (target <= 1.05)"] = ratio
-        print(f"{task}: {r} ratio {ratio:.3f}", flush=True)
+        print(f"{task}: {results[task]} ratio {ratio}", flush=True)
     return results, ratios

@@ -111,8 +111,11 @@ def speed_section():
         lines += ["", "| task | step | ms/step |", "|---|---|---|"]
         for task, steps in record["tasks"].items():
             lines += [f"| {task} | {name} | {1000 * value:.1f} |" for name, value in steps.items()]
-        lines += ["", "| ratio | value |", "|---|---|"]
-        lines += [f"| {name} | {value:.2f} |" for name, value in record["task_ratios"].items()]
+        lines += ["", "| ratio | median | range over rounds |", "|---|---|---|"]
+        for name, value in record["task_ratios"].items():
+            lines.append(
+                f"| {name} | {value['median']:.2f} | {value['low']:.2f}-{value['high']:.2f} |"
+            )
     return "\n".join(lines)
 
 
