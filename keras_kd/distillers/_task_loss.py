@@ -122,10 +122,11 @@ def compiled_task_loss(loss, loss_weights, model, output_names=None):
             (the distiller's ``logits_output`` is set), else None.
 
     Returns:
-        None when ``loss`` is None, else ``fn(y, predictions, sample_weight)``
-        -> scalar: the user's loss with Keras's masks and reduction, times its
-        weight, summed over the outputs (``y``, ``predictions`` and
-        ``sample_weight`` per output as Keras takes them).
+        None when ``loss`` is None, else a `TaskLoss`,
+        ``fn(y, predictions, sample_weight)`` -> scalar: the user's loss with
+        Keras's masks and reduction, times its weight, summed over the
+        outputs (``y``, ``predictions`` and ``sample_weight`` per output as
+        Keras takes them).
 
     Raises:
         ValueError: ``loss_weights`` without ``loss``, several losses for one
@@ -154,17 +155,26 @@ def compiled_task_loss(loss, loss_weights, model, output_names=None):
     else:
         parts = _per_output(loss, loss_weights, output_names)
 
-    def task_loss(y, predictions, sample_weight=None):
+    return TaskLoss(parts, output_names)
+
+
+class TaskLoss:
+    """``fn(y, predictions, sample_weight)`` -> the weighted sum of the
+    outputs' losses; ``outputs``: the outputs whose labels it reads (None for
+    a model with one output)."""
+
+    def __init__(self, parts, output_names):
+        self.parts, self.output_names = parts, output_names
+        self.outputs = [name for name, _, _ in parts]
+
+    def __call__(self, y, predictions, sample_weight=None):
         total = 0.0
-        for name, part, weight in parts:
+        for name, loss, weight in self.parts:
             if name is None:
                 y_part, pred, w = y, predictions, sample_weight
             else:
-                y_part = entry(y, name, output_names, "y")
-                pred = entry(predictions, name, output_names, "predictions")
-                w = entry(sample_weight, name, output_names, "sample_weight")
-            total += weight * keras.ops.cast(part(y_part, pred, w), "float32")
+                y_part = entry(y, name, self.output_names, "y")
+                pred = entry(predictions, name, self.output_names, "predictions")
+                w = entry(sample_weight, name, self.output_names, "sample_weight")
+            total += weight * keras.ops.cast(loss(y_part, pred, w), "float32")
         return total
-
-    task_loss.outputs = [name for name, _, _ in parts]  # the outputs whose labels it reads
-    return task_loss

@@ -67,10 +67,6 @@ def _details(interpreter, names, kind="input"):
     return [by_index[by_name[name]["index"]] for name in names]
 
 
-def _input_details(interpreter, names):
-    return _details(interpreter, names, "input")
-
-
 def output_position(model_bytes, detail):
     """The position of the output ``detail`` among the file's outputs (the index
     TFLite-Micro reads it by)."""
@@ -156,7 +152,7 @@ def run_litert(model_bytes, images, names=None, verbose=0, output_names=None):
     interpreter.allocate_tensors()
     several = isinstance(images, list | tuple)
     arrays = list(images) if several else [images]
-    input_details = _input_details(interpreter, names)
+    input_details = _details(interpreter, names)
     if not several:
         input_details = input_details[:1]
     elif len(input_details) != len(arrays):
