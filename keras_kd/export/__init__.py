@@ -390,6 +390,7 @@ def to_tflite(
             for name, key in file_names.items()
         }
         key = file_names[logits_output]
+        report.logits_output = logits_output
         keras_out, litert_out, output_detail = (
             keras_out[logits_output],
             litert_out[key],

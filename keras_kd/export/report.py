@@ -85,6 +85,9 @@ class ExportReport:
         output_max_abs_diff: for a model with several outputs, ``{output
             name: largest |LiteRT - Keras|}`` of each (the logits' is also
             ``max_abs_diff``); None for one output.
+        logits_output: for a model with several outputs, the name of the one
+            the accuracy, agreement, ``max_abs_diff`` and
+            ``output_quantization`` are of; None for one output.
 
     Example:
         ```python
@@ -116,6 +119,7 @@ class ExportReport:
     litert_mean_iou: float | None = None
     micro_mean_iou: float | None = None
     output_max_abs_diff: dict | None = None
+    logits_output: str | None = None
 
     def as_dict(self):
         """The report as a plain dict (e.g. to save as JSON).
@@ -167,7 +171,9 @@ class ExportReport:
             ("input scale, zero point" if len(inputs) == 1 else f"input {i} scale, zero point", q)
             for i, q in enumerate(inputs)
         ]
-        for name, quantization in [*named, ("output scale, zero point", self.output_quantization)]:
+        output = "output" if self.logits_output is None else f"output {self.logits_output!r}"
+        named.append((f"{output} scale, zero point", self.output_quantization))
+        for name, quantization in named:
             if quantization is not None:
                 rows.append((name, f"{quantization[0]!r}, {quantization[1]}"))
         if self.micro_error:

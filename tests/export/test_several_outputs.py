@@ -59,6 +59,8 @@ def test_a_two_head_student_goes_to_int8_checked_on_its_class_head(trained, tmp_
     assert report.output_max_abs_diff[name] == report.max_abs_diff
     assert all(0 < diff < 0.5 for diff in report.output_max_abs_diff.values())
     assert "LiteRT max |diff| of" in report.as_table()
+    assert report.logits_output == name
+    assert f"output {name!r} scale, zero point" in report.as_table()
 
 
 def test_a_float_export_matches_every_head(trained, tmp_path):
