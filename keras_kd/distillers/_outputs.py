@@ -24,13 +24,17 @@ def entry(structure, name, names, argument):
         ValueError: a dict key that names no output.
     """
     if isinstance(structure, dict):
-        unknown = sorted(k for k in structure if k not in names)
-        if unknown:
-            raise ValueError(
-                f"`{argument}` must be keyed by the student's output names {list(names)}. "
-                f"Received: {argument} with keys {sorted(structure)}"
-            )
+        check_keys(structure, names, argument)
         return structure.get(name)
     if isinstance(structure, list | tuple) and len(structure) == len(names):
         return structure[list(names).index(name)]
     return structure
+
+
+def check_keys(structure, names, argument):
+    """Refuses a dict ``structure`` with a key that names no output in ``names``."""
+    if isinstance(structure, dict) and any(k not in names for k in structure):
+        raise ValueError(
+            f"`{argument}` must be keyed by the student's output names {list(names)}. "
+            f"Received: {argument} with keys {sorted(structure)}"
+        )

@@ -24,7 +24,7 @@ from keras_kd.distillers._arguments import (
 )
 from keras_kd.distillers._data_checks import check_fit_data
 from keras_kd.distillers._multi_worker import MultiWorkerFitMixin
-from keras_kd.distillers._outputs import entry
+from keras_kd.distillers._outputs import check_keys, entry
 from keras_kd.distillers._stages import StagesMixin
 from keras_kd.distillers._task_loss import compiled_task_loss
 from keras_kd.features import logits_tensor, named_outputs
@@ -181,6 +181,8 @@ class TermTrainer(StagesMixin, RecordedArguments, MultiWorkerFitMixin, keras.Mod
         model's logits and labels (the built-in cross-entropy on class labels
         when None); ``loss_weights`` multiplies it; the distillation terms are
         the scheme's own."""
+        if self.output_names is not None:
+            check_keys(metrics, self.output_names, "metrics")
         self.compiled_task_loss = compiled_task_loss(
             loss, loss_weights, self.deployable, self.output_names
         )

@@ -161,6 +161,10 @@ REFUSED_AT_COMPILE = {
         r"keyed by the student's output names \['classes', 'boxes'\].*'scores'",
     ),
     "list of the wrong length": ({"loss": [CE]}, r"one entry per output.*Received: loss=\["),
+    "misspelled metrics key": (
+        {"loss": LOSSES, "metrics": {"class": ["accuracy"]}},
+        r"`metrics` must be keyed.*\['classes', 'boxes'\].*Received: metrics with keys \['class'\]",
+    ),
     "negative weight": (
         {"loss": LOSSES, "loss_weights": {"classes": 1.0, "boxes": -1.0}},
         r"non-negative numbers.*Received: loss_weights=",
