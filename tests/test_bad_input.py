@@ -269,3 +269,32 @@ def test_wrong_cli_flags_exit_with_a_usage_error(case, capsys):
 
 def test_the_table_covers_at_least_thirty_wrong_uses():
     assert len(CASES) + 1 + len(CLI_CASES) >= 30
+
+
+def _distiller_weighted_zero(kind):
+    student, teacher = pair()
+    if kind == "kd":
+        return distillers.KD(student, teacher, task_weight=0.0, kd_weight=0.0)
+    if kind == "wttm":
+        return distillers.WTTM(student, teacher, task_weight=0.0, feature_weight=0.0)
+    if kind == "terms":
+        term = distillers.AttentionTerm(0.0, ["block2"], ["block2"])
+        return distillers.Distiller(student, teacher, task_weight=0.0, terms=[term])
+    return distillers.DeepMutualLearning([student, tiny_cnn("peer", 4)], task_weight=0, kd_weight=0)
+
+
+@pytest.mark.parametrize("kind", ["kd", "wttm", "terms", "dml"])
+def test_every_weight_zero_is_refused_at_construction(kind):
+    with pytest.raises(
+        ValueError, match=r"At least one weight must be > 0.*Received: .*task_weight=0"
+    ):
+        _distiller_weighted_zero(kind)
+
+
+@pytest.mark.parametrize("method", [distillers.WTTM, distillers.MLKD, distillers.DIST])
+def test_logit_standardization_that_no_term_reads_is_refused(method):
+    with pytest.raises(ValueError, match=r"`logit_standardization=True`.*kd_weight=0.0"):
+        method(*pair(), logit_standardization=True)
+    distiller = method(*pair(), logit_standardization=True, kd_weight=0.5)
+    assert distiller.all_terms[1].logit_standardization and distiller.all_terms[1].weight == 0.5
+    assert distillers.DKD(*pair(), logit_standardization=True).logit_standardization

@@ -128,6 +128,13 @@ class TermTrainer(StagesMixin, RecordedArguments, MultiWorkerFitMixin, keras.Mod
         self._total_tracker = keras.metrics.Mean(name="loss")
         self.term_faults = {n: self.guard.declare(_faults.term_fault(n)) for n in self.term_names}
         self.output_faults = [self.guard.declare(_faults.output_fault(o)) for o in outputs]
+        if not any(weight > 0 for weight in self.loss_weights.values()):
+            given = getattr(self, "arguments", {})
+            weights = ", ".join(f"{k}={v!r}" for k, v in given.items() if k.endswith("_weight"))
+            raise ValueError(
+                "At least one weight must be > 0: with every term weighted 0 nothing would be "
+                f"trained. Received: {weights or self.loss_weights}"
+            )
 
     @property
     def deployable(self):
