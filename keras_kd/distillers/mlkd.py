@@ -312,7 +312,9 @@ class MLKD(Distiller):
         task_weight: weight of the cross-entropy on each view.
         strong_augment: a Keras layer (called with ``training=True``) taking a
             batch of inputs and returning a strong augmentation of the same
-            shape; None: `default_strong_augment` (needs one image input).
+            shape: the input tensor for a model with one input (also when the
+            data give it as a one-entry dict or list), the whole structure for
+            several; None: `default_strong_augment` (needs one image input).
         kd_weight: weight of an added Hinton KD term on the weak view (0: none).
         **kwargs: other `Distiller` arguments (``terms``, ``teacher_input``,
             ``check_finite``, ``name``).
@@ -381,7 +383,13 @@ class MLKD(Distiller):
         Returns:
             A `Batch`; its checks refuse a step whose strong view holds NaN or inf.
         """
-        strong = self.strong_augment(batch.x, training=True)
+        leaves = tf.nest.flatten(batch.x)
+        if len(leaves) == 1:  # one input, given as a tensor or a one-entry dict or list
+            strong = tf.nest.pack_sequence_as(
+                batch.x, [self.strong_augment(leaves[0], training=True)]
+            )
+        else:
+            strong = self.strong_augment(batch.x, training=True)
         checks = batch.checks
         if self.check_finite:
             checks = [*checks, _step_checks.view_check(strong)]

@@ -219,3 +219,25 @@ def test_a_tabular_pair_trains_with_its_own_strong_view():
     assert all(np.isfinite(v[-1]) for v in history.values())
     assert any(not np.array_equal(a, b) for a, b in zip(before, snapshot(student), strict=True))
     assert_same(teacher_before, snapshot(teacher))
+
+
+def test_the_default_strong_view_reads_an_image_given_as_a_dict():
+    keras.utils.set_random_seed(0)
+
+    def cnn(width, name):
+        inputs = keras.Input((8, 8, 3), name="image")
+        hidden = keras.layers.Conv2D(width, 3, activation="relu")(inputs)
+        pooled = keras.layers.GlobalAveragePooling2D()(hidden)
+        return keras.Model(inputs, keras.layers.Dense(3)(pooled), name=name)
+
+    student, teacher = cnn(4, "student"), cnn(8, "teacher")
+    mlkd = MLKD(student, teacher)
+    mlkd.compile(optimizer="adam")
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (16, 8, 8, 3)).astype("float32")
+    y = rng.integers(0, 3, 16)
+    dataset = tf.data.Dataset.from_tensor_slices(({"image": x}, y)).batch(8)
+    before = snapshot(student)
+    history = mlkd.fit(dataset, epochs=1, verbose=0).history
+    assert all(np.isfinite(v[-1]) for v in history.values())
+    assert any(not np.array_equal(a, b) for a, b in zip(before, snapshot(student), strict=True))
