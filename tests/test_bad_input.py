@@ -298,3 +298,18 @@ def test_logit_standardization_that_no_term_reads_is_refused(method):
     distiller = method(*pair(), logit_standardization=True, kd_weight=0.5)
     assert distiller.all_terms[1].logit_standardization and distiller.all_terms[1].weight == 0.5
     assert distillers.DKD(*pair(), logit_standardization=True).logit_standardization
+
+
+@pytest.mark.parametrize("labels", ["out of range", "wrong width"])
+def test_validation_labels_in_memory_are_refused_before_the_first_epoch(labels):
+    distiller = kd()
+    distiller.compile(optimizer="sgd")
+    x, y = tiny_data(16)
+    bad = np.full(8, 10) if labels == "out of range" else np.eye(5)[y[:8] % 5]
+    before = [v.numpy().copy() for v in distiller.student.weights]
+    with pytest.raises(ValueError, match=r"`validation_data` is refused: `y` must be"):
+        distiller.fit(x, y, epochs=1, batch_size=8, validation_data=(x[:8], bad), verbose=0)
+    assert all(
+        np.array_equal(a, v.numpy()) for a, v in zip(before, distiller.student.weights, strict=True)
+    )
+    assert int(distiller.optimizer.iterations.numpy()) == 0

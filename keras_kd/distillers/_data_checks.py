@@ -165,3 +165,20 @@ def check_fit_data(trainer, x, y, sample_weight=None):
         isinstance(a, np.ndarray | list) or keras.ops.is_tensor(a) for a in tf.nest.flatten(x)
     ):
         check_arrays(x, y, trainer, class_labels)
+
+
+def check_validation_data(trainer, validation_data):
+    """`check_fit_data` for `fit`'s ``validation_data`` (a dataset, or a tuple
+    ``(x, y)`` or ``(x, y, sample_weight)``), before the first epoch trains."""
+    if validation_data is None:
+        return
+    if isinstance(validation_data, tf.data.Dataset):
+        parts = (validation_data, None, None)
+    elif isinstance(validation_data, tuple | list) and len(validation_data) in (2, 3):
+        parts = (*validation_data, None)[:3]
+    else:
+        return  # Keras's own check: a generator or PyDataset
+    try:
+        check_fit_data(trainer, *parts)
+    except ValueError as error:
+        raise ValueError(f"`validation_data` is refused: {error}") from None

@@ -22,7 +22,7 @@ from keras_kd.distillers._arguments import (
     declared_arguments,
     deserialize_arguments,
 )
-from keras_kd.distillers._data_checks import check_fit_data
+from keras_kd.distillers._data_checks import check_fit_data, check_validation_data
 from keras_kd.distillers._multi_worker import MultiWorkerFitMixin
 from keras_kd.distillers._outputs import check_keys, entry
 from keras_kd.distillers._stages import StagesMixin
@@ -228,6 +228,7 @@ class TermTrainer(StagesMixin, RecordedArguments, MultiWorkerFitMixin, keras.Mod
         x = args[0] if args else kwargs.get("x")
         y = args[1] if len(args) > 1 else kwargs.get("y")
         check_fit_data(self, x, y, kwargs.get("sample_weight"))
+        check_validation_data(self, kwargs.get("validation_data"))
         self.check_fit_data(x)
         if any(_saves_model(c) for c in kwargs.get("callbacks") or []):
             self.get_config()  # refuses what cannot be saved, before the first epoch

@@ -150,10 +150,15 @@ def test_nan_in_validation_data_is_reported_not_averaged():
     x, y = tiny_data(16)
     xv = x[:8].copy()
     xv[1, 2, 2, 0] = np.nan
+    before = _state(d, [student])
+    with pytest.raises(ValueError, match="`validation_data` is refused: `x` must hold finite"):
+        d.fit(x, y, epochs=1, batch_size=8, validation_data=(xv, y[:8]), verbose=0)
+    assert_same(before, _state(d, [student]))  # refused before the first epoch
+    validation = tf.data.Dataset.from_tensor_slices((xv, y[:8])).batch(8)
     with pytest.raises(
         NonFiniteLossError, match="`validation_data` must hold finite.*validation batch 0"
     ):
-        d.fit(x, y, epochs=1, batch_size=8, validation_data=(xv, y[:8]), verbose=0)
+        d.fit(x, y, epochs=1, batch_size=8, validation_data=validation, verbose=0)
     with pytest.raises(NonFiniteLossError, match="`x` must hold finite.*validation batch 0"):
         d.evaluate(xv, y[:8], verbose=0)
 
