@@ -348,6 +348,10 @@ def to_tflite(
         y = weights = None
     else:
         x, y, weights = labelled_inputs(check_data, specs, check_samples_count(check_samples))
+        logits_shape = tuple(logits_tensor(model, logits_output, "model").shape)
+        labels.check_label_array(
+            y, logits_shape[-1], argument="check_data", positions=logits_shape[1:-1]
+        )
     if calibration is not None:
         calibration = model_inputs(specs, calibration)  # as the model takes it
     say(f"TFLite conversion of {model.name!r} ({quantization or 'float32'})", verbose)

@@ -66,6 +66,19 @@ def test_check_data_of_another_shape_is_refused(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    "y,match",
+    [
+        (np.full(10, 3), r"`check_data` must be.*Received: .*3"),
+        (np.full(10, -1), r"`check_data` must be.*Received: .*-1"),
+        (np.eye(5)[np.arange(10) % 5], r"`check_data` must be.*Received: .*5"),
+    ],
+)
+def test_check_data_labels_the_model_cannot_have_are_refused(tmp_path, y, match):
+    """Labels out of the 3 classes' range, or one-hot rows of another width."""
+    _refused(tmp_path, match, check_data=(_images(10), y))
+
+
 @pytest.mark.parametrize("samples", [0, -1, 2.5, "10"])
 def test_bad_check_samples_are_refused(tmp_path, samples):
     _refused(
