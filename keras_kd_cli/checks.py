@@ -13,6 +13,15 @@ from keras_kd_cli.parser import STUDENT_MODELS, UsageError
 
 DISTILL_BACKUP = "backup"
 DISTILL_SETTINGS = "settings.json"
+INIT_DONE_FILE = "init-done.weights.h5"
+_PROGRESS = ("init", "main", INIT_DONE_FILE)  # the stages' BackupAndRestore folders
+
+
+def backup_has_progress(backup):
+    """True when the backup folder holds a finished epoch or stage to resume."""
+    return any(os.path.exists(os.path.join(backup, name)) for name in _PROGRESS)
+
+
 # The options that decide what `keras-kd distill` trains: an interrupted run
 # resumes only under the same ones.
 _TRAINING_OPTIONS = ("student", "method", "data", "epochs", "batch_size", "learning_rate", "limit")
@@ -108,8 +117,8 @@ def check_distill_arguments(args):
 def _check_backup(args):
     """Refuses to resume an interrupted run under other training options."""
     path = os.path.join(args.out, DISTILL_BACKUP, DISTILL_SETTINGS)
-    if not os.path.exists(path):
-        return
+    if not os.path.exists(path) or not backup_has_progress(os.path.dirname(path)):
+        return  # nothing trained yet: a run that failed before its first epoch
     with open(path) as f:
         saved = json.load(f)
     current = json.loads(json.dumps(distill_settings(args)))

@@ -19,14 +19,21 @@ import os
 import shutil
 
 import keras
+import numpy as np
 
-from keras_kd import data, distillers, models, recipes
+from keras_kd import data, distillers, labels, models, recipes
 from keras_kd._io import save_model_atomically, write_json_atomically
 from keras_kd._progress import resolve_verbose
 from keras_kd.evaluation import top1_accuracy
 from keras_kd.export.convert import check_int8_supported
 from keras_kd_cli import export as export_cli
-from keras_kd_cli.checks import DISTILL_BACKUP, DISTILL_SETTINGS, distill_settings
+from keras_kd_cli.checks import (
+    DISTILL_BACKUP,
+    DISTILL_SETTINGS,
+    INIT_DONE_FILE,
+    backup_has_progress,
+    distill_settings,
+)
 from keras_kd_cli.methods import METHODS, SET_BY_COMMAND
 from keras_kd_cli.parser import EXIT_OK, UsageError
 
@@ -34,7 +41,6 @@ SEED = 0
 EVALUATION_BATCH = 250
 STUDENT_FILE = "student.keras"
 INIT, MAIN = "init", "main"  # the distillers' stages
-INIT_DONE_FILE = "init-done.weights.h5"
 
 
 def progress_verbosity(quiet=False):
@@ -60,6 +66,17 @@ def _datasets(source, limit):
     if limit is not None:
         train, validation = train.take(limit), validation.take(limit)
     return train, validation
+
+
+def _check_npz_labels(path, teacher):
+    """The labels of an .npz file against the teacher's classes, before anything trains."""
+    with np.load(path, allow_pickle=False) as archive:
+        y = archive["y"]
+    shape = teacher.outputs[0].shape
+    try:
+        labels.check_label_array(y, shape[-1], positions=tuple(shape[1:-1]))
+    except ValueError as err:
+        raise UsageError(f"--data {path!r}: {err}") from None
 
 
 def _pairs(dataset):
@@ -106,6 +123,8 @@ def run(args):
     """Runs ``keras-kd distill`` on parsed, checked arguments; returns the exit code."""
     teacher = export_cli.load_model(args.teacher, "TEACHER")
     train_raw, validation_raw = _datasets(args.data, args.limit)
+    if args.data.endswith(".npz"):
+        _check_npz_labels(args.data, teacher)
     export_cli.check_images_fit(train_raw, teacher, "TEACHER", args.data)
     keras.utils.set_random_seed(SEED)
     student = _student(args, teacher, train_raw)
@@ -122,7 +141,7 @@ def run(args):
         train_examples = data.with_sample_index(train_raw)
 
     backup = os.path.join(args.out, DISTILL_BACKUP)
-    if any(os.path.exists(os.path.join(backup, f)) for f in (INIT, MAIN, INIT_DONE_FILE)):
+    if backup_has_progress(backup):
         print(f"Resuming the interrupted run saved in {backup}")
     write_json_atomically(distill_settings(args), os.path.join(backup, DISTILL_SETTINGS))
     train = data.batch_for_training(train_examples, args.batch_size, seed=SEED)

@@ -75,7 +75,7 @@ UNTYPED_DEFAULTS = {
     "student_layers": _NAMES,
     "teacher_layers": _NAMES,
     "layer_weights": _NUMBERS,
-    "scale_reference": _NUMBERS,
+    "scale_reference": f"{_NUMBERS}, or none",
     "crop_padding": _INTEGER,
     "flip": _BOOLEAN,
 }
@@ -211,6 +211,8 @@ def _parse_value(kind, text):
         if text.lower() not in _TRUE + _FALSE:
             raise ValueError(text)
         return text.lower() in _TRUE
+    if kind.endswith(", or none"):
+        return None if text.lower() == "none" else _parse_value(kind[: -len(", or none")], text)
     if kind in (_NAMES, _NUMBERS):
         items = [item.strip() for item in text.split(",")]
         if not all(items):

@@ -50,7 +50,7 @@ _KINDS_OF_NONE_DEFAULTS = {
     "student_layers": "layer names separated by commas",
     "teacher_layers": "layer names separated by commas",
     "layer_weights": "numbers separated by commas",
-    "scale_reference": "numbers separated by commas",
+    "scale_reference": "numbers separated by commas, or none",
     "crop_padding": "an integer",
     "flip": "true or false",
 }
@@ -117,6 +117,10 @@ def test_method_arguments_are_typed_and_layers_default_to_each_other():
     }
     assert method_arguments("kd", ["logit_standardization=true"], 10) == {
         "logit_standardization": True
+    }
+    assert method_arguments("mlkd", ["scale_reference=none"], 10) == {"scale_reference": None}
+    assert method_arguments("mlkd", ["scale_reference=128,10"], 10) == {
+        "scale_reference": [128.0, 10.0]
     }
     ab = method_arguments("ab", ["teacher_layers=a,b", "layer_weights=1,0.5"], epochs=24)
     assert ab["student_layers"] == ["a", "b"] and ab["layer_weights"] == [1.0, 0.5]

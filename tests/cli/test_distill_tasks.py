@@ -128,3 +128,26 @@ def test_int8_for_a_recurrent_student_is_a_usage_error_before_training(files, ca
     error = capsys.readouterr().err
     assert "--export int8:" in error and "gru" in error.lower()
     assert not out.exists()  # nothing trained, nothing written
+
+
+def test_bad_npz_labels_are_a_usage_error_and_leave_nothing_that_blocks_the_fix(
+    files, capsys, tmp_path
+):
+    with np.load(files / "seg.npz") as archive:
+        x, y = archive["x"], archive["y"].copy()
+    y[5, 2, 3] = 99
+    np.savez(tmp_path / "bad.npz", x=x, y=y)
+    out = tmp_path / "run"
+    argv = ["distill", str(files / "seg_teacher.keras"), str(files / "seg_student.keras")]
+    argv += ["--method", "cwd", "--epochs", "1", "--batch-size", "16", "--out", str(out)]
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--data", str(tmp_path / "bad.npz")])
+    assert exited.value.code == cli_parser.EXIT_USAGE
+    error = capsys.readouterr().err
+    assert "--data" in error and "bad.npz" in error and "99" in error
+    assert not out.exists()  # checked before anything is written
+    # The settings of a run that stopped before its first epoch do not block another.
+    (out / "backup").mkdir(parents=True)
+    (out / "backup" / "settings.json").write_text('{"data": "bad.npz", "epochs": 7}')
+    assert main([*argv, "--data", str(files / "seg.npz")]) == cli_parser.EXIT_OK
+    assert sorted(os.listdir(out)) == ["student.keras"]
