@@ -1,6 +1,9 @@
 """MLKD: multi-level logit distillation (Jin, Wang, Lin, CVPR 2023)."""
 
+import warnings
+
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_kd._checks import temperature_value
@@ -255,14 +258,21 @@ class StrongViewTaskTerm(Term):
         return self.trainer.task_loss(y, student[STRONG_KEY], sample_weight)
 
 
-def default_strong_augment():
+def default_strong_augment(value_range=(0, 255)):
     """RandAugment (2 operations) then a random erasing of up to a quarter of
-    the image, for inputs in [0, 255]: Keras's counterpart of the authors'
-    strong view (FixMatch's RandAugment with Cutout)."""
+    the image: Keras's counterpart of the authors' strong view (FixMatch's
+    RandAugment with Cutout).
+
+    Args:
+        value_range: ``(low, high)`` of the images' pixel values; MLKD's
+            default is ``(0, 255)``. For images scaled to [0, 1] pass
+            ``strong_augment=default_strong_augment((0, 1))``.
+    """
+    value_range = tuple(value_range)
     return keras.Sequential(
         [
-            keras.layers.RandAugment(value_range=(0, 255), num_ops=2),
-            keras.layers.RandomErasing(factor=1.0, scale=(0.0, 0.25), value_range=(0, 255)),
+            keras.layers.RandAugment(value_range=value_range, num_ops=2),
+            keras.layers.RandomErasing(factor=1.0, scale=(0.0, 0.25), value_range=value_range),
         ],
         name="strong_augment",
     )
@@ -295,11 +305,17 @@ class MLKD(Distiller):
     Differences from the authors' code: their strong view is an independent
     crop and flip of the image followed by RandAugment and Cutout (PIL);
     here it is the weak view through ``strong_augment`` (Keras's RandAugment
-    and RandomErasing by default, for inputs in [0, 255]: pass your own layer
-    for other ranges). Keras saves neither the seed nor the count of its
-    random layers' generators, so a reloaded or resumed MLKD draws other
-    strong views than an uninterrupted run would (weights, optimizer and
-    BatchNorm statistics are restored exactly).
+    and RandomErasing by default, for inputs in [0, 255]: for images in [0, 1]
+    pass ``strong_augment=default_strong_augment((0, 1))``, and for other
+    inputs a layer of your own; `fit` warns when its arrays all lie in [0, 1]
+    under the default). RandAugment does not compile with XLA, so with the
+    default view ``compile(jit_compile=True)`` falls back to no XLA (Keras
+    warns). Sample weights weigh the cross-entropy on both views; the three
+    levels relate the samples of a batch and weigh them alike (`mlkd_loss`).
+    Keras saves neither the seed nor the count of its random layers'
+    generators, so a reloaded or resumed MLKD draws other strong views than
+    an uninterrupted run would (weights, optimizer and BatchNorm statistics
+    are restored exactly).
 
     Args:
         student: the student, a functional or Sequential model returning logits.
@@ -366,6 +382,27 @@ class MLKD(Distiller):
                 f"batch of inputs to a batch of the same shape. Received: {strong_augment!r}"
             )
 
+    def check_fit_data(self, x):
+        """Warns when the default strong view (pixel values 0 to 255) gets
+        in-memory images whose values all lie in [0, 1].
+
+        Args:
+            x: `fit`'s ``x``.
+        """
+        super().check_fit_data(x)
+        arrays = [a for a in tf.nest.flatten(x) if isinstance(a, np.ndarray)]
+        if self.arguments["strong_augment"] is None and len(arrays) == 1:
+            values = arrays[0]
+            scaled = values.size and 0.0 <= values.min() and values.max() <= 1.0
+            if values.dtype.kind == "f" and scaled:
+                warnings.warn(
+                    "MLKD's default strong view takes pixel values from 0 to 255, and `x` "
+                    "holds values in [0, 1]: its RandAugment would push them far out of "
+                    "range. Pass `strong_augment=keras_kd.distillers.mlkd."
+                    "default_strong_augment((0, 1))`, or scale the images to [0, 255].",
+                    stacklevel=3,
+                )
+
     def method_terms(self):
         a = self.arguments
         levels = [
@@ -390,6 +427,13 @@ class MLKD(Distiller):
             )
         else:
             strong = self.strong_augment(batch.x, training=True)
+        for before, after in zip(leaves, tf.nest.flatten(strong), strict=False):
+            if after.shape[1:] != before.shape[1:]:
+                raise ValueError(
+                    "`strong_augment` must return a batch of the inputs' shape (the strong "
+                    "view goes through the same networks). Received: inputs of shape "
+                    f"{tuple(before.shape)} became {tuple(after.shape)}"
+                )
         checks = batch.checks
         if self.check_finite:
             checks = [*checks, _step_checks.view_check(strong)]

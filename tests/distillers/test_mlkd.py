@@ -13,6 +13,7 @@ from keras_kd.distillers.mlkd import (
     STRONG_KEY,
     batch_correlation_loss,
     class_correlation_loss,
+    default_strong_augment,
     level_scale,
     mlkd_loss,
 )
@@ -241,3 +242,28 @@ def test_the_default_strong_view_reads_an_image_given_as_a_dict():
     history = mlkd.fit(dataset, epochs=1, verbose=0).history
     assert all(np.isfinite(v[-1]) for v in history.values())
     assert any(not np.array_equal(a, b) for a, b in zip(before, snapshot(student), strict=True))
+
+
+def test_images_in_zero_one_under_the_default_strong_view_are_warned_about():
+    student, teacher = tiny_pair()
+    x, y = tiny_data(16)
+    mlkd = MLKD(student, teacher)
+    mlkd.compile(optimizer="adam")
+    with pytest.warns(UserWarning, match=r"\[0, 1\].*default_strong_augment\(\(0, 1\)\)"):
+        mlkd.fit(x / 255.0, y, batch_size=8, epochs=1, verbose=0)
+    scaled = MLKD(*tiny_pair(), strong_augment=default_strong_augment((0, 1)))
+    scaled.compile(optimizer="adam")
+    scaled.fit(x / 255.0, y, batch_size=8, epochs=1, verbose=0)  # no warning (errors here)
+    assert scaled.strong_augment.layers[0].value_range == (0, 1)
+
+
+def test_a_strong_view_of_another_shape_is_refused_before_any_update():
+    student, teacher = tiny_pair()
+    mlkd = MLKD(student, teacher, strong_augment=keras.layers.Resizing(8, 8))
+    mlkd.compile(optimizer="adam")
+    x, y = tiny_data(16)
+    before = snapshot(student)
+    with pytest.raises(ValueError, match=r"`strong_augment` must return.*became \(.*8, 8, 3\)"):
+        mlkd.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert_same(before, snapshot(student))
+    assert int(mlkd.optimizer.iterations.numpy()) == 0
