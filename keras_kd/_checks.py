@@ -4,18 +4,21 @@ import numbers
 
 import numpy as np
 
+FLOAT32_MAX = 3.4028234663852886e38  # a weight multiplies float32 losses
+
 
 def non_negative_float(name, value):
-    """Returns ``value`` as a float, or raises if it is not a finite float >= 0."""
+    """Returns ``value`` as a float, or raises if it is not a float in [0, float32 max]."""
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Real)
         or not value >= 0
-        or value == float("inf")
+        or value > FLOAT32_MAX
     ):
         raise ValueError(
-            f"`{name}` must be a finite float >= 0 (loss weights are free "
-            f"non-negative floats, not limited to [0, 1]). Received: {name}={value!r}"
+            f"`{name}` must be a finite float >= 0 (loss weights are free non-negative "
+            "floats, not limited to [0, 1], and finite in float32, at most 3.4e38). "
+            f"Received: {name}={value!r}"
         )
     return float(value)
 

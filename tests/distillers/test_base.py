@@ -138,6 +138,13 @@ def test_loss_weights_are_free_non_negative_floats():
     assert logs["loss"] == pytest.approx(2 * logs["task_loss"] + 1000 * logs["kd_loss"], rel=1e-4)
 
 
+@pytest.mark.parametrize("weight", [-1.0, float("nan"), float("inf"), 1e40, True, "1"])
+def test_a_weight_no_float32_loss_can_carry_is_refused(weight):
+    with pytest.raises(ValueError, match=r"`kd_weight` must be a finite float >= 0.*Received"):
+        keras_kd.KD(*tiny_pair(), kd_weight=weight)
+    assert keras_kd.KD(*tiny_pair(), kd_weight=3e38).all_terms[1].weight == 3e38
+
+
 def test_teacher_is_bit_identical_and_student_changes_after_fit():
     student, teacher = tiny_pair()
     teacher_before, student_before = snapshot(teacher), snapshot(student)
