@@ -1,7 +1,7 @@
 """Every example runs end to end: in its short mode in the default run (1 epoch
-on a few hundred images), in full with ``-m slow``; and every example has a
-rendering (``examples/md/<name>.md``, written by ``tools/render_examples.py``)
-made from its current source."""
+on a few hundred images; the three longest with ``-m slow``), in full with
+``-m slow``; and every example has a rendering (``examples/md/<name>.md``,
+written by ``tools/render_examples.py``) made from its current source."""
 
 import importlib.util
 import os
@@ -44,7 +44,18 @@ def _run_example(name, folder, short):
     )
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
+# The longest short runs go with the full runs (-m slow) to keep the default run short.
+LONG_SHORT_RUNS = (
+    "edge_int8_export.py",
+    "feature_distillation.py",
+    "online_and_self_distillation.py",
+)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n in LONG_SHORT_RUNS else n for n in EXAMPLES],
+)
 def test_example_runs_in_short_mode(name, tmp_path):
     result = _run_example(name, tmp_path, short=True)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -160,6 +160,7 @@ def _deployables(weighted_distillers, tmp_path):
     return models
 
 
+@pytest.mark.slow  # a fresh Python process; safe-mode loading in this one stays in the default run
 def test_deployable_models_load_as_plain_keras_in_a_fresh_process(weighted_distillers, tmp_path):
     folder = tmp_path / "deployable"
     folder.mkdir()

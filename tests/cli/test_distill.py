@@ -231,6 +231,7 @@ def _environment():
     return env
 
 
+@pytest.mark.slow  # the demo test covers the command's training in the default run
 def test_distill_and_export_int8_end_to_end(tmp_path):
     out = tmp_path / "run"
     argv = [sys.executable, "-m", "keras_kd_cli", "distill", TEACHER, STUDENT]

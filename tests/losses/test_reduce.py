@@ -79,6 +79,7 @@ print(json.dumps(float(strategy.reduce("SUM", per_replica, axis=None))))
 """
 
 
+@pytest.mark.slow  # a subprocess with two CPU devices
 def test_the_count_of_real_positions_is_global_under_a_distribution_strategy(tmp_path):
     """Per-replica normalization would give (sum_0 / 10 + sum_1 / 1) / 2; the
     global mean over the 11 real tokens is what one device computes."""

@@ -21,6 +21,7 @@ TINY_SEGMENTATION = {
 FIELDS = {"method", "hyperparameters", "seed", "seconds", "machine", "command", "git_commit"}
 
 
+@pytest.mark.slow  # trains the dense rows; the sequence rows' test stays in the default run
 def test_segmentation_rows_are_recorded_and_not_rerun(tmp_path, monkeypatch):
     records = run_dense_bench(
         "segmentation", str(tmp_path), rows=["cwd"], command="test", **TINY_SEGMENTATION

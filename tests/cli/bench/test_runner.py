@@ -18,6 +18,7 @@ from keras_kd_cli.bench.table import markdown_table
 from keras_kd_cli.demo import PRETRAINED_TEACHER
 
 
+@pytest.mark.slow  # a whole row: an epoch on the sample, int8 and TFLite-Micro
 def test_a_row_is_recorded_once_and_never_rerun(tmp_path, capsys):
     out = str(tmp_path)
     # Time an earlier, interrupted process spent on the row counts in its seconds.
