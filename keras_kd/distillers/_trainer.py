@@ -131,6 +131,8 @@ class TermTrainer(StagesMixin, RecordedArguments, MultiWorkerFitMixin, keras.Mod
         if not any(weight > 0 for weight in self.loss_weights.values()):
             given = getattr(self, "arguments", {})
             weights = ", ".join(f"{k}={v!r}" for k, v in given.items() if k.endswith("_weight"))
+            if getattr(self, "extra_terms", None):
+                weights += f", terms weighted {[t.weight for t in self.extra_terms]}"
             raise ValueError(
                 "At least one weight must be > 0: with every term weighted 0 nothing would be "
                 f"trained. Received: {weights or self.loss_weights}"

@@ -137,7 +137,7 @@ class Distiller(TermTrainer):
         self.extra_terms = list(a["terms"] or [])
         kd = KDTerm(a["kd_weight"], a["temperature"], a["logit_standardization"])
         self.all_terms = [TaskTerm(a["task_weight"]), kd, *self.method_terms(), *self.extra_terms]
-        _check_weights(self, a)
+        _check_logit_standardization(self, a)
         names = [term.name for term in self.all_terms]
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
@@ -388,19 +388,12 @@ class Distiller(TermTrainer):
         return {"task": task}, task
 
 
-def _check_weights(distiller, arguments):
-    """Refuses a distiller that trains nothing (every weight 0) and a
-    ``logit_standardization`` no term reads."""
-    weights = ", ".join(f"{k}={v!r}" for k, v in arguments.items() if k.endswith("_weight"))
-    if distiller.extra_terms:
-        weights += f", terms weighted {[t.weight for t in distiller.extra_terms]}"
-    if not distiller._active_terms(MAIN):
-        raise ValueError(
-            "At least one weight must be > 0: with every term weighted 0 nothing would be "
-            f"trained. Received: {weights}"
-        )
+def _check_logit_standardization(distiller, arguments):
+    """Refuses ``logit_standardization=True`` that no weighted term reads (every
+    weight 0 is refused for all trainers, `TermTrainer.declare_terms`)."""
     standardized = [t for t in distiller.all_terms if getattr(t, "logit_standardization", False)]
     if arguments["logit_standardization"] and not any(t.weight > 0 for t in standardized):
+        weights = ", ".join(f"{k}={v!r}" for k, v in arguments.items() if k.endswith("_weight"))
         raise ValueError(
             "`logit_standardization=True` z-scores the logits of the KD term (and of DKD's), "
             f"and no such term is weighted here: {type(distiller).__name__}'s own terms do not "
