@@ -34,12 +34,22 @@ def label_check(y, output_shape):
     return fault, _faults.BAD_LABELS, tf.stack([low, high])
 
 
+def _quick_sum(tensors):
+    """The sum of every element: NaN or infinite when one is (or when the sum
+    overflows), in one pass over each tensor."""
+    return tf.add_n([tf.reduce_sum(t) for t in tensors])
+
+
 def _non_finite(values):
     floats = [tf.cast(v, tf.float32) for v in tf.nest.flatten(values) if v.dtype.is_floating]
     if not floats:
         return tf.constant(False), NO_DETAIL
-    count = tf.add_n([tf.reduce_sum(tf.cast(~tf.math.is_finite(v), tf.float32)) for v in floats])
-    return count > 0, tf.stack([count, 0.0])
+
+    def count():  # only when the quick sum is not finite
+        return tf.add_n([tf.reduce_sum(tf.cast(~tf.math.is_finite(v), tf.float32)) for v in floats])
+
+    bad = tf.cond(tf.math.is_finite(_quick_sum(floats)), lambda: 0.0, count)
+    return bad > 0, tf.stack([bad, 0.0])
 
 
 def _negative(values):
@@ -73,14 +83,24 @@ def term_checks(terms, faults):
 
 
 def gradient_check(grads):
-    """The first variable whose gradient is NaN or infinite (its index in the detail)."""
-    flags = [~tf.reduce_all(tf.math.is_finite(g)) for g in grads if g is not None]
-    if not flags:
+    """The first variable whose gradient is NaN or infinite (its index in the detail).
+
+    One pass sums every gradient; each is checked only when that sum is not finite."""
+    present = [(i, g) for i, g in enumerate(grads) if g is not None]
+    if not present:
         return tf.constant(False), _faults.BAD_GRADIENT, NO_DETAIL
-    positions = [i for i, g in enumerate(grads) if g is not None]
-    first = tf.argmax(tf.cast(tf.stack(flags), tf.int32), output_type=tf.int32)
-    index = tf.cast(tf.gather(positions, first), tf.float32)
-    return tf.reduce_any(tf.stack(flags)), _faults.BAD_GRADIENT, tf.stack([index, 0.0])
+    floats = [  # an embedding's sparse gradient is checked on its values
+        tf.cast(g.values if isinstance(g, tf.IndexedSlices) else g, tf.float32) for _, g in present
+    ]
+
+    def first_bad():
+        flags = tf.stack([~tf.reduce_all(tf.math.is_finite(g)) for g in floats])
+        first = tf.argmax(tf.cast(flags, tf.int32), output_type=tf.int32)
+        index = tf.gather([i for i, _ in present], first)
+        return tf.where(tf.reduce_any(flags), index, -1)
+
+    index = tf.cond(tf.math.is_finite(_quick_sum(floats)), lambda: -1, first_bad)
+    return index >= 0, _faults.BAD_GRADIENT, tf.stack([tf.cast(index, tf.float32), 0.0])
 
 
 def checked_input(x, expected):

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_kd import distillers
-from keras_kd.distillers._step_checks import are_probabilities
+from keras_kd.distillers._step_checks import are_probabilities, data_checks, gradient_check
 from keras_kd.errors import LabelError, NonFiniteLossError, ProbabilityOutputError
 from tests.helpers import assert_same, snapshot, tiny_cnn, tiny_data, tiny_pair
 
@@ -78,6 +78,22 @@ def test_nan_or_inf_in_numpy_inputs_is_refused_before_training():
     with pytest.raises(ValueError, match="`sample_weight` must hold finite.*1 NaN or inf"):
         d.fit(x[:8], y[:8], sample_weight=weights[:8], epochs=1, verbose=0)
     assert int(d.optimizer.iterations.numpy()) == 0
+
+
+def test_the_one_pass_checks_tell_an_overflowing_sum_from_a_non_finite_value():
+    huge = tf.constant([3e38, 3e38])  # finite values whose sum overflows
+    fault, detail = data_checks([huge, tf.constant([1.0, np.nan, np.inf])], None)[0][::2]
+    assert bool(fault) and detail.numpy().tolist() == [2.0, 0.0]
+    fault, _, _ = data_checks(huge, None)[0]
+    assert not bool(fault)
+    grads = [None, huge, tf.constant([[0.0, np.inf]]), tf.constant([np.nan])]
+    fault, _, detail = gradient_check(grads)
+    assert bool(fault) and detail.numpy().tolist() == [2.0, 0.0]  # the first bad one
+    fault, _, _ = gradient_check([None, huge, tf.constant([1.0])])
+    assert not bool(fault)
+    sparse = tf.IndexedSlices(tf.constant([[np.nan]]), tf.constant([0]), tf.constant([4, 1]))
+    fault, _, detail = gradient_check([tf.constant([1.0]), sparse])
+    assert bool(fault) and detail.numpy().tolist() == [1.0, 0.0]
 
 
 class SquareRoot(keras.layers.Layer):
